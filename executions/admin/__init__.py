@@ -1,0 +1,153 @@
+"""Admin for executions: history with filters, and a read-only detail with every step attempt."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from ..models import Execution, StepRun
+from ..services import execution_cancel, execution_rerun
+
+
+def pretty_json(value) -> str:
+    if value is None:
+        return "—"
+    return format_html('<pre class="faos-json">{}</pre>', json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    extra = 0
+    can_delete = False
+    ordering = ("id",)
+    fields = (
+        "step_key",
+        "step_name",
+        "step_kind",
+        "attempt",
+        "status_badge",
+        "input_json",
+        "output_json",
+        "error",
+        "started_at",
+        "duration_ms",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Status")
+    def status_badge(self, obj):
+        return format_html('<span class="faos-badge faos-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Input")
+    def input_json(self, obj):
+        return pretty_json(obj.input)
+
+    @admin.display(description="Output")
+    def output_json(self, obj):
+        return pretty_json(obj.output)
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "workflow",
+        "version_number",
+        "status_badge",
+        "trigger_kind",
+        "is_test",
+        "created_at",
+        "duration",
+    )
+    list_filter = ("status", "workflow", "trigger_kind", "is_test", "created_at")
+    list_select_related = ("workflow", "version")
+    search_fields = ("=id", "workflow__name", "error")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "workflow",
+        "version",
+        "status_badge",
+        "trigger_kind",
+        "trigger_source",
+        "is_test",
+        "started_by",
+        "input_json",
+        "output_json",
+        "variables_json",
+        "error",
+        "error_step",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "deadline_at",
+        "duration",
+        "retry_of",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("workflow", "version"),
+                    ("status_badge", "duration"),
+                    ("trigger_kind", "trigger_source", "is_test"),
+                    "started_by",
+                    ("error_step", "error"),
+                )
+            },
+        ),
+        ("Data", {"fields": ("input_json", "output_json", "variables_json")}),
+        ("Timing", {"fields": (("created_at", "started_at", "finished_at", "deadline_at"), "retry_of")}),
+    )
+    inlines = (StepRunInline,)
+    actions = ("cancel_selected", "rerun_selected")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # history is read-only; runs change only through the actions
+
+    @admin.display(description="Version", ordering="version__number")
+    def version_number(self, obj):
+        return f"v{obj.version.number}"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="faos-badge faos-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration(self, obj):
+        return "—" if obj.duration_ms is None else f"{obj.duration_ms / 1000:.2f} s"
+
+    @admin.display(description="Input")
+    def input_json(self, obj):
+        return pretty_json(obj.input)
+
+    @admin.display(description="Output")
+    def output_json(self, obj):
+        return pretty_json(obj.output)
+
+    @admin.display(description="Variables")
+    def variables_json(self, obj):
+        return pretty_json(obj.variables)
+
+    @admin.action(description="Cancel selected runs", permissions=["view"])
+    def cancel_selected(self, request, queryset):
+        cancelled = sum(execution_cancel(execution=e) for e in queryset)
+        self.message_user(
+            request, f"Cancelled {cancelled} run(s); finished runs were left as they were.", messages.SUCCESS
+        )
+
+    @admin.action(description="Re-run selected with the same input", permissions=["view"])
+    def rerun_selected(self, request, queryset):
+        started = [
+            execution_rerun(execution=e, user=request.user).pk for e in queryset.select_related("workflow", "version")
+        ]
+        self.message_user(request, f"Started run(s) {', '.join(f'#{i}' for i in started)}.", messages.SUCCESS)

@@ -1,0 +1,70 @@
+"""Parallel branches and loop bodies: start lanes, notice when one ends, join, carry on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import scopes
+from .engine import kinds
+from .engine.definition import Definition, lanes_of
+from .models import Execution, StepRun
+
+
+def spawn_items(execution: Execution, definition: Definition, loop_run: StepRun, indexes, delay: float) -> None:
+    """Start the loop body's first step for each item index, in the item's own scope."""
+    loop = definition.step(loop_run.step_key)
+    first = lanes_of(loop)[0][0]
+    wake_at = timezone.now() + timedelta(seconds=delay) if delay else None
+    for index in indexes:
+        add_step(execution, definition, first, scope=scopes.child(loop_run.scope, loop.key, index), wake_at=wake_at)
+
+
+def lane_ended(execution: Execution, definition: Definition, ended: StepRun, container_key: str):
+    """Record that a lane finished; returns (container run, Decision) for the runtime to follow."""
+    container = definition.step(container_key)
+    if container.kind == "loop":
+        parent_scope, _, lane = scopes.split(ended.scope)
+    else:
+        parent_scope, lane = ended.scope, definition.lanes[ended.step_key].lane
+    container_run = (
+        StepRun.objects.select_for_update()
+        .filter(execution=execution, step_key=container_key, scope=parent_scope, status=StepRun.Status.SUCCEEDED)
+        .order_by("-attempt")
+        .first()
+    )
+    state, decision = kinds.get(container.kind).on_lane_end(container, container_run.output, lane, ended.output)
+    container_run.output = state
+    container_run.save(update_fields=["output"])
+    if decision.cancel_lanes:
+        cancel_lanes(execution, container, parent_scope, decision.cancel_lanes)
+    return container_run, decision
+
+
+def cancel_lanes(execution: Execution, container, scope: str, lanes) -> None:
+    """Stop the losing branches of an "any" join; a late result from them is dropped (lease check)."""
+    keys = [key for number, lane in enumerate(lanes_of(container)) if number in lanes for key in lane]
+    execution.step_runs.filter(step_key__in=keys, scope=scope, status__in=("pending", "running")).update(
+        status=StepRun.Status.CANCELLED,
+        finished_at=timezone.now(),
+        lease_owner="",
+        lease_expires_at=None,
+        error="Cancelled: another branch finished first",
+    )
+
+
+def add_step(
+    execution: Execution, definition: Definition, key: str, *, scope: str = "", attempt: int = 1, wake_at=None
+):
+    step = definition.step(key)
+    return StepRun.objects.create(
+        execution=execution,
+        step_key=key,
+        step_name=step.name,
+        step_kind=step.kind,
+        attempt=attempt,
+        scope=scope,
+        wake_at=wake_at,
+        enqueued_at=None if wake_at else timezone.now(),
+    )

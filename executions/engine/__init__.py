@@ -1,0 +1,1 @@
+"""The workflow interpreter: plain Python, no Django. Models adapt to it at the edge (executions.runtime)."""

@@ -1,0 +1,63 @@
+"""The variables a step's expressions see, and the ports a step may call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from . import expressions
+from .definition import StepDef
+
+
+class ActionPort(Protocol):
+    """Runs a named action (built-in or connector); supplied by the Django side."""
+
+    def run(self, action: str, inputs: dict, *, ctx: StepContext) -> Any: ...
+
+
+def trigger_vars(payload: Any, *, source: str, timestamp: str, headers: dict | None = None) -> dict:
+    """`trigger.*`: the payload, when and whence; payload keys are also shortcuts (trigger.customer)."""
+    shortcuts = payload if isinstance(payload, dict) else {}
+    reserved = {"payload": payload, "source": source, "timestamp": timestamp, "headers": headers or {}}
+    return {**shortcuts, **reserved}
+
+
+def step_vars(*, result: Any, status: str, duration_ms: int | None, error: str, attempts: int) -> dict:
+    """`<step_key>.*`: what later steps can read about a finished step."""
+    return {
+        "result": result,
+        "status": status,
+        "duration_ms": duration_ms,
+        "error": error or None,
+        "attempts": attempts,
+    }
+
+
+@dataclass
+class StepContext:
+    """Everything a step kind needs to run one attempt."""
+
+    step: StepDef
+    variables: dict
+    actions: ActionPort | None = None
+    attempt: int = 1
+    idempotency_key: str = ""
+    test_mode: bool = False
+    now: datetime | None = None
+    timeout: float = 30.0
+    extra: dict = field(default_factory=dict)
+    input: Any = None  # the rendered input, recorded on the step run for debugging
+    resume: dict | None = None  # what a step that waited left for itself when it parked
+    fast_forward: bool = False  # test runs: waits end at once
+
+    def record_input(self, value: Any) -> Any:
+        self.input = value
+        return value
+
+    def render(self, value: Any) -> Any:
+        """Render `{{ … }}` placeholders in any config value, naming this step in errors."""
+        return expressions.render(value, self.variables, step=self.step.key)
+
+    def condition(self, text: str) -> bool:
+        return expressions.evaluate_condition(text, self.variables, step=self.step.key)

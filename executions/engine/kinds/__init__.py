@@ -1,0 +1,90 @@
+"""The registry of step kinds: one module per kind in this package, each registering itself."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..context import StepContext
+from ..definition import Definition, StepDef
+from ..outcome import Outcome
+from ..problems import Problem
+
+_REGISTRY: dict[str, StepKind] = {}
+
+
+class StepKind:
+    """Base class of a step kind. Subclass it in a new module of this package and decorate with @register.
+
+    Example::
+
+        @register
+        class Noop(StepKind):
+            name = "noop"
+            label = "Do nothing"
+
+            def run(self, step, ctx):
+                return Outcome.ok({"done": True})
+    """
+
+    name: str = ""
+    label: str = ""
+    default_timeout: float = 30.0
+    terminal: bool = False  # True: the path ends here (complete, fail)
+    branch_labels: tuple[str, ...] = ()  # labels this kind may choose, e.g. ("true", "false")
+
+    def run(self, step: StepDef, ctx: StepContext) -> Outcome:
+        raise NotImplementedError
+
+    def start(self, definition: Definition, step: StepDef, outcome: Outcome):
+        """Containers (parallel, loop) return the Decision that starts their lanes; others None."""
+        return None
+
+    def on_lane_end(self, step: StepDef, state: dict, lane: int, result) -> tuple[dict, object]:
+        """Containers: a lane ended; return the new state and a Decision (spawn, cancel, or carry on)."""
+        raise NotImplementedError
+
+    def validate(self, step: StepDef, definition: Definition) -> list[Problem]:
+        """Kind-specific checks of `step.config`; the shared checks live in validation.py."""
+        return []
+
+    def expressions(self, step: StepDef) -> list[tuple[str, str, bool]]:
+        """(field, text, is_condition) for every expression in the config, for syntax checks."""
+        return [(f"config.{path}", text, False) for path, text in _strings(step.config)]
+
+
+def register(cls: type[StepKind]) -> type[StepKind]:
+    """Class decorator adding a kind to the registry."""
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> StepKind | None:
+    _load()
+    return _REGISTRY.get(name)
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_REGISTRY)
+
+
+def _load() -> None:
+    """Import every module of this package once, so adding a kind is adding a file."""
+    if _REGISTRY:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def _strings(value, path: str = ""):
+    """Yield (dotted path, text) for each string containing a placeholder."""
+    if isinstance(value, str):
+        if "{{" in value:
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")

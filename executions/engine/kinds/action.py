@@ -1,0 +1,30 @@
+"""`action`: run a built-in action or a connector action with rendered inputs."""
+
+from ..errors import StepError
+from ..outcome import Outcome
+from ..problems import Problem
+from . import StepKind, register
+
+
+@register
+class ActionKind(StepKind):
+    """config: {"action": "log", "inputs": {...}}; the result is what the action returns."""
+
+    name = "action"
+    label = "Action"
+    default_timeout = 30.0
+
+    def run(self, step, ctx):
+        inputs = ctx.record_input(ctx.render(step.config.get("inputs") or {}))
+        if ctx.actions is None:
+            raise StepError("no action runner is configured")
+        result = ctx.actions.run(step.config["action"], inputs, ctx=ctx)
+        return Outcome.ok(result)
+
+    def validate(self, step, definition):
+        action = step.config.get("action")
+        if not action:
+            return [Problem(step.key, "config.action", "choose the action this step performs")]
+        if not isinstance(step.config.get("inputs", {}), dict):
+            return [Problem(step.key, "config.inputs", "must be an object of input names to values")]
+        return []

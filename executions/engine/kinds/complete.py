@@ -1,0 +1,16 @@
+"""`complete`: end the run successfully with an optional output."""
+
+from ..outcome import Outcome
+from . import StepKind, register
+
+
+@register
+class CompleteKind(StepKind):
+    """config: {"output": <any, rendered>}."""
+
+    name = "complete"
+    label = "Complete"
+    terminal = True
+
+    def run(self, step, ctx):
+        return Outcome.ok(ctx.record_input(ctx.render(step.config.get("output"))), finish="succeeded")

@@ -1,0 +1,23 @@
+"""`fail`: end the run as failed with a rendered message."""
+
+from ..outcome import Outcome
+from ..problems import Problem
+from . import StepKind, register
+
+
+@register
+class FailKind(StepKind):
+    """config: {"message": "Payment declined for {{trigger.customer.email}}"}."""
+
+    name = "fail"
+    label = "Fail"
+    terminal = True
+
+    def run(self, step, ctx):
+        message = str(ctx.render(step.config.get("message") or "Stopped by a fail step"))
+        return Outcome.ok({"message": message}, finish="failed")
+
+    def validate(self, step, definition):
+        if not step.config.get("message"):
+            return [Problem(step.key, "config.message", "say why the workflow fails")]
+        return []

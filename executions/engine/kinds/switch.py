@@ -1,0 +1,33 @@
+"""`switch`: n-way branch on a value (the guide's hot / warm / cold lead)."""
+
+from ..outcome import Outcome
+from ..problems import Problem
+from . import StepKind, register
+
+
+@register
+class SwitchKind(StepKind):
+    """config: {"value": "{{score.result.label}}"}; branches: {"hot": "notify_rep", "warm": …, "default": …}.
+
+    A value with no branch of its own takes "default", or falls through to the following step.
+    """
+
+    name = "switch"
+    label = "Switch (n-way branch)"
+
+    def run(self, step, ctx):
+        value = ctx.render(step.config["value"])
+        ctx.record_input({"value": value})
+        label = str(value).lower() if isinstance(value, bool) else str(value)
+        branch = label if label in step.branches and label != "default" else "default"
+        return Outcome.ok({"value": value, "case": branch}, branch=branch)
+
+    def validate(self, step, definition):
+        problems = []
+        if not step.config.get("value"):
+            problems.append(
+                Problem(step.key, "config.value", "give the value to switch on, e.g. {{score.result.label}}")
+            )
+        if not step.branches:
+            problems.append(Problem(step.key, "branches", 'map each case to a step, e.g. {"hot": "notify_rep"}'))
+        return problems

@@ -1,0 +1,130 @@
+"""The runtime's rows: an Execution per run and a StepRun per step attempt. Rows are the truth."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .querysets import ExecutionQuerySet, StepRunQuerySet
+
+
+class Execution(models.Model):
+    """One run of one workflow version."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT)
+    UNFINISHED = (Status.PENDING, Status.RUNNING, Status.WAITING)
+
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    trigger_kind = models.CharField(max_length=16, default="manual")
+    trigger_source = models.CharField(max_length=200, blank=True)
+    trigger_meta = models.JSONField(default=dict, blank=True)
+    is_test = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    error = models.TextField(blank=True)
+    error_step = models.CharField(max_length=63, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = ExecutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workflow", "status", "created_at"], name="execution_wf_status_created"),
+            models.Index(fields=["status", "deadline_at"], name="execution_status_deadline"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="unique_execution_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(status__in=["succeeded", "failed", "cancelled", "timed_out"]),
+                name="only_finished_execution_has_finished_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.workflow_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class StepRun(models.Model):
+    """One attempt of one step in one execution: rendered input, output, error, timing and lease."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="step_runs")
+    step_key = models.CharField(max_length=63)
+    step_name = models.CharField(max_length=200, blank=True)
+    step_kind = models.CharField(max_length=32)
+    scope = models.CharField(max_length=200, blank=True, default="", help_text="Loop item or branch path.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_detail = models.JSONField(null=True, blank=True)
+    retryable = models.BooleanField(null=True, blank=True)
+    branch = models.CharField(max_length=63, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    wake_at = models.DateTimeField(null=True, blank=True, help_text="Not runnable before this time.")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveSmallIntegerField(default=0, help_text="Times a worker picked this attempt up.")
+
+    objects = StepRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["execution", "id"]
+        indexes = [
+            models.Index(fields=["status", "wake_at"], name="steprun_status_wake"),
+            models.Index(fields=["status", "lease_expires_at"], name="steprun_status_lease"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "step_key", "scope", "attempt"], name="unique_step_attempt"),
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(lease_expires_at__isnull=False), name="running_step_has_lease"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_key} attempt {self.attempt} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same for every claim of this attempt, so a re-run after a crash is recognisable downstream."""
+        scope = f":{self.scope}" if self.scope else ""
+        return f"faos-{self.execution_id}-{self.step_key}{scope}-{self.attempt}"

@@ -1,0 +1,284 @@
+"""The edge between the rows and the engine: claim a step, run it, record it, decide what follows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from integrations import actions as action_registry
+
+from . import containers, scopes
+from .containers import add_step
+from .engine import interpreter
+from .engine.context import StepContext, step_vars, trigger_vars
+from .engine.definition import Definition
+from .engine.outcome import Decision, Outcome
+from .models import Execution, StepRun
+from .services import enqueue, execution_finish, timeout_message
+
+logger = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    """Who holds a lease: host, process and a random part so restarts never reuse an id."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def execution_run(*, execution_id: int, worker: str | None = None, max_steps: int | None = None) -> int:
+    """Run the execution's runnable steps one after another in this process; returns how many ran."""
+    worker = worker or worker_id()
+    max_steps = max_steps or settings.FAOS_STEPS_PER_TASK
+    for count in range(max_steps):
+        claimed = steprun_claim(execution_id=execution_id, worker=worker)
+        if claimed is None:
+            return count
+        step_run, execution, definition = claimed
+        outcome, ctx = _run(step_run, execution, definition)
+        steprun_complete(step_run_id=step_run.pk, worker=worker, outcome=outcome, ctx=ctx)
+    enqueue_now(execution_id)  # long chains yield the worker to other runs, then carry on
+    return max_steps
+
+
+def enqueue_now(execution_id: int) -> None:
+    with transaction.atomic():
+        enqueue(execution_id)
+
+
+@transaction.atomic
+def steprun_claim(*, execution_id: int, worker: str):
+    """Lock the run, take one runnable step and give it a lease; None when nothing is runnable."""
+    execution = Execution.objects.select_for_update().select_related("version", "workflow").get(pk=execution_id)
+    if execution.is_finished:
+        return None
+    now = timezone.now()
+    if execution.deadline_at and now > execution.deadline_at:
+        execution_finish(execution=execution, status=Execution.Status.TIMED_OUT, error=timeout_message(execution))
+        return None
+    step_run = execution.step_runs.runnable(now).select_for_update(skip_locked=True).order_by("id").first()
+    if step_run is None:
+        return None
+    definition = Definition.from_dict(execution.version.definition)
+    timeout = interpreter.step_timeout(definition.step(step_run.step_key))
+    step_run.status = StepRun.Status.RUNNING
+    step_run.lease_owner = worker
+    step_run.lease_expires_at = now + timedelta(seconds=timeout + settings.FAOS_LEASE_GRACE_SECONDS)
+    step_run.claims += 1
+    step_run.started_at = step_run.started_at or now
+    step_run.save(update_fields=["status", "lease_owner", "lease_expires_at", "claims", "started_at"])
+    _mark_running(execution, now)
+    return step_run, execution, definition
+
+
+def _mark_running(execution: Execution, now) -> None:
+    if execution.status != Execution.Status.RUNNING or execution.started_at is None:
+        execution.status = Execution.Status.RUNNING
+        execution.started_at = execution.started_at or now
+        execution.save(update_fields=["status", "started_at"])
+
+
+def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tuple[Outcome, StepContext]:
+    step = definition.step(step_run.step_key)
+    ctx = StepContext(
+        step=step,
+        variables=build_variables(execution, step_run.scope),
+        actions=ActionRunner(execution_id=execution.pk),
+        attempt=step_run.attempt,
+        idempotency_key=step_run.idempotency_key,
+        test_mode=execution.is_test,
+        now=timezone.now(),
+        timeout=interpreter.step_timeout(step),
+        resume=step_run.output if step_run.wake_at and isinstance(step_run.output, dict) else None,
+        fast_forward=execution.is_test and bool(execution.trigger_meta.get("fast_forward")),
+    )
+    return interpreter.run_step(step, ctx), ctx
+
+
+def build_variables(execution: Execution, scope: str = "") -> dict:
+    """The expression context: trigger, workflow, vars, each finished step's latest attempt, loop item."""
+    variables = {
+        "trigger": trigger_vars(
+            execution.input,
+            source=execution.trigger_source or execution.trigger_kind,
+            timestamp=execution.created_at.isoformat(),
+            headers=execution.trigger_meta.get("headers"),
+        ),
+        "workflow": {
+            "id": execution.workflow_id,
+            "name": execution.workflow.name,
+            "version": execution.version.number,
+            "execution_id": execution.pk,
+            "started_at": (execution.started_at or execution.created_at).isoformat(),
+            "is_test": execution.is_test,
+        },
+        "vars": execution.variables,
+    }
+    enclosing = scopes.prefixes(scope)
+    rows = execution.step_runs.filter(status__in=("succeeded", "failed"), scope__in=enclosing)
+    rows = sorted(
+        rows.values("step_key", "scope", "output", "status", "duration_ms", "error", "attempt", "id"),
+        key=lambda r: (len(r["scope"]), r["id"]),
+    )  # inner scopes and later attempts win
+    for row in rows:
+        variables[row["step_key"]] = step_vars(
+            result=row["output"],
+            status=row["status"],
+            duration_ms=row["duration_ms"],
+            error=row["error"],
+            attempts=row["attempt"],
+        )
+    if scope:
+        variables.update(_loop_item(execution, scope))
+    return variables
+
+
+def _loop_item(execution: Execution, scope: str) -> dict:
+    """`item` and `index` of the innermost loop this scope is in."""
+    parent, loop_key, index = scopes.split(scope)
+    loop_run = (
+        execution.step_runs.filter(step_key=loop_key, scope=parent, status="succeeded").order_by("-attempt").first()
+    )
+    items = (loop_run.output or {}).get("items", []) if loop_run else []
+    return {"item": items[index] if index < len(items) else None, "index": index}
+
+
+class ActionRunner:
+    """The engine's ActionPort, backed by the integrations' action registry."""
+
+    def __init__(self, *, execution_id: int):
+        self.execution_id = execution_id
+
+    def run(self, action, inputs, *, ctx):
+        action_ctx = action_registry.ActionContext(
+            idempotency_key=ctx.idempotency_key,
+            timeout=ctx.timeout,
+            test_mode=ctx.test_mode,
+            step_key=ctx.step.key,
+            execution_id=self.execution_id,
+            set_variables=ctx.extra.setdefault("set_vars", {}),
+        )
+        try:
+            return action_registry.run_action(action, inputs, action_ctx)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()  # steps run in their own thread; don't leak its connection
+
+
+@transaction.atomic
+def steprun_complete(*, step_run_id: int, worker: str, outcome: Outcome, ctx: StepContext) -> Decision | None:
+    """Record an attempt's outcome and act on the engine's decision; ignored if the lease was lost."""
+    execution = (
+        Execution.objects.select_for_update()
+        .select_related("version", "workflow")
+        .get(pk=StepRun.objects.values_list("execution_id", flat=True).get(pk=step_run_id))
+    )
+    step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
+    if step_run.status != StepRun.Status.RUNNING or step_run.lease_owner != worker:
+        logger.warning(
+            "step run %s: lease lost (now %s, owner %s); result dropped",
+            step_run_id,
+            step_run.status,
+            step_run.lease_owner,
+        )
+        return None
+    _record(step_run, outcome, ctx)
+    if ctx.extra.get("set_vars"):
+        execution.variables = {**execution.variables, **ctx.extra["set_vars"]}
+        execution.save(update_fields=["variables"])
+    if outcome.status == "waiting":
+        return _park(execution, step_run, outcome)
+    definition = Definition.from_dict(execution.version.definition)
+    decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
+    _apply(execution, step_run, definition, decision)
+    return decision
+
+
+def _record(step_run: StepRun, outcome: Outcome, ctx: StepContext) -> None:
+    now = timezone.now()
+    step_run.status = StepRun.Status.SUCCEEDED if outcome.status == "succeeded" else StepRun.Status.FAILED
+    step_run.input = ctx.input
+    step_run.output = outcome.result
+    step_run.error = outcome.error
+    step_run.error_detail = outcome.error_detail or None
+    step_run.retryable = outcome.retryable if outcome.status == "failed" else None
+    step_run.branch = outcome.branch or ""
+    step_run.finished_at = now
+    step_run.duration_ms = int((now - step_run.started_at).total_seconds() * 1000)
+    step_run.lease_owner, step_run.lease_expires_at = "", None
+    step_run.save()
+
+
+def _park(execution: Execution, step_run: StepRun, outcome: Outcome) -> Decision:
+    """A waiting step goes back to pending with a wake-up time; the sweep wakes it when due."""
+    StepRun.objects.filter(pk=step_run.pk).update(
+        status=StepRun.Status.PENDING, wake_at=outcome.wake_at, enqueued_at=None, finished_at=None, duration_ms=None
+    )
+    fields = {"status": Execution.Status.WAITING}
+    if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
+        fields = {}
+    if execution.deadline_at and outcome.wake_at:
+        # Paused time does not count against the run's timeout: a 2-day wait in a 300 s workflow is fine.
+        fields["deadline_at"] = execution.deadline_at + max(outcome.wake_at - timezone.now(), timedelta(0))
+    if fields:
+        Execution.objects.filter(pk=execution.pk).update(**fields)
+    return Decision()
+
+
+def _apply(execution: Execution, step_run: StepRun, definition: Definition, decision: Decision) -> None:
+    if decision.notify:
+        _notify(execution, decision.error)
+    if decision.finish:
+        status = Execution.Status.SUCCEEDED if decision.finish == "succeeded" else Execution.Status.FAILED
+        execution_finish(
+            execution=execution,
+            status=status,
+            error=decision.error,
+            error_step=step_run.step_key if decision.error else "",
+            output=decision.output,
+        )
+        return
+    if decision.retry_in is not None:
+        add_step(
+            execution,
+            definition,
+            step_run.step_key,
+            scope=step_run.scope,
+            attempt=step_run.attempt + 1,
+            wake_at=timezone.now() + timedelta(seconds=decision.retry_in),
+        )
+        return
+    started = _follow(execution, definition, step_run, decision)
+    for _ in range(started - 1):
+        enqueue(execution.pk)  # siblings: one message each so other workers claim them concurrently
+    if not execution.step_runs.active().exists():
+        execution_finish(execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output)
+
+
+def _follow(execution: Execution, definition: Definition, run: StepRun, decision: Decision) -> int:
+    """Start what the decision says (next steps, loop items, a join); returns how many steps were started."""
+    for key in decision.next:
+        add_step(execution, definition, key, scope=run.scope)
+    started = len(decision.next)
+    if decision.spawn:
+        containers.spawn_items(execution, definition, run, decision.spawn, decision.spawn_delay)
+        started += 0 if decision.spawn_delay else len(decision.spawn)
+    if decision.join:
+        container_run, joined = containers.lane_ended(execution, definition, run, decision.join)
+        started += _follow(execution, definition, container_run, joined)
+    if decision.container_done:
+        after = interpreter.continue_after(definition, definition.step(run.step_key))
+        started += _follow(execution, definition, run, after)
+    return started
+
+
+def _notify(execution: Execution, error: str) -> None:
+    from .notifications import notify_owner_of_failure
+
+    transaction.on_commit(lambda: notify_owner_of_failure(execution_id=execution.pk, step_error=error))

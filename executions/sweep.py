@@ -1,0 +1,74 @@
+"""The Beat-driven sweep: recover steps whose worker died, wake due timers, time out overdue runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Execution, StepRun
+from .services import enqueue, execution_finish, timeout_message
+
+BATCH = 500
+# A runnable step nobody claimed for this long had its message lost (or the queue is backed up);
+# kicking it again is harmless because claiming is guarded by row locks.
+STALE_AFTER = timedelta(seconds=30)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did, for logs and tests."""
+
+    leases_recovered: list[int] = field(default_factory=list)
+    timed_out: list[int] = field(default_factory=list)
+    kicked: list[int] = field(default_factory=list)
+
+
+def sweep(*, now=None) -> SweepReport:
+    """One pass; safe to run from several Beat instances at once (SKIP LOCKED everywhere)."""
+    now = now or timezone.now()
+    report = SweepReport()
+    report.leases_recovered = _recover_leases(now)
+    report.timed_out = _time_out(now)
+    report.kicked = _kick(now)
+    return report
+
+
+@transaction.atomic
+def _recover_leases(now) -> list[int]:
+    """A running step past its lease lost its worker: make the same attempt runnable again."""
+    rows = list(
+        StepRun.objects.lease_expired(now).select_for_update(skip_locked=True).values_list("id", flat=True)[:BATCH]
+    )
+    StepRun.objects.filter(id__in=rows, status=StepRun.Status.RUNNING).update(
+        status=StepRun.Status.PENDING, lease_owner="", lease_expires_at=None, enqueued_at=None
+    )
+    return rows
+
+
+def _time_out(now) -> list[int]:
+    done = []
+    ids = list(Execution.objects.past_deadline(now).values_list("id", flat=True)[:BATCH])
+    for execution_id in ids:
+        with transaction.atomic():
+            execution = Execution.objects.select_for_update(skip_locked=True).filter(pk=execution_id).first()
+            if execution and not execution.is_finished:
+                execution_finish(
+                    execution=execution, status=Execution.Status.TIMED_OUT, error=timeout_message(execution)
+                )
+                done.append(execution_id)
+    return done
+
+
+@transaction.atomic
+def _kick(now) -> list[int]:
+    """Enqueue executions with runnable steps nobody was told about: due timers and lost messages."""
+    due = StepRun.objects.needs_kick(now, now - STALE_AFTER).select_for_update(skip_locked=True)
+    rows = list(due.values_list("id", "execution_id")[:BATCH])
+    StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
+    execution_ids = sorted({r[1] for r in rows})
+    for execution_id in execution_ids:
+        enqueue(execution_id)
+    return execution_ids

@@ -1,0 +1,10 @@
+"""Top-level URLs: the admin is the product's main UI; the API lives under /api/."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,112 @@
+"""The registry of actions a step can perform: one module per action (or connector) in this package."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from executions.engine.errors import StepError
+from executions.engine.problems import Problem
+
+_REGISTRY: dict[str, Action] = {}
+
+
+@dataclass
+class ActionContext:
+    """What an action may know about the attempt that runs it."""
+
+    idempotency_key: str
+    timeout: float
+    test_mode: bool = False
+    step_key: str = ""
+    execution_id: int | None = None
+    set_variables: dict = field(default_factory=dict)
+
+
+class Action:
+    """Base class of an action. Subclass in a new module of this package and decorate with @register.
+
+    Example::
+
+        @register
+        class Echo(Action):
+            name = "echo"
+            label = "Echo the inputs"
+            input_schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+
+            def run(self, inputs, ctx):
+                return {"text": inputs["text"]}
+
+    Actions with side effects set `side_effect = True` and implement `describe()`: in test runs
+    the request it would make is recorded instead of sent.
+    """
+
+    name: str = ""
+    label: str = ""
+    category: str = "Built-in"
+    input_schema: dict = {"type": "object"}
+    side_effect: bool = False
+    default_timeout: float = 30.0
+
+    def run(self, inputs: dict, ctx: ActionContext) -> Any:
+        raise NotImplementedError
+
+    def describe(self, inputs: dict, ctx: ActionContext) -> dict:
+        """The exact request a side-effecting action would send, for test runs."""
+        return {"action": self.name, "inputs": inputs}
+
+
+def register(cls: type[Action]) -> type[Action]:
+    """Class decorator adding an action to the registry."""
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> Action | None:
+    _load()
+    return _REGISTRY.get(name)
+
+
+def all_actions() -> list[Action]:
+    _load()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def _load() -> None:
+    if _REGISTRY:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:
+    """Validate the inputs against the action's schema, then run it (or record it in a test run)."""
+    action = get(name)
+    if action is None:
+        raise StepError(f"unknown action '{name}'")
+    _check_inputs(action, inputs)
+    if ctx.test_mode and action.side_effect:
+        return {"test_mode": True, "would_send": action.describe(inputs, ctx)}
+    return action.run(inputs, ctx)
+
+
+def _check_inputs(action: Action, inputs: dict) -> None:
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(action.input_schema).iter_errors(inputs))
+    if error is not None:
+        field = ".".join(str(p) for p in error.absolute_path) or "inputs"
+        raise StepError(f"input '{field}' of action '{action.name}': {error.message}", detail={"field": field})
+
+
+def check_step(step) -> list[Problem]:
+    """Activation-time checks of an action step: the action exists and required inputs are given."""
+    action = get(step.config.get("action", ""))
+    if action is None:
+        known = ", ".join(a.name for a in all_actions())
+        return [Problem(step.key, "config.action", f"unknown action '{step.config.get('action')}' (known: {known})")]
+    inputs = step.config.get("inputs") or {}
+    missing = [k for k in action.input_schema.get("required", []) if k not in inputs or inputs[k] in ("", None)]
+    return [Problem(step.key, f"config.inputs.{k}", "is required") for k in missing]

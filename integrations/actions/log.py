@@ -1,0 +1,30 @@
+"""`log`: write a message to the run's log (and the step's output)."""
+
+import logging
+
+from . import Action, register
+
+logger = logging.getLogger("faos.workflow")
+LEVELS = ("debug", "info", "warning", "error")
+
+
+@register
+class LogAction(Action):
+    name = "log"
+    label = "Log a message"
+    input_schema = {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {}, "level": {"enum": list(LEVELS)}, "data": {}},
+    }
+
+    def run(self, inputs, ctx):
+        level = inputs.get("level", "info")
+        logger.log(
+            logging.getLevelName(level.upper()),
+            "execution %s step %s: %s",
+            ctx.execution_id,
+            ctx.step_key,
+            inputs["message"],
+        )
+        return {"message": inputs["message"], "level": level, "data": inputs.get("data")}

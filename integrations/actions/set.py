@@ -1,0 +1,14 @@
+"""`set`: store values as run variables, readable later as {{vars.<name>}}."""
+
+from . import Action, register
+
+
+@register
+class SetAction(Action):
+    name = "set"
+    label = "Set variables"
+    input_schema = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}
+
+    def run(self, inputs, ctx):
+        ctx.set_variables.update(inputs)
+        return dict(inputs)

@@ -1,0 +1,8 @@
+"""App config for integrations: actions, connectors, connections."""
+
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations"

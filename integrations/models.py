@@ -1,0 +1,1 @@
+"""Integration models (connections come with the integrations issue)."""

@@ -1,0 +1,126 @@
+"""Real Celery worker processes (with embedded Beat) against the test database and the broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from faos.celery import app
+from tests.fakes import FakeServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using, for the worker process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """One `celery worker -B` process in its own process group, so SIGKILL takes its children too."""
+
+    def __init__(self, log_dir: Path, env: dict):
+        self.log = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "faos",
+                "worker",
+                "-B",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-n",
+                f"e2e-{uuid.uuid4().hex[:6]}@%h",
+                "-s",
+                str(log_dir / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.log.read_text():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-4000:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready:\n{self.log.read_text()[-4000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no warm shutdown, no acks, no cleanup."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def fake_server():
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Start real worker processes on demand; all are stopped before the test database is flushed."""
+    app.control.purge()  # messages left by an earlier run point at rows that no longer exist
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "FAOS_BROKER_DIR": str(settings.BROKER_DIR),
+        "FAOS_SWEEP_INTERVAL": "1",
+        "FAOS_LEASE_GRACE_SECONDS": "1",
+        "FAOS_HTTP_ALLOW_HOSTS": "127.0.0.1",
+        "EMAIL_URL": "consolemail://",
+        "CONN_MAX_AGE": "0",
+    }
+    workers: list[Worker] = []
+
+    def start() -> Worker:
+        workers.append(Worker(tmp_path, env))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+    """Poll until predicate() is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

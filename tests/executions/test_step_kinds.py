@@ -1,0 +1,192 @@
+"""Each step kind through the runtime, in-process: switch, wait, parallel joins, loops."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from executions.models import Execution
+from executions.services import execution_start
+from executions.sweep import sweep
+from tests.factories import workflow_with_steps
+from workflows.services import workflow_activate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def active(steps, **kw):
+    workflow = workflow_with_steps(steps, **kw)
+    workflow_activate(workflow=workflow)
+    workflow.refresh_from_db()
+    return workflow
+
+
+def log(key, message="hi", **extra):
+    return {
+        "key": key,
+        "name": key.replace("_", " ").title(),
+        "config": {"action": "log", "inputs": {"message": message}},
+        **extra,
+    }
+
+
+def path(execution):
+    return list(execution.step_runs.order_by("id").values_list("step_key", flat=True))
+
+
+def run(workflow, payload, **kw):
+    execution = execution_start(workflow=workflow, input=payload, **kw)
+    execution.refresh_from_db()
+    return execution
+
+
+SWITCH = [
+    {
+        "key": "route",
+        "name": "Route Lead",
+        "kind": "switch",
+        "config": {"value": "{{trigger.score}}"},
+        "branches": {"hot": "notify_rep", "warm": "nurture", "default": "long_term"},
+    },
+    log("notify_rep", next_step="end"),
+    log("nurture", next_step="end"),
+    log("long_term"),
+]
+
+
+@pytest.mark.parametrize(("score", "taken"), [("hot", "notify_rep"), ("warm", "nurture"), ("cold", "long_term")])
+def test_switch_takes_the_matching_case_or_default(score, taken):
+    execution = run(active(SWITCH), {"score": score})
+    assert execution.status == "succeeded" and path(execution) == ["route", taken]
+
+
+def test_a_two_day_wait_is_a_durable_timer_that_resumes_exactly_once():
+    workflow = active(
+        [
+            log("before"),
+            {"key": "pause", "name": "Wait 2 Days", "kind": "wait", "config": {"duration": "2d"}},
+            log("after", "{{pause.result.waited_until}}"),
+        ]
+    )
+    execution = run(workflow, {})
+    assert execution.status == "waiting" and path(execution) == ["before", "pause"]
+    wake = execution.step_runs.get(step_key="pause").wake_at
+    assert timedelta(days=2) - timedelta(seconds=5) < wake - timezone.now() <= timedelta(days=2)
+    assert sweep().kicked == []  # nothing is due yet
+    with time_machine.travel(wake + timedelta(seconds=1), tick=False):
+        first, second = sweep(), sweep()
+    execution.refresh_from_db()
+    assert first.kicked == [execution.pk] and second.kicked == []
+    assert execution.status == "succeeded" and path(execution) == ["before", "pause", "after"]
+    assert execution.step_runs.filter(step_key="after").count() == 1
+
+
+def test_test_runs_can_fast_forward_waits():
+    workflow = workflow_with_steps(
+        [{"key": "pause", "name": "Wait", "kind": "wait", "config": {"duration": "3d"}}, log("after")]
+    )
+    execution = run(workflow, {}, is_test=True, trigger_meta={"fast_forward": True})
+    assert (
+        execution.status == "succeeded" and execution.step_runs.get(step_key="pause").output["fast_forwarded"] is True
+    )
+
+
+PARALLEL = [
+    {
+        "key": "premium",
+        "name": "Premium Onboarding",
+        "kind": "parallel",
+        "config": {
+            "branches": [["assign_manager"], ["schedule_call", "send_invite"], ["send_resources"]],
+            "join": "all",
+        },
+    },
+    log("assign_manager", "manager for {{trigger.email}}"),
+    log("schedule_call"),
+    log("send_invite", "{{schedule_call.status}}"),
+    log("send_resources"),
+    log("finish", "{{assign_manager.result.message}}"),
+]
+
+
+def test_parallel_waits_for_all_branches_then_carries_on_with_their_results():
+    execution = run(active(PARALLEL), {"email": "a@example.com"})
+    assert execution.status == "succeeded", execution.error
+    assert sorted(path(execution)) == sorted(
+        ["premium", "assign_manager", "schedule_call", "send_invite", "send_resources", "finish"]
+    )
+    assert path(execution)[-1] == "finish"
+    assert execution.step_runs.get(step_key="finish").input == {"message": "manager for a@example.com"}
+    assert execution.step_runs.get(step_key="send_invite").input == {"message": "succeeded"}
+    assert sorted(execution.step_runs.get(step_key="premium").output["finished"]) == [0, 1, 2]
+
+
+def test_parallel_any_carries_on_after_the_first_branch_and_cancels_the_rest():
+    steps = [
+        dict(PARALLEL[0], config={"branches": [["assign_manager"], ["pause"]], "join": "any"}),
+        log("assign_manager"),
+        {"key": "pause", "name": "Slow Branch", "kind": "wait", "config": {"duration": "1h"}},
+        log("finish"),
+    ]
+    execution = run(active(steps), {"email": "x"})
+    assert execution.status == "succeeded"
+    assert execution.step_runs.get(step_key="pause").status == "cancelled"
+    assert execution.step_runs.filter(step_key="finish").count() == 1
+
+
+LOOP = [
+    {
+        "key": "each_invoice",
+        "name": "For Each Invoice",
+        "kind": "loop",
+        "config": {"items": "{{trigger.invoices}}", "steps": ["send_reminder", "log_action"], "mode": "sequential"},
+    },
+    log("send_reminder", "remind {{item.customer}} #{{index}}"),
+    log("log_action", "{{send_reminder.result.message}} logged"),
+    log("summary", "{{length(each_invoice.result.results)}} reminders"),
+]
+
+
+def test_sequential_loop_runs_the_body_per_item_with_item_and_index_and_gathers_results():
+    invoices = [{"customer": "acme"}, {"customer": "globex"}, {"customer": "initech"}]
+    execution = run(active(LOOP), {"invoices": invoices})
+    assert execution.status == "succeeded", execution.error
+    reminders = execution.step_runs.filter(step_key="send_reminder").order_by("id")
+    assert [r.input["message"] for r in reminders] == ["remind acme #0", "remind globex #1", "remind initech #2"]
+    assert [r.scope for r in reminders] == ["each_invoice[0]", "each_invoice[1]", "each_invoice[2]"]
+    results = execution.step_runs.get(step_key="each_invoice").output["results"]
+    assert [r["message"] for r in results] == [
+        f"remind {c} #{i} logged" for i, c in enumerate(["acme", "globex", "initech"])
+    ]
+    assert execution.step_runs.get(step_key="summary").input == {"message": "3 reminders"}
+
+
+def test_a_loop_over_an_empty_list_goes_straight_on():
+    execution = run(active(LOOP), {"invoices": []})
+    assert execution.status == "succeeded" and path(execution) == ["each_invoice", "summary"]
+
+
+def test_a_loop_over_too_many_items_fails_clearly():
+    steps = [dict(LOOP[0], config={**LOOP[0]["config"], "max_items": 2}), *LOOP[1:]]
+    execution = run(active(steps), {"invoices": [1, 2, 3]})
+    assert execution.status == "failed" and "more than this loop's maximum of 2" in execution.error
+
+
+def test_parallel_loop_respects_the_concurrency_cap_in_what_it_starts():
+    steps = [dict(LOOP[0], config={**LOOP[0]["config"], "mode": "parallel", "concurrency": 2}), *LOOP[1:]]
+    execution = run(active(steps), {"invoices": [{"customer": str(i)} for i in range(5)]})
+    assert execution.status == "succeeded"
+    assert execution.step_runs.filter(step_key="log_action").count() == 5
+
+
+def test_sequential_loop_delay_is_a_durable_timer_between_items():
+    steps = [dict(LOOP[0], config={**LOOP[0]["config"], "delay_seconds": 60}), *LOOP[1:]]
+    execution = run(active(steps), {"invoices": [{"customer": "a"}, {"customer": "b"}]})
+    assert execution.status in ("running", "pending", "waiting")
+    pending = execution.step_runs.get(step_key="send_reminder", scope="each_invoice[1]")
+    assert pending.status == "pending" and pending.wake_at > timezone.now() + timedelta(seconds=55)
+    with time_machine.travel(pending.wake_at + timedelta(seconds=1), tick=False):
+        sweep()
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED

@@ -1,0 +1,63 @@
+"""factory-boy factories for every model the tests build."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from executions.models import Execution, StepRun
+from workflows.models import Step, Trigger, Workflow
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+
+
+class WorkflowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workflow
+
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+    owner = factory.SubFactory(UserFactory)
+
+
+class StepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Step
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    position = factory.Sequence(int)
+    key = factory.LazyAttribute(lambda s: f"step_{s.position + 1}")
+    name = factory.LazyAttribute(lambda s: f"Log {s.position + 1}")
+    kind = "action"
+    config = factory.LazyAttribute(lambda s: {"action": "log", "inputs": {"message": f"hello {s.position}"}})
+
+
+class TriggerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trigger
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    kind = "manual"
+
+
+def workflow_with_steps(steps: list[dict], **kwargs) -> Workflow:
+    """A draft workflow whose steps are given as dicts of Step fields (position follows the list)."""
+    workflow = WorkflowFactory(**kwargs)
+    for position, fields in enumerate(steps):
+        StepFactory(workflow=workflow, position=position, **fields)
+    return workflow
+
+
+__all__ = [
+    "Execution",
+    "StepRun",
+    "UserFactory",
+    "WorkflowFactory",
+    "StepFactory",
+    "TriggerFactory",
+    "workflow_with_steps",
+]

@@ -1,0 +1,87 @@
+"""The admin: workflows with steps inline, Run with a JSON box, activate, and the execution detail."""
+
+import pytest
+from django.urls import reverse
+
+from executions.models import Execution
+from tests.factories import workflow_with_steps
+from workflows.services import workflow_activate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STEPS = [
+    {
+        "key": "greet",
+        "name": "Greet Customer",
+        "config": {"action": "log", "inputs": {"message": "Hi {{trigger.name}}"}},
+    },
+    {"key": "done", "name": "Done", "kind": "complete", "config": {"output": {"greeted": "{{trigger.name}}"}}},
+]
+
+
+@pytest.fixture
+def client_in(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_workflow_page_shows_steps_inline_and_the_run_button(client_in):
+    workflow = workflow_with_steps(STEPS)
+    page = client_in.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+    assert "Greet Customer" in page and "Run" in page and "Activate" in page
+
+
+def test_malformed_json_input_is_a_form_error_not_a_500(client_in):
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    response = client_in.post(reverse("admin:workflows_workflow_run", args=[workflow.pk]), {"input": '{"name": '})
+    assert response.status_code == 200
+    assert "Not valid JSON" in response.content.decode()
+    assert Execution.objects.count() == 0
+
+
+def test_json_that_is_not_an_object_is_a_form_error(client_in):
+    workflow = workflow_with_steps(STEPS)
+    response = client_in.post(reverse("admin:workflows_workflow_run", args=[workflow.pk]), {"input": "[1, 2]"})
+    assert "must be a JSON object" in response.content.decode()
+
+
+def test_run_button_starts_a_run_and_the_detail_shows_each_step(client_in):
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    response = client_in.post(reverse("admin:workflows_workflow_run", args=[workflow.pk]), {"input": '{"name": "Ada"}'})
+    execution = Execution.objects.get()
+    assert response.status_code == 302 and response.url == reverse(
+        "admin:executions_execution_change", args=[execution.pk]
+    )
+    assert execution.status == "succeeded"
+    detail = client_in.get(response.url).content.decode()
+    assert "Greet Customer" in detail and "Hi Ada" in detail and "Succeeded" in detail
+
+
+def test_activate_with_problems_shows_each_and_leaves_the_workflow_inactive(client_in):
+    workflow = workflow_with_steps([{**STEPS[0], "next_step": "ghost"}])
+    response = client_in.post(reverse("admin:workflows_workflow_activate", args=[workflow.pk]), follow=True)
+    page = response.content.decode()
+    assert "greet&#x27;, next: goes to &#x27;ghost&#x27;" in page and "Not activated" in page
+    workflow.refresh_from_db()
+    assert workflow.status == "draft"
+
+
+def test_activate_a_valid_workflow(client_in):
+    workflow = workflow_with_steps(STEPS)
+    response = client_in.post(reverse("admin:workflows_workflow_activate", args=[workflow.pk]), follow=True)
+    assert "Activated version 1" in response.content.decode()
+    workflow.refresh_from_db()
+    assert workflow.status == "active"
+
+
+def test_execution_history_filters_by_status(client_in):
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    from executions.services import execution_start
+
+    execution_start(workflow=workflow, input={"name": "A"})
+    url = reverse("admin:executions_execution_changelist")
+    assert "1 execution" in client_in.get(url + "?status__exact=succeeded").content.decode()
+    assert "0 executions" in client_in.get(url + "?status__exact=failed").content.decode()

@@ -1,0 +1,209 @@
+"""Admin for workflows: the draft's steps and triggers inline, run / validate / activate buttons."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from executions.services import execution_start
+
+from ..forms import RunWorkflowForm
+from ..models import Step, Trigger, Workflow, WorkflowVersion
+from ..services import WorkflowInvalid, workflow_activate, workflow_set_status, workflow_validate
+from .forms import StepInlineForm
+
+
+class StepInline(admin.StackedInline):
+    model = Step
+    form = StepInlineForm
+    extra = 0
+    ordering = ("position", "id")
+    fields = (
+        ("position", "key", "name", "kind"),
+        "config",
+        ("next_step", "branches"),
+        ("timeout_seconds", "on_error", "on_error_goto"),
+        ("retry_max_attempts", "retry_initial_delay", "retry_multiplier", "retry_max_delay", "retry_jitter"),
+    )
+
+
+class TriggerInline(admin.TabularInline):
+    model = Trigger
+    extra = 0
+    fields = ("kind", "name", "config", "is_enabled")
+
+
+class VersionInline(admin.TabularInline):
+    model = WorkflowVersion
+    extra = 0
+    can_delete = False
+    fields = ("number", "note", "created_by", "created_at", "activated_at")
+    readonly_fields = fields
+    ordering = ("-number",)
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "status_badge",
+        "active_version_number",
+        "step_count",
+        "runs",
+        "failed_runs",
+        "owner",
+        "updated_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("name", "description")
+    readonly_fields = ("status", "active_version", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "owner", ("status", "active_version"))}),
+        ("Settings", {"fields": (("timeout_seconds", "on_failure"), "sample_input")}),
+    )
+    inlines = (StepInline, TriggerInline, VersionInline)
+    actions = ("pause_selected",)
+    change_form_template = "admin/workflows/workflow/change_form.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner", "active_version")
+            .annotate(
+                _steps=Count("steps", distinct=True),
+                _runs=Count("executions", distinct=True),
+                _failed=Count("executions", filter=Q(executions__status="failed"), distinct=True),
+            )
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="faos-badge faos-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Active version", ordering="active_version__number")
+    def active_version_number(self, obj):
+        return f"v{obj.active_version.number}" if obj.active_version else "—"
+
+    @admin.display(description="Steps", ordering="_steps")
+    def step_count(self, obj):
+        return obj._steps
+
+    @admin.display(description="Runs", ordering="_runs")
+    def runs(self, obj):
+        url = reverse("admin:executions_execution_changelist") + f"?workflow__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj._runs)
+
+    @admin.display(description="Failed", ordering="_failed")
+    def failed_runs(self, obj):
+        return obj._failed
+
+    @admin.action(description="Pause selected workflows", permissions=["change"])
+    def pause_selected(self, request, queryset):
+        for workflow in queryset:
+            workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED)
+        self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.owner is None:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/run/", view(self.run_view), name="workflows_workflow_run"),
+            path("<int:pk>/activate/", view(self.activate_view), name="workflows_workflow_activate"),
+            path("<int:pk>/validate/", view(self.validate_view), name="workflows_workflow_validate"),
+        ] + super().get_urls()
+
+    def run_view(self, request, pk):
+        """Manual trigger: a JSON input box; malformed JSON is a form error."""
+        workflow = get_object_or_404(Workflow, pk=pk)
+        if not self.has_change_permission(request, workflow):
+            raise PermissionDenied
+        initial = {"input": _pretty(workflow.sample_input), "test_run": workflow.status != Workflow.Status.ACTIVE}
+        form = RunWorkflowForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                execution = execution_start(
+                    workflow=workflow,
+                    input=form.cleaned_data["input"],
+                    user=request.user,
+                    is_test=form.cleaned_data["test_run"],
+                    source=f"admin:{request.user.get_username()}",
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, f"Started run #{execution.pk}.", messages.SUCCESS)
+                return redirect("admin:executions_execution_change", execution.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": workflow,
+            "title": f"Run {workflow.name}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/run.html", context)
+
+    def activate_view(self, request, pk):
+        workflow = get_object_or_404(Workflow, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, workflow):
+            return redirect("admin:workflows_workflow_change", pk)
+        try:
+            version = workflow_activate(workflow=workflow, user=request.user)
+        except WorkflowInvalid as exc:
+            for problem in exc.problems:
+                self.message_user(request, str(problem), messages.ERROR)
+            self.message_user(request, "Not activated: fix the problems above first.", messages.ERROR)
+        else:
+            self.message_user(request, f"Activated version {version.number}; new runs use it.", messages.SUCCESS)
+        return redirect("admin:workflows_workflow_change", pk)
+
+    def validate_view(self, request, pk):
+        workflow = get_object_or_404(Workflow, pk=pk)
+        problems = workflow_validate(workflow=workflow)
+        for problem in problems:
+            self.message_user(request, str(problem), messages.ERROR)
+        if not problems:
+            self.message_user(request, "No problems found: this workflow can be activated.", messages.SUCCESS)
+        return redirect("admin:workflows_workflow_change", pk)
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "note", "created_by", "created_at", "activated_at")
+    list_filter = ("workflow",)
+    readonly_fields = (
+        "workflow",
+        "number",
+        "definition",
+        "checksum",
+        "note",
+        "created_by",
+        "created_at",
+        "activated_at",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workflow", "created_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # versions are immutable: runs in flight depend on them
+
+
+def _pretty(value) -> str:
+    import json
+
+    return json.dumps(value or {}, indent=2)

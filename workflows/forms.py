@@ -1,0 +1,31 @@
+"""Forms for the workflow admin: the JSON input of a manual run."""
+
+import json
+
+from django import forms
+
+
+class RunWorkflowForm(forms.Form):
+    """A manual run's input: a JSON object, and whether it is a test run of the draft."""
+
+    input = forms.CharField(
+        label="Input (JSON)",
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "class": "vLargeTextField", "spellcheck": "false"}),
+        initial="{}",
+        help_text="Becomes {{trigger.payload}}; its keys are shortcuts too, e.g. {{trigger.customer.email}}.",
+    )
+    test_run = forms.BooleanField(
+        required=False,
+        label="Test run of the current draft",
+        help_text="Runs the steps as edited now; e-mails and HTTP calls are recorded instead of sent.",
+    )
+
+    def clean_input(self):
+        text = self.cleaned_data["input"].strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError('The input must be a JSON object, e.g. {"customer": {"email": "…"}}.')
+        return value

@@ -1,0 +1,24 @@
+"""Load the demo workflows (once) and activate them, so `make run` has something to run."""
+
+from pathlib import Path
+
+import yaml
+from django.core.management.base import BaseCommand
+
+from workflows.models import Workflow
+from workflows.services import workflow_activate, workflow_import
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+
+
+class Command(BaseCommand):
+    help = "Create and activate the demo workflows if they do not exist yet."
+
+    def handle(self, *args, **options):
+        for path in sorted(DEMO_DIR.glob("*.yaml")):
+            definition = yaml.safe_load(path.read_text())
+            if Workflow.objects.filter(name=definition["name"]).exists():
+                continue
+            workflow = workflow_import(definition=definition)
+            version = workflow_activate(workflow=workflow)
+            self.stdout.write(f"Loaded demo workflow '{workflow.name}' (v{version.number}, active).")

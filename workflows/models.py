@@ -1,0 +1,153 @@
+"""Workflow definitions: the editable draft (Workflow + Step + Trigger) and frozen versions."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from .querysets import WorkflowQuerySet
+
+STEP_KEY_VALIDATOR = RegexValidator(
+    r"^[a-z_][a-z0-9_]{0,62}$",
+    "Use lower-case letters, digits and underscores, starting with a letter (e.g. verify_email).",
+)
+RESERVED_STEP_KEYS = frozenset({"trigger", "workflow", "vars", "item", "index", "env", "true", "false", "null"})
+
+
+class Workflow(models.Model):
+    """A business process; its steps and triggers are the draft, its versions are frozen copies."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    class OnFailure(models.TextChoices):
+        NOTHING = "nothing", "Do nothing"
+        NOTIFY_OWNER = "notify_owner", "E-mail the owner"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflows"
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(1)], help_text="A run still going after this long is timed out."
+    )
+    on_failure = models.CharField(max_length=16, choices=OnFailure.choices, default=OnFailure.NOTHING)
+    sample_input = models.JSONField(default=dict, blank=True, help_text="Sample trigger data for test runs.")
+    template_slug = models.SlugField(max_length=80, blank=True, help_text="The template this was created from.")
+    active_version = models.ForeignKey(
+        "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(active_version__isnull=False), name="active_workflow_has_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowVersion(models.Model):
+    """An immutable snapshot of a workflow's definition; executions pin the version they started on."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    checksum = models.CharField(max_length=64)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "number"], name="unique_version_number"),
+            models.UniqueConstraint(fields=["workflow", "checksum"], name="unique_version_checksum"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.name} v{self.number}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.workflow.active_version_id == self.pk
+
+
+class Step(models.Model):
+    """One step of a workflow's draft definition."""
+
+    class OnError(models.TextChoices):
+        STOP = "stop", "Stop the workflow"
+        CONTINUE = "continue", "Continue to the next step"
+        RETRY = "retry", "Retry, then stop"
+        GOTO = "goto", "Go to another step"
+        NOTIFY = "notify", "Notify the owner and stop"
+        NOTIFY_CONTINUE = "notify_continue", "Notify the owner and continue"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    key = models.CharField(
+        max_length=63,
+        validators=[STEP_KEY_VALIDATOR],
+        help_text="Stable name used in variables, e.g. {{verify_email.result}}.",
+    )
+    name = models.CharField(max_length=200, help_text='Say what it does: "Verify Email", not "Step 1".')
+    kind = models.CharField(max_length=32, default="action")
+    config = models.JSONField(default=dict, blank=True)
+    next_step = models.CharField(
+        max_length=63, blank=True, help_text="Key of the step to run next; empty = the following step."
+    )
+    branches = models.JSONField(default=dict, blank=True, help_text='Branch targets, e.g. {"true": "premium"}.')
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = the kind's default.")
+    on_error = models.CharField(max_length=16, choices=OnError.choices, default=OnError.STOP)
+    on_error_goto = models.CharField(max_length=63, blank=True, help_text="Step key for 'Go to another step'.")
+    retry_max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    retry_initial_delay = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
+    retry_multiplier = models.FloatField(default=2.0, validators=[MinValueValidator(1)])
+    retry_max_delay = models.FloatField(default=300.0, validators=[MinValueValidator(0)])
+    retry_jitter = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["workflow", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "key"], name="unique_step_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.name})"
+
+
+class Trigger(models.Model):
+    """How runs of a workflow start."""
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        WEBHOOK = "webhook", "Webhook"
+        SCHEDULE = "schedule", "Schedule"
+        EVENT = "event", "Event"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="triggers")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    name = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    is_enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} trigger of {self.workflow}"

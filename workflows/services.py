@@ -1,0 +1,149 @@
+"""Workflow definition services: snapshot, validate, activate, pause."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from executions.engine import validation
+from executions.engine.definition import FORMAT_VERSION, Definition, step_dict
+from executions.engine.problems import Problem
+from integrations import actions
+
+from .models import Workflow, WorkflowVersion
+
+
+class WorkflowInvalid(ValidationError):
+    """The definition has problems; `problems` names each step and field."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__([str(p) for p in problems])
+
+
+def workflow_definition(*, workflow: Workflow) -> dict:
+    """The draft (steps and triggers as edited now) in the import/export format."""
+    return {
+        "format": FORMAT_VERSION,
+        "name": workflow.name,
+        "description": workflow.description,
+        "timeout_seconds": workflow.timeout_seconds,
+        "on_failure": workflow.on_failure,
+        "steps": [step_dict(step) for step in workflow.steps.order_by("position", "id")],
+        "triggers": [
+            {"kind": t.kind, "name": t.name, "config": t.config, "is_enabled": t.is_enabled}
+            for t in workflow.triggers.order_by("id")
+        ],
+    }
+
+
+def definition_validate(*, definition: dict) -> list[Problem]:
+    """Every problem of a definition, as the engine and the action registry see them."""
+    return validation.validate(Definition.from_dict(definition), check_action=actions.check_step)
+
+
+def workflow_validate(*, workflow: Workflow) -> list[Problem]:
+    return definition_validate(definition=workflow_definition(workflow=workflow))
+
+
+def _checksum(definition: dict) -> str:
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@transaction.atomic
+def workflow_snapshot(*, workflow: Workflow, user=None, note: str = "") -> WorkflowVersion:
+    """Freeze the draft as a version; an unchanged draft reuses the version it already has."""
+    Workflow.objects.select_for_update().filter(pk=workflow.pk).first()  # serialises version numbering
+    definition = workflow_definition(workflow=workflow)
+    checksum = _checksum(definition)
+    existing = workflow.versions.filter(checksum=checksum).first()
+    if existing:
+        return existing
+    number = (workflow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return WorkflowVersion.objects.create(
+        workflow=workflow, number=number, definition=definition, checksum=checksum, note=note, created_by=user
+    )
+
+
+@transaction.atomic
+def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion | None = None) -> WorkflowVersion:
+    """Validate and activate the draft (or an older version: a rollback); raises WorkflowInvalid."""
+    Workflow.objects.select_for_update().filter(pk=workflow.pk).first()  # one activation at a time
+    if version is None:
+        problems = workflow_validate(workflow=workflow)
+        if problems:
+            raise WorkflowInvalid(problems)
+        version = workflow_snapshot(workflow=workflow, user=user)
+    elif version.workflow_id != workflow.pk:
+        raise ValidationError({"version": "That version belongs to another workflow."})
+    else:
+        problems = definition_validate(definition=version.definition)
+        if problems:
+            raise WorkflowInvalid(problems)
+    workflow.active_version = version
+    workflow.status = Workflow.Status.ACTIVE
+    workflow.save(update_fields=["active_version", "status", "updated_at"])
+    WorkflowVersion.objects.filter(pk=version.pk).update(activated_at=timezone.now())
+    return version
+
+
+@transaction.atomic
+def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
+    """Pause, archive or return to draft; activating goes through workflow_activate."""
+    if status == Workflow.Status.ACTIVE:
+        raise ValidationError({"status": "Use activate, which validates the workflow first."})
+    updated = Workflow.objects.filter(pk=workflow.pk).exclude(status=status).update(status=status)
+    if updated:
+        workflow.status = status
+    return workflow
+
+
+@transaction.atomic
+def workflow_import(*, definition: dict, owner=None, name: str | None = None) -> Workflow:
+    """Create a draft workflow (steps and triggers) from the import/export format."""
+    from .models import Step, Trigger
+
+    if not isinstance(definition, dict) or not isinstance(definition.get("steps", []), list):
+        raise ValidationError({"definition": "Expected an object with a list of steps."})
+    workflow = Workflow.objects.create(
+        name=name or definition.get("name") or "Imported workflow",
+        description=definition.get("description", ""),
+        timeout_seconds=definition.get("timeout_seconds") or 300,
+        on_failure=definition.get("on_failure") or Workflow.OnFailure.NOTHING,
+        sample_input=definition.get("sample_input") or {},
+        owner=owner,
+    )
+    for position, data in enumerate(definition.get("steps", [])):
+        step = Definition.from_dict({"steps": [data]}).steps[0]
+        Step.objects.create(
+            workflow=workflow,
+            position=position,
+            key=data.get("key") or f"step_{position + 1}",
+            name=step.name,
+            kind=step.kind,
+            config=step.config,
+            next_step=step.next or "",
+            branches=step.branches,
+            timeout_seconds=step.timeout_seconds,
+            on_error=step.on_error,
+            on_error_goto=step.on_error_goto or "",
+            retry_max_attempts=step.retry.max_attempts,
+            retry_initial_delay=step.retry.initial_delay,
+            retry_multiplier=step.retry.multiplier,
+            retry_max_delay=step.retry.max_delay,
+            retry_jitter=step.retry.jitter,
+        )
+    for data in definition.get("triggers", []):
+        Trigger.objects.create(
+            workflow=workflow,
+            kind=data.get("kind", "manual"),
+            name=data.get("name", ""),
+            config=data.get("config") or {},
+            is_enabled=data.get("is_enabled", True),
+        )
+    return workflow
