@@ -72,8 +72,8 @@ def _why_blocked(address: Address) -> str | None:
         address = address.ipv4_mapped
     for attribute, label in (
         ("is_loopback", "a loopback"),
+        ("is_link_local", "a link-local"),  # before is_private, which also covers 169.254/16
         ("is_private", "a private"),
-        ("is_link_local", "a link-local"),
         ("is_multicast", "a multicast"),
         ("is_reserved", "a reserved"),
         ("is_unspecified", "an unspecified"),

@@ -311,11 +311,11 @@ def check_syntax(text: str, *, condition: bool = False) -> list[str]:
 
 
 def references(text: str, *, condition: bool = False) -> set[str]:
-    """Root variable names an expression reads (e.g. {"trigger", "step_1"})."""
+    """Root variable names an expression reads (e.g. {"trigger", "step_1"}), as CEL's parser sees them."""
     sources = [text] if condition else [m.group(1) for m in PLACEHOLDER.finditer(text)]
     names: set[str] = set()
     for source in sources:
-        for kind, code in _tokens(translate(source)):
-            if kind == "code":
-                names |= set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)(?!\s*\()", code))
-    return names - set(HELPERS) - {"true", "false", "null", "in", "has"}
+        for part in _split_coalesce(source)[::2]:
+            if part.strip():
+                names |= set(_compiled(translate(part)).variables())
+    return names
