@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import Max
 from django.utils import timezone
 
 from . import scopes
@@ -55,9 +56,20 @@ def cancel_lanes(execution: Execution, container, scope: str, lanes) -> None:
 
 
 def add_step(
-    execution: Execution, definition: Definition, key: str, *, scope: str = "", attempt: int = 1, wake_at=None
-):
+    execution: Execution,
+    definition: Definition,
+    key: str,
+    *,
+    scope: str = "",
+    attempt: int = 1,
+    wake_at=None,
+    visit: int | None = None,
+) -> StepRun:
+    """Insert a runnable step; reaching a step again (a polling loop) is a new visit."""
     step = definition.step(key)
+    if visit is None:
+        last = execution.step_runs.filter(step_key=key, scope=scope).aggregate(v=Max("visit"))["v"]
+        visit = (last or 0) + 1
     return StepRun.objects.create(
         execution=execution,
         step_key=key,
@@ -65,6 +77,7 @@ def add_step(
         step_kind=step.kind,
         attempt=attempt,
         scope=scope,
+        visit=visit,
         wake_at=wake_at,
         enqueued_at=None if wake_at else timezone.now(),
     )

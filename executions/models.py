@@ -87,6 +87,7 @@ class StepRun(models.Model):
     step_name = models.CharField(max_length=200, blank=True)
     step_kind = models.CharField(max_length=32)
     scope = models.CharField(max_length=200, blank=True, default="", help_text="Loop item or branch path.")
+    visit = models.PositiveIntegerField(default=1, help_text="Times the path reached this step (polling loops).")
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     input = models.JSONField(null=True, blank=True)
@@ -101,6 +102,7 @@ class StepRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    waiting_for = models.CharField(max_length=200, blank=True, help_text="Event type a parked step waits for.")
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claims = models.PositiveSmallIntegerField(default=0, help_text="Times a worker picked this attempt up.")
@@ -112,9 +114,12 @@ class StepRun(models.Model):
         indexes = [
             models.Index(fields=["status", "wake_at"], name="steprun_status_wake"),
             models.Index(fields=["status", "lease_expires_at"], name="steprun_status_lease"),
+            models.Index(fields=["waiting_for", "status"], name="steprun_waiting_for"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["execution", "step_key", "scope", "attempt"], name="unique_step_attempt"),
+            models.UniqueConstraint(
+                fields=["execution", "step_key", "scope", "visit", "attempt"], name="unique_step_visit_attempt"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="running") | Q(lease_expires_at__isnull=False), name="running_step_has_lease"
             ),
@@ -127,4 +132,31 @@ class StepRun(models.Model):
     def idempotency_key(self) -> str:
         """Same for every claim of this attempt, so a re-run after a crash is recognisable downstream."""
         scope = f":{self.scope}" if self.scope else ""
-        return f"faos-{self.execution_id}-{self.step_key}{scope}-{self.attempt}"
+        visit = f".{self.visit}" if self.visit > 1 else ""
+        return f"faos-{self.execution_id}-{self.step_key}{scope}{visit}-{self.attempt}"
+
+
+class Event(models.Model):
+    """Something that happened: emitted by the API, by the system (execution.failed…) or by integrations."""
+
+    type = models.CharField(max_length=200, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resumed = models.PositiveIntegerField(default=0, help_text="Waiting steps this event resumed.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["type", "created_at"], name="event_type_created")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+    def as_variable(self) -> dict:
+        return {
+            "id": self.pk,
+            "type": self.type,
+            "data": self.data,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+        }

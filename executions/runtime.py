@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from integrations import actions as action_registry
@@ -21,7 +20,7 @@ from .engine import interpreter
 from .engine.context import StepContext, step_vars, trigger_vars
 from .engine.definition import Definition
 from .engine.outcome import Decision, Outcome
-from .models import Execution, StepRun
+from .models import Event, Execution, StepRun
 from .services import enqueue, execution_finish, timeout_message
 
 logger = logging.getLogger(__name__)
@@ -90,6 +89,8 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         step=step,
         variables=build_variables(execution, step_run.scope),
         actions=ActionRunner(execution_id=execution.pk),
+        events=EventFinder(execution),
+        cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,
         test_mode=execution.is_test,
@@ -149,6 +150,17 @@ def _loop_item(execution: Execution, scope: str) -> dict:
     return {"item": items[index] if index < len(items) else None, "index": index}
 
 
+class EventFinder:
+    """The engine's EventPort: events of a type emitted since the run was created, oldest first."""
+
+    def __init__(self, execution: Execution):
+        self.execution = execution
+
+    def since_start(self, event_type: str) -> list[dict]:
+        rows = Event.objects.filter(type=event_type, created_at__gte=self.execution.created_at).order_by("id")[:100]
+        return [event.as_variable() for event in rows]
+
+
 class ActionRunner:
     """The engine's ActionPort, backed by the integrations' action registry."""
 
@@ -164,11 +176,7 @@ class ActionRunner:
             execution_id=self.execution_id,
             set_variables=ctx.extra.setdefault("set_vars", {}),
         )
-        try:
-            return action_registry.run_action(action, inputs, action_ctx)
-        finally:
-            if threading.current_thread() is not threading.main_thread():
-                connection.close()  # steps run in their own thread; don't leak its connection
+        return action_registry.run_action(action, inputs, action_ctx)
 
 
 @transaction.atomic
@@ -218,7 +226,12 @@ def _record(step_run: StepRun, outcome: Outcome, ctx: StepContext) -> None:
 def _park(execution: Execution, step_run: StepRun, outcome: Outcome) -> Decision:
     """A waiting step goes back to pending with a wake-up time; the sweep wakes it when due."""
     StepRun.objects.filter(pk=step_run.pk).update(
-        status=StepRun.Status.PENDING, wake_at=outcome.wake_at, enqueued_at=None, finished_at=None, duration_ms=None
+        status=StepRun.Status.PENDING,
+        wake_at=outcome.wake_at,
+        enqueued_at=None,
+        finished_at=None,
+        duration_ms=None,
+        waiting_for=outcome.waiting_for or "",
     )
     fields = {"status": Execution.Status.WAITING}
     if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
@@ -251,6 +264,7 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
             step_run.step_key,
             scope=step_run.scope,
             attempt=step_run.attempt + 1,
+            visit=step_run.visit,
             wake_at=timezone.now() + timedelta(seconds=decision.retry_in),
         )
         return

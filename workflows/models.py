@@ -11,7 +11,9 @@ STEP_KEY_VALIDATOR = RegexValidator(
     r"^[a-z_][a-z0-9_]{0,62}$",
     "Use lower-case letters, digits and underscores, starting with a letter (e.g. verify_email).",
 )
-RESERVED_STEP_KEYS = frozenset({"trigger", "workflow", "vars", "item", "index", "env", "true", "false", "null"})
+RESERVED_STEP_KEYS = frozenset(
+    {"trigger", "workflow", "vars", "item", "index", "event", "env", "true", "false", "null"}
+)
 
 
 class Workflow(models.Model):

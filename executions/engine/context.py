@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from . import expressions
 from .definition import StepDef
+
+
+class EventPort(Protocol):
+    """Finds events this run may react to; supplied by the Django side."""
+
+    def since_start(self, event_type: str) -> list[dict]: ...
 
 
 class ActionPort(Protocol):
@@ -41,6 +48,7 @@ class StepContext:
     step: StepDef
     variables: dict
     actions: ActionPort | None = None
+    events: EventPort | None = None
     attempt: int = 1
     idempotency_key: str = ""
     test_mode: bool = False
@@ -50,6 +58,7 @@ class StepContext:
     input: Any = None  # the rendered input, recorded on the step run for debugging
     resume: dict | None = None  # what a step that waited left for itself when it parked
     fast_forward: bool = False  # test runs: waits end at once
+    cleanup: Callable[[], None] | None = None  # called in the step's thread when it ends (close DB connections)
 
     def record_input(self, value: Any) -> Any:
         self.input = value

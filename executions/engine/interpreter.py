@@ -29,12 +29,20 @@ def run_step(step: StepDef, ctx: StepContext) -> Outcome:
     # A daemon thread per attempt, so a step that overruns its timeout is abandoned (Python cannot
     # kill a thread) without holding up the worker; I/O steps also pass the timeout to their client.
     box: list[Outcome] = []
-    thread = threading.Thread(target=lambda: box.append(_guarded_run(kind, step, ctx)), daemon=True)
+    thread = threading.Thread(target=_in_thread, args=(box, kind, step, ctx), daemon=True)
     thread.start()
     thread.join(ctx.timeout)
     if box:
         return box[0]
     return Outcome.failed(f"timed out after {ctx.timeout:g} s", retryable=True, detail={"timeout": ctx.timeout})
+
+
+def _in_thread(box: list, kind: kinds.StepKind, step: StepDef, ctx: StepContext) -> None:
+    try:
+        box.append(_guarded_run(kind, step, ctx))
+    finally:
+        if ctx.cleanup:
+            ctx.cleanup()
 
 
 def _guarded_run(kind: kinds.StepKind, step: StepDef, ctx: StepContext) -> Outcome:

@@ -20,6 +20,7 @@ class Outcome:
     error_detail: dict = field(default_factory=dict)
     wake_at: datetime | None = None  # for "waiting": run the step again at this time
     finish: str | None = None  # terminal kinds end the run: "succeeded" | "failed"
+    waiting_for: str | None = None  # the event type a waiting step listens for
 
     @classmethod
     def ok(cls, result: Any = None, *, branch: str | None = None, finish: str | None = None) -> Outcome:
@@ -30,8 +31,8 @@ class Outcome:
         return cls("failed", error=error, retryable=retryable, retry_after=retry_after, error_detail=detail or {})
 
     @classmethod
-    def waiting(cls, wake_at: datetime, result: Any = None) -> Outcome:
-        return cls("waiting", result=result, wake_at=wake_at)
+    def waiting(cls, wake_at: datetime, result: Any = None, *, waiting_for: str | None = None) -> Outcome:
+        return cls("waiting", result=result, wake_at=wake_at, waiting_for=waiting_for)
 
 
 @dataclass(frozen=True)

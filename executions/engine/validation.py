@@ -10,7 +10,7 @@ from .definition import END, Definition, StepDef, lanes_of
 from .problems import Problem
 
 KEY_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-RESERVED = frozenset({"trigger", "workflow", "vars", "item", "index", "env", "true", "false", "null"})
+RESERVED = frozenset({"trigger", "workflow", "vars", "item", "index", "event", "env", "true", "false", "null"})
 ON_ERROR = frozenset({"stop", "continue", "retry", "goto", "notify", "notify_continue"})
 
 ActionChecker = Callable[[StepDef], list[Problem]]

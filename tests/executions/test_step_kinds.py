@@ -190,3 +190,102 @@ def test_sequential_loop_delay_is_a_durable_timer_between_items():
         sweep()
     execution.refresh_from_db()
     assert execution.status == Execution.Status.SUCCEEDED
+
+
+PROPOSAL = [
+    log("check_in", "checking in on {{trigger.proposal_id}}"),
+    {
+        "key": "await_reply",
+        "name": "Wait For Response",
+        "kind": "wait_for_event",
+        "config": {
+            "event": "proposal.replied",
+            "match": "event.data.proposal_id == trigger.proposal_id",
+            "timeout": "3d",
+        },
+        "branches": {"on_event": "schedule_meeting", "on_timeout": "second_follow_up"},
+    },
+    log("schedule_meeting", "meet {{await_reply.result.event.data.from}}", next_step="end"),
+    log("second_follow_up", "value reminder"),
+]
+
+
+def test_wait_for_event_resumes_on_a_matching_event_only():
+    from executions.events import event_emit
+
+    execution = run(active(PROPOSAL), {"proposal_id": "P-7"})
+    assert execution.status == "waiting"
+    other = event_emit(type="proposal.replied", data={"proposal_id": "P-8", "from": "x"})
+    assert other.resumed == 0
+    event = event_emit(type="proposal.replied", data={"proposal_id": "P-7", "from": "Grace"})
+    execution.refresh_from_db()
+    assert event.resumed == 1 and execution.status == "succeeded"
+    assert path(execution) == ["check_in", "await_reply", "schedule_meeting"]
+    assert execution.step_runs.get(step_key="schedule_meeting").input == {"message": "meet Grace"}
+    assert event_emit(type="proposal.replied", data={"proposal_id": "P-7"}).resumed == 0  # resumes once
+
+
+def test_wait_for_event_times_out_into_its_timeout_branch():
+    execution = run(active(PROPOSAL), {"proposal_id": "P-9"})
+    wake = execution.step_runs.get(step_key="await_reply").wake_at
+    assert timedelta(days=3) - timedelta(seconds=5) < wake - timezone.now() <= timedelta(days=3)
+    with time_machine.travel(wake + timedelta(seconds=1), tick=False):
+        sweep()
+    execution.refresh_from_db()
+    assert execution.status == "succeeded"
+    assert path(execution) == ["check_in", "await_reply", "second_follow_up"]
+    assert execution.step_runs.get(step_key="await_reply").output["timed_out"] is True
+
+
+def test_an_event_that_arrived_before_the_step_waited_still_counts():
+    from executions.events import event_emit
+
+    steps = [{"key": "pause", "name": "Wait A Bit", "kind": "wait", "config": {"duration": "1h"}}, *PROPOSAL]
+    execution = run(active(steps), {"proposal_id": "P-1"})
+    event_emit(type="proposal.replied", data={"proposal_id": "P-1", "from": "Early Bird"})
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=5), tick=False):
+        sweep()
+    execution.refresh_from_db()
+    assert path(execution)[-1] == "schedule_meeting" and execution.status == "succeeded"
+
+
+def test_wait_and_retry_polling_is_a_bounded_composition():
+    """The guide's pattern 2: initiate → wait → check → if pending wait again (bounded) → confirm or notify."""
+    steps = [
+        {"key": "initiate", "name": "Initiate Transfer", "config": {"action": "set", "inputs": {"rounds": 0}}},
+        {"key": "pause", "name": "Wait 30 Minutes", "kind": "wait", "config": {"duration": "30m"}},
+        {
+            "key": "check",
+            "name": "Check Transfer Status",
+            "config": {
+                "action": "set",
+                "inputs": {
+                    "rounds": "{{vars.rounds + 1}}",
+                    "status": "{{vars.rounds + 1 >= trigger.completes_after ? 'completed' : 'pending'}}",
+                },
+            },
+        },
+        {
+            "key": "route",
+            "name": "Route By Status",
+            "kind": "switch",
+            "config": {"value": "{{vars.status}}"},
+            "branches": {"pending": "again", "completed": "confirm", "default": "notify_finance"},
+        },
+        {
+            "key": "again",
+            "name": "Give Up After 3 Rounds",
+            "kind": "condition",
+            "config": {"expression": "vars.rounds < 3"},
+            "branches": {"true": "pause", "false": "notify_finance"},
+        },
+        log("confirm", "completed after {{vars.rounds}} checks", next_step="end"),
+        log("notify_finance", "transfer stuck"),
+    ]
+    workflow = workflow_with_steps(steps)
+    for completes_after, last in ((2, "confirm"), (9, "notify_finance")):
+        execution = run(
+            workflow, {"completes_after": completes_after}, is_test=True, trigger_meta={"fast_forward": True}
+        )
+        assert execution.status == "succeeded" and path(execution)[-1] == last
+    assert execution.step_runs.filter(step_key="check").count() == 3
