@@ -35,6 +35,14 @@ class Execution(models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    parent_step_run = models.ForeignKey(
+        "StepRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The sub_workflow step waiting for this run.",
+    )
     error = models.TextField(blank=True)
     error_step = models.CharField(max_length=63, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -19,6 +19,7 @@ from .containers import add_step
 from .engine import interpreter
 from .engine.context import StepContext, step_vars, trigger_vars
 from .engine.definition import Definition
+from .engine.errors import StepError
 from .engine.outcome import Decision, Outcome
 from .models import Event, Execution, StepRun
 from .services import enqueue, execution_finish, timeout_message
@@ -90,6 +91,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         variables=build_variables(execution, step_run.scope),
         actions=ActionRunner(execution_id=execution.pk),
         events=EventFinder(execution),
+        workflows=SubWorkflows(execution, step_run),
         cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,
@@ -159,6 +161,41 @@ class EventFinder:
     def since_start(self, event_type: str) -> list[dict]:
         rows = Event.objects.filter(type=event_type, created_at__gte=self.execution.created_at).order_by("id")[:100]
         return [event.as_variable() for event in rows]
+
+
+class SubWorkflows:
+    """The engine's WorkflowPort: child runs are ordinary executions linked to the waiting step."""
+
+    def __init__(self, execution: Execution, step_run: StepRun):
+        self.execution, self.step_run = execution, step_run
+
+    def start(self, workflow, input, *, ctx):
+        from workflows.models import Workflow
+
+        from .services import execution_start
+
+        found = (
+            Workflow.objects.filter(pk=workflow) if str(workflow).isdigit() else Workflow.objects.filter(name=workflow)
+        )
+        target = found.select_related("active_version").first()
+        if target is None:
+            raise StepError(f"no workflow named '{workflow}'")
+        child = execution_start(
+            workflow=target,
+            input=input,
+            trigger_kind="sub_workflow",
+            source=f"step {ctx.step.key} of #{self.execution.pk}",
+            is_test=self.execution.is_test,
+            idempotency_key=ctx.idempotency_key,
+            parent_step_run=self.step_run,
+        )
+        return child.pk
+
+    def status(self, execution_id):
+        child = Execution.objects.filter(pk=execution_id).values("status", "output", "error").first()
+        if child is None:
+            raise StepError(f"sub-workflow run #{execution_id} no longer exists")
+        return child
 
 
 class ActionRunner:

@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from workflows.models import Workflow, WorkflowVersion
-from workflows.services import WorkflowInvalid, definition_validate, workflow_snapshot
+from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
+from .engine.definition import Definition
 from .models import Execution, StepRun
 
 logger = logging.getLogger(__name__)
@@ -36,16 +37,25 @@ def execution_start(
     version: WorkflowVersion | None = None,
     idempotency_key: str | None = None,
     trigger_meta: dict | None = None,
+    parent_step_run: StepRun | None = None,
 ) -> Execution:
     """Start a run: every trigger calls this. Returns the existing run for a repeated idempotency key."""
     if not isinstance(input, dict):
         raise ValidationError({"input": 'The input must be a JSON object, e.g. {"customer": {...}}.'})
     version = version or _version_to_run(workflow, user=user, is_test=is_test)
+    fields = dict(
+        input=input,
+        trigger_kind=trigger_kind,
+        trigger_source=source,
+        trigger_meta=trigger_meta or {},
+        is_test=is_test,
+        idempotency_key=idempotency_key,
+        started_by=user,
+        parent_step_run=parent_step_run,
+    )
     try:
         with transaction.atomic():
-            return _create_execution(
-                workflow, version, input, trigger_kind, source, user, is_test, idempotency_key, trigger_meta
-            )
+            return _create_execution(workflow, version, fields)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -54,7 +64,7 @@ def execution_start(
 
 def _version_to_run(workflow: Workflow, *, user, is_test: bool) -> WorkflowVersion:
     if is_test:  # a test run exercises the draft as it is now
-        problems = definition_validate(definition=_draft(workflow))
+        problems = definition_validate(definition=workflow_definition(workflow=workflow))
         if problems:
             raise WorkflowInvalid(problems)
         return workflow_snapshot(workflow=workflow, user=user, note="test run")
@@ -63,37 +73,20 @@ def _version_to_run(workflow: Workflow, *, user, is_test: bool) -> WorkflowVersi
     return workflow.active_version
 
 
-def _draft(workflow: Workflow) -> dict:
-    from workflows.services import workflow_definition
-
-    return workflow_definition(workflow=workflow)
-
-
-def _create_execution(workflow, version, input, trigger_kind, source, user, is_test, idempotency_key, trigger_meta):
-    existing = idempotency_key and Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict) -> Execution:
+    key = fields["idempotency_key"]
+    existing = key and Execution.objects.filter(workflow=workflow, idempotency_key=key).first()
     if existing:
         return existing
     now = timezone.now()
     timeout = version.definition.get("timeout_seconds") or workflow.timeout_seconds
     execution = Execution.objects.create(
-        workflow=workflow,
-        version=version,
-        input=input,
-        trigger_kind=trigger_kind,
-        trigger_source=source,
-        trigger_meta=trigger_meta or {},
-        is_test=is_test,
-        idempotency_key=idempotency_key,
-        started_by=user,
-        deadline_at=now + timedelta(seconds=timeout),
+        workflow=workflow, version=version, deadline_at=now + timedelta(seconds=timeout), **fields
     )
-    first = version.definition["steps"][0]
+    first = Definition.from_dict(version.definition)
+    step = first.step(first.start)
     StepRun.objects.create(
-        execution=execution,
-        step_key=first["key"],
-        step_name=first.get("name", ""),
-        step_kind=first["kind"],
-        enqueued_at=now,
+        execution=execution, step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=now
     )
     enqueue(execution.pk)
     return execution
@@ -130,6 +123,17 @@ def execution_finish(*, execution: Execution, status: str, error: str = "", erro
     execution.save(update_fields=["status", "error", "error_step", "output", "finished_at", "duration_ms"])
     if status in (Execution.Status.FAILED, Execution.Status.TIMED_OUT):
         _notify_failure(execution)
+    if execution.parent_step_run_id:
+        _wake_parent(execution)
+
+
+def _wake_parent(execution: Execution) -> None:
+    """A child run ended: its sub_workflow step runs again now (and finds the child finished)."""
+    woken = StepRun.objects.filter(
+        pk=execution.parent_step_run_id, status=StepRun.Status.PENDING, waiting_for="subworkflow"
+    ).update(wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now())
+    if woken:
+        enqueue(StepRun.objects.values_list("execution_id", flat=True).get(pk=execution.parent_step_run_id))
 
 
 def _notify_failure(execution: Execution) -> None:
@@ -149,4 +153,88 @@ def execution_rerun(*, execution: Execution, user=None) -> Execution:
         user=user,
         is_test=execution.is_test,
         version=execution.version,
+    )
+
+
+@transaction.atomic
+def execution_retry(*, execution: Execution, user=None, on_active_version: bool = False) -> Execution:
+    """Start a new run from the failed step, reusing the results of the steps that succeeded before it."""
+    if execution.status not in (Execution.Status.FAILED, Execution.Status.TIMED_OUT):
+        raise ValidationError(
+            {"execution": f"Run #{execution.pk} is {execution.status}; only failed runs can be retried."}
+        )
+    version = _retry_version(execution, on_active_version)
+    restart = _restart_point(execution)
+    definition = version.definition
+    keys = {s["key"] for s in definition["steps"]}
+    if restart not in keys:
+        raise ValidationError({"version": f"Step '{restart}' does not exist in version {version.number}."})
+    now = timezone.now()
+    retry = Execution.objects.create(
+        workflow=execution.workflow,
+        version=version,
+        input=execution.input,
+        variables=execution.variables,
+        trigger_kind=execution.trigger_kind,
+        trigger_source=f"retry of #{execution.pk}",
+        trigger_meta=execution.trigger_meta,
+        is_test=execution.is_test,
+        started_by=user,
+        retry_of=execution,
+        deadline_at=now + timedelta(seconds=definition.get("timeout_seconds") or execution.workflow.timeout_seconds),
+    )
+    _reuse_results(execution, retry, keys, restart)
+    step = next(s for s in definition["steps"] if s["key"] == restart)
+    StepRun.objects.create(
+        execution=retry, step_key=restart, step_name=step.get("name", ""), step_kind=step["kind"], enqueued_at=now
+    )
+    enqueue(retry.pk)
+    return retry
+
+
+def _retry_version(execution: Execution, on_active_version: bool) -> WorkflowVersion:
+    if not on_active_version:
+        return execution.version
+    if execution.workflow.active_version_id is None:
+        raise ValidationError({"version": f"Workflow '{execution.workflow.name}' has no active version."})
+    return execution.workflow.active_version
+
+
+def _restart_point(execution: Execution) -> str:
+    """The failed top-level step: a failure inside a loop or branch restarts its outermost container."""
+    from .engine.definition import Definition
+
+    failed = execution.step_runs.filter(status=StepRun.Status.FAILED).order_by("-id").first()
+    key = failed.step_key if failed else execution.error_step
+    if not key:
+        first = execution.version.definition["steps"][0]["key"]
+        return first
+    lanes = Definition.from_dict(execution.version.definition).lanes
+    while key in lanes:
+        key = lanes[key].owner
+    return key
+
+
+def _reuse_results(old: Execution, new: Execution, keys: set[str], restart: str) -> None:
+    """Copy the latest succeeded attempt of each top-level step that ran before the restart point."""
+    latest = {}
+    for run in old.step_runs.filter(status=StepRun.Status.SUCCEEDED, scope="").order_by("id"):
+        if run.step_key in keys and run.step_key != restart:
+            latest[run.step_key] = run
+    StepRun.objects.bulk_create(
+        StepRun(
+            execution=new,
+            step_key=r.step_key,
+            step_name=r.step_name,
+            step_kind=r.step_kind,
+            status=r.status,
+            input=r.input,
+            output=r.output,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            duration_ms=r.duration_ms,
+            branch=r.branch,
+            error_detail={"reused_from_step_run": r.pk},
+        )
+        for r in latest.values()
     )

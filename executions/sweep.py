@@ -32,6 +32,7 @@ def sweep(*, now=None) -> SweepReport:
     report = SweepReport()
     report.leases_recovered = _recover_leases(now)
     report.timed_out = _time_out(now)
+    _wake_orphaned_parents(now)
     report.kicked = _kick(now)
     return report
 
@@ -60,6 +61,13 @@ def _time_out(now) -> list[int]:
                 )
                 done.append(execution_id)
     return done
+
+
+def _wake_orphaned_parents(now) -> None:
+    """A child that finished while its parent step was still parking: wake the parent now (safety net)."""
+    StepRun.objects.filter(
+        status=StepRun.Status.PENDING, waiting_for="subworkflow", children__status__in=Execution.FINISHED
+    ).update(wake_at=now, waiting_for="", enqueued_at=None)
 
 
 @transaction.atomic

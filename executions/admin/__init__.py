@@ -3,10 +3,11 @@
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from ..models import Execution, StepRun
-from ..services import execution_cancel, execution_rerun
+from ..services import execution_cancel, execution_rerun, execution_retry
 
 
 def pretty_json(value) -> str:
@@ -106,7 +107,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         ("Timing", {"fields": (("created_at", "started_at", "finished_at", "deadline_at"), "retry_of")}),
     )
     inlines = (StepRunInline,)
-    actions = ("cancel_selected", "rerun_selected")
+    actions = ("retry_selected", "retry_selected_on_active", "cancel_selected", "rerun_selected")
 
     def has_add_permission(self, request):
         return False
@@ -137,6 +138,26 @@ class ExecutionAdmin(admin.ModelAdmin):
     @admin.display(description="Variables")
     def variables_json(self, obj):
         return pretty_json(obj.variables)
+
+    @admin.action(description="Retry selected failed runs from the failed step", permissions=["view"])
+    def retry_selected(self, request, queryset, on_active_version=False):
+        started, refused = [], []
+        for execution in queryset.select_related("workflow__active_version", "version"):
+            try:
+                started.append(
+                    execution_retry(execution=execution, user=request.user, on_active_version=on_active_version)
+                )
+            except ValidationError as exc:
+                refused.append(f"#{execution.pk}: {'; '.join(exc.messages)}")
+        if started:
+            runs = ", ".join(f"#{r.pk} (retry of #{r.retry_of_id})" for r in started)
+            self.message_user(request, f"Started {runs}.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Retry selected failed runs on the active version", permissions=["view"])
+    def retry_selected_on_active(self, request, queryset):
+        self.retry_selected(request, queryset, on_active_version=True)
 
     @admin.action(description="Cancel selected runs", permissions=["view"])
     def cancel_selected(self, request, queryset):

@@ -17,6 +17,14 @@ class EventPort(Protocol):
     def since_start(self, event_type: str) -> list[dict]: ...
 
 
+class WorkflowPort(Protocol):
+    """Starts and inspects child runs for sub_workflow steps; supplied by the Django side."""
+
+    def start(self, workflow: str | int, input: dict, *, ctx: StepContext) -> int: ...
+
+    def status(self, execution_id: int) -> dict: ...
+
+
 class ActionPort(Protocol):
     """Runs a named action (built-in or connector); supplied by the Django side."""
 
@@ -49,6 +57,7 @@ class StepContext:
     variables: dict
     actions: ActionPort | None = None
     events: EventPort | None = None
+    workflows: WorkflowPort | None = None
     attempt: int = 1
     idempotency_key: str = ""
     test_mode: bool = False
