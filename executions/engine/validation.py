@@ -25,6 +25,10 @@ def validate(definition: Definition, *, check_action: ActionChecker | None = Non
         problems += _check_step(definition, step, check_action)
     if not problems:
         problems += _check_reachable(definition)
+    if not problems:
+        graph = _graph(definition)
+        problems += _check_cycles(definition, graph)
+        problems += _check_references(definition, graph)
     return problems
 
 
@@ -115,3 +119,115 @@ def successors(definition: Definition, step: StepDef) -> list[str]:
         found.append(step.on_error_goto)
     found += [lane[0] for lane in lanes_of(step) if lane]
     return [k for k in found if k]
+
+
+BRANCHING = frozenset({"condition", "switch", "wait_for_event"})
+NOT_STEPS = RESERVED | {"event"}
+
+
+def _graph(definition: Definition) -> dict[str, set[str]]:
+    """Step → steps that may run next, including the way out of a lane after its container joins."""
+    graph = {step.key: set(successors(definition, step)) for step in definition.steps}
+    for step in definition.steps:
+        lane = definition.lane_end(step)
+        if lane and definition.next_of(step) is None:
+            graph[step.key] |= _continuations(definition, definition.step(lane.owner))
+    return graph
+
+
+def _continuations(definition: Definition, container: StepDef) -> set[str]:
+    following = definition.next_of(container)
+    if following:
+        return {following}
+    lane = definition.lane_end(container)
+    return _continuations(definition, definition.step(lane.owner)) if lane else set()
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one step (or a step that leads to itself)."""
+    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(node):
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                group.append(item)
+                if item == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                found.append(group)
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _check_cycles(definition: Definition, graph: dict[str, set[str]]) -> list[Problem]:
+    """A cycle must pass a branching step that can leave it, or it never ends."""
+    problems = []
+    for group in _cycles(graph):
+        if not any(definition.step(key).kind in BRANCHING for key in group):
+            ordered = [s.key for s in definition.steps if s.key in group]
+            problems.append(
+                Problem(
+                    ordered[0],
+                    "next",
+                    f"endless loop through {' → '.join(ordered)}; add a condition that leaves it, or use a loop step",
+                )
+            )
+    return problems
+
+
+def _ancestors(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    parents: dict[str, set[str]] = {key: set() for key in graph}
+    for key, nexts in graph.items():
+        for nxt in nexts:
+            parents.setdefault(nxt, set()).add(key)
+    result = {}
+    for key in graph:
+        seen, stack = set(), list(parents.get(key, ()))
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(parents.get(node, ()))
+        result[key] = seen
+    return result
+
+
+def _check_references(definition: Definition, graph: dict[str, set[str]]) -> list[Problem]:
+    """`{{step.result}}` must name a step that can have run before this one; `item` only inside a loop."""
+    before = _ancestors(graph)
+    keys = {s.key for s in definition.steps}
+    problems = []
+    for step in definition.steps:
+        for field, text, is_condition in kinds.get(step.kind).expressions(step):
+            names = expressions.references(text, condition=is_condition)
+            for name in sorted(names & keys - before[step.key]):
+                problems.append(Problem(step.key, field, f"uses '{name}', which cannot have run before this step"))
+            if names & {"item", "index"} and not _in_loop(definition, step):
+                problems.append(Problem(step.key, field, "uses 'item' or 'index' outside a loop's steps"))
+    return problems
+
+
+def _in_loop(definition: Definition, step: StepDef) -> bool:
+    lane = definition.lane_end(step)
+    while lane:
+        owner = definition.step(lane.owner)
+        if owner.kind == "loop":
+            return True
+        lane = definition.lane_end(owner)
+    return False

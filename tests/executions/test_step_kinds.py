@@ -292,11 +292,21 @@ def test_wait_and_retry_polling_is_a_bounded_composition():
 
 
 def test_sub_workflow_runs_the_child_and_uses_its_output():
-    child = active([{"key": "double", "name": "Double", "kind": "complete", "config": {"output": {"twice": "{{trigger.n * 2}}"}}}],
-                   name="Doubler")
-    parent = active([{"key": "call_child", "name": "Call Doubler", "kind": "sub_workflow",
-                      "config": {"workflow": "Doubler", "input": {"n": "{{trigger.n}}"}}},
-                     log("show", "{{call_child.result.twice}}")])
+    child = active(
+        [{"key": "double", "name": "Double", "kind": "complete", "config": {"output": {"twice": "{{trigger.n * 2}}"}}}],
+        name="Doubler",
+    )
+    parent = active(
+        [
+            {
+                "key": "call_child",
+                "name": "Call Doubler",
+                "kind": "sub_workflow",
+                "config": {"workflow": "Doubler", "input": {"n": "{{trigger.n}}"}},
+            },
+            log("show", "{{call_child.result.twice}}"),
+        ]
+    )
     execution = run(parent, {"n": 21})
     assert execution.status == "succeeded", execution.error
     assert execution.step_runs.get(step_key="show").input == {"message": 42}
@@ -305,9 +315,16 @@ def test_sub_workflow_runs_the_child_and_uses_its_output():
 
 
 def test_a_failed_sub_workflow_fails_the_step_and_a_waiting_child_wakes_the_parent():
-    active([{"key": "pause", "name": "Pause", "kind": "wait", "config": {"duration": "1h"}},
-            {"key": "boom", "name": "Boom", "kind": "fail", "config": {"message": "child broke"}}], name="Fragile")
-    parent = active([{"key": "call_child", "name": "Call Fragile", "kind": "sub_workflow", "config": {"workflow": "Fragile"}}])
+    active(
+        [
+            {"key": "pause", "name": "Pause", "kind": "wait", "config": {"duration": "1h"}},
+            {"key": "boom", "name": "Boom", "kind": "fail", "config": {"message": "child broke"}},
+        ],
+        name="Fragile",
+    )
+    parent = active(
+        [{"key": "call_child", "name": "Call Fragile", "kind": "sub_workflow", "config": {"workflow": "Fragile"}}]
+    )
     execution = run(parent, {})
     assert execution.status == "waiting"
     with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=5), tick=False):

@@ -74,3 +74,44 @@ def test_the_action_checker_is_consulted_for_action_steps():
     assert problems([{"key": "a", "kind": "action", "config": {"action": "send_email"}}], check_action=checker) == [
         ("a", "config.inputs.to", "is required")
     ]
+
+
+def log(key, message="x", **extra):
+    return {"key": key, "kind": "action", "config": {"action": "log", "inputs": {"message": message}}, **extra}
+
+
+def test_an_unconditional_cycle_is_an_endless_loop():
+    found = problems([log("a"), log("b", next="a")])
+    assert found == [("a", "next", "endless loop through a → b; add a condition that leaves it, or use a loop step")]
+
+
+def test_a_cycle_through_a_condition_is_a_bounded_polling_loop():
+    steps = [log("check"), {"key": "again", "kind": "condition", "config": {"expression": "vars.n < 3"},
+                            "branches": {"true": "check", "false": "done"}}, {"key": "done", "kind": "complete"}]
+    assert problems(steps) == []
+
+
+def test_referencing_a_step_that_cannot_have_run_yet_is_reported():
+    found = problems([log("first", "{{second.result.id}}"), log("second")])
+    assert found == [("first", "config.inputs.message", "uses 'second', which cannot have run before this step")]
+
+
+def test_a_step_on_the_other_branch_cannot_be_referenced():
+    steps = [{"key": "check", "kind": "condition", "config": {"expression": "trigger.x == 1"},
+              "branches": {"true": "yes", "false": "no"}},
+             log("yes", next="end"), log("no", "{{yes.result}}")]
+    assert [(s, f) for s, f, _ in problems(steps)] == [("no", "config.inputs.message")]
+
+
+def test_item_outside_a_loop_is_reported_and_inside_is_fine():
+    outside = problems([log("a", "{{item.sku}}")])
+    assert outside == [("a", "config.inputs.message", "uses 'item' or 'index' outside a loop's steps")]
+    inside = [{"key": "each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["body"]}},
+              log("body", "{{item.sku}} {{index}}"), log("after", "{{each.result.results}} {{body.result}}")]
+    assert problems(inside) == []
+
+
+def test_parallel_branch_results_are_referenceable_after_the_join():
+    steps = [{"key": "fan", "kind": "parallel", "config": {"branches": [["a"], ["b"]]}}, log("a"), log("b"),
+             log("after", "{{a.result}} {{b.result}}")]
+    assert problems(steps) == []
