@@ -11,6 +11,7 @@ from . import scopes
 from .engine import kinds
 from .engine.definition import Definition, lanes_of
 from .models import Execution, StepRun
+from .services import SHORT_TIMER, enqueue
 
 
 def spawn_items(execution: Execution, definition: Definition, loop_run: StepRun, indexes, delay: float) -> None:
@@ -20,6 +21,8 @@ def spawn_items(execution: Execution, definition: Definition, loop_run: StepRun,
     wake_at = timezone.now() + timedelta(seconds=delay) if delay else None
     for index in indexes:
         add_step(execution, definition, first, scope=scopes.child(loop_run.scope, loop.key, index), wake_at=wake_at)
+    if delay and delay <= SHORT_TIMER:
+        enqueue(execution.pk, countdown=delay)
 
 
 def lane_ended(execution: Execution, definition: Definition, ended: StepRun, container_key: str):

@@ -22,7 +22,7 @@ from .engine.definition import Definition
 from .engine.errors import StepError
 from .engine.outcome import Decision, Outcome
 from .models import Event, Execution, StepRun
-from .services import enqueue, execution_finish, timeout_message
+from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +304,8 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
             visit=step_run.visit,
             wake_at=timezone.now() + timedelta(seconds=decision.retry_in),
         )
+        if decision.retry_in <= SHORT_TIMER:
+            enqueue(execution.pk, countdown=decision.retry_in)
         return
     started = _follow(execution, definition, step_run, decision)
     for _ in range(started - 1):

@@ -19,11 +19,21 @@ from .models import Execution, StepRun
 logger = logging.getLogger(__name__)
 
 
-def enqueue(execution_id: int) -> None:
-    """Tell a worker to look at this execution once the current transaction has committed."""
+SHORT_TIMER = 60.0  # seconds: timers up to this long also get a Celery countdown; longer ones only the sweep
+
+
+def enqueue(execution_id: int, *, countdown: float | None = None) -> None:
+    """Tell a worker to look at this execution once the current transaction has committed.
+
+    A short countdown makes a 1 s rate limit or retry delay precise instead of waiting for the next sweep;
+    the row's wake_at stays the truth, so a lost or early message costs nothing.
+    """
     from . import tasks  # tasks imports this module
 
-    transaction.on_commit(lambda: tasks.run_execution.delay(execution_id))
+    if countdown:
+        transaction.on_commit(lambda: tasks.run_execution.apply_async((execution_id,), countdown=countdown))
+    else:
+        transaction.on_commit(lambda: tasks.run_execution.delay(execution_id))
 
 
 def execution_start(

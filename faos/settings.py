@@ -109,6 +109,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,  # the default 1 s would add up to a second to every hand-off
     }
 else:
     # Redis redelivers an unacked message after this long; our own lease sweep recovers runs

@@ -35,6 +35,8 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.routes: dict[tuple[str, str], Route] = {}
         self.arrived = threading.Event()
+        self.in_flight = self.max_in_flight = 0
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,7 +46,12 @@ class FakeServer:
                 server.requests.append(Recorded(self.command, self.path, dict(self.headers), body))
                 server.arrived.set()
                 route = server.routes.get((self.command, self.path.split("?")[0]), Route())
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 time.sleep(route.delay)
+                with server._lock:
+                    server.in_flight -= 1
                 payload = json.dumps(route.body).encode()
                 self.send_response(route.status)
                 self.send_header("Content-Type", "application/json")

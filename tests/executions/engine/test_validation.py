@@ -86,8 +86,16 @@ def test_an_unconditional_cycle_is_an_endless_loop():
 
 
 def test_a_cycle_through_a_condition_is_a_bounded_polling_loop():
-    steps = [log("check"), {"key": "again", "kind": "condition", "config": {"expression": "vars.n < 3"},
-                            "branches": {"true": "check", "false": "done"}}, {"key": "done", "kind": "complete"}]
+    steps = [
+        log("check"),
+        {
+            "key": "again",
+            "kind": "condition",
+            "config": {"expression": "vars.n < 3"},
+            "branches": {"true": "check", "false": "done"},
+        },
+        {"key": "done", "kind": "complete"},
+    ]
     assert problems(steps) == []
 
 
@@ -97,21 +105,35 @@ def test_referencing_a_step_that_cannot_have_run_yet_is_reported():
 
 
 def test_a_step_on_the_other_branch_cannot_be_referenced():
-    steps = [{"key": "check", "kind": "condition", "config": {"expression": "trigger.x == 1"},
-              "branches": {"true": "yes", "false": "no"}},
-             log("yes", next="end"), log("no", "{{yes.result}}")]
+    steps = [
+        {
+            "key": "check",
+            "kind": "condition",
+            "config": {"expression": "trigger.x == 1"},
+            "branches": {"true": "yes", "false": "no"},
+        },
+        log("yes", next="end"),
+        log("no", "{{yes.result}}"),
+    ]
     assert [(s, f) for s, f, _ in problems(steps)] == [("no", "config.inputs.message")]
 
 
 def test_item_outside_a_loop_is_reported_and_inside_is_fine():
     outside = problems([log("a", "{{item.sku}}")])
     assert outside == [("a", "config.inputs.message", "uses 'item' or 'index' outside a loop's steps")]
-    inside = [{"key": "each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["body"]}},
-              log("body", "{{item.sku}} {{index}}"), log("after", "{{each.result.results}} {{body.result}}")]
+    inside = [
+        {"key": "each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["body"]}},
+        log("body", "{{item.sku}} {{index}}"),
+        log("after", "{{each.result.results}} {{body.result}}"),
+    ]
     assert problems(inside) == []
 
 
 def test_parallel_branch_results_are_referenceable_after_the_join():
-    steps = [{"key": "fan", "kind": "parallel", "config": {"branches": [["a"], ["b"]]}}, log("a"), log("b"),
-             log("after", "{{a.result}} {{b.result}}")]
+    steps = [
+        {"key": "fan", "kind": "parallel", "config": {"branches": [["a"], ["b"]]}},
+        log("a"),
+        log("b"),
+        log("after", "{{a.result}} {{b.result}}"),
+    ]
     assert problems(steps) == []
