@@ -168,3 +168,70 @@ class Event(models.Model):
             "source": self.source,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class Approval(models.Model):
+    """A paused run asking people to approve or reject (refund > $100, content approval)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="approvals")
+    step_run = models.OneToOneField(StepRun, on_delete=models.CASCADE, related_name="approval")
+    title = models.CharField(max_length=300)
+    details = models.TextField(blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approvals_to_decide")
+    approver_groups = models.ManyToManyField("auth.Group", blank=True, related_name="approvals_to_decide")
+    escalation_groups = models.ManyToManyField("auth.Group", blank=True, related_name="approvals_escalated")
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    allow_requester = models.BooleanField(default=False, help_text="May the person who started the run approve?")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    remind_every = models.DurationField(null=True, blank=True)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["status", "due_at", "-created_at"]
+        permissions = [("decide_any_approval", "Can decide any approval")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_at__isnull=True) | ~Q(status="pending"), name="pending_approval_is_undecided"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApprovalDecision(models.Model):
+    """One person's approve/reject on an approval (N-of-M keeps several)."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    approval = models.ForeignKey(Approval, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_decisions")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["approval", "user"], name="one_decision_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.decision}"

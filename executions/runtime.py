@@ -15,6 +15,7 @@ from django.utils import timezone
 from integrations import actions as action_registry
 
 from . import containers, scopes
+from .approvals import ApprovalRunner
 from .containers import add_step
 from .engine import interpreter
 from .engine.context import StepContext, step_vars, trigger_vars
@@ -92,6 +93,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         actions=ActionRunner(execution_id=execution.pk),
         events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
+        approvals=ApprovalRunner(execution, step_run),
         cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
+from . import approvals  # noqa: F401 - registers the approvals inbox
 
 
 def pretty_json(value) -> str:

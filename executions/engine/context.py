@@ -25,6 +25,16 @@ class WorkflowPort(Protocol):
     def status(self, execution_id: int) -> dict: ...
 
 
+class ApprovalPort(Protocol):
+    """Opens approvals and reads their state; supplied by the Django side."""
+
+    def open(self, request: dict, *, ctx: StepContext) -> tuple[int, datetime | None]: ...
+
+    def status(self, approval_id: int) -> dict: ...
+
+    def remind_or_expire(self, approval_id: int) -> tuple[str, datetime | None]: ...
+
+
 class ActionPort(Protocol):
     """Runs a named action (built-in or connector); supplied by the Django side."""
 
@@ -58,6 +68,7 @@ class StepContext:
     actions: ActionPort | None = None
     events: EventPort | None = None
     workflows: WorkflowPort | None = None
+    approvals: ApprovalPort | None = None
     attempt: int = 1
     idempotency_key: str = ""
     test_mode: bool = False

@@ -12,6 +12,7 @@ import jsonschema
 from executions.engine.errors import StepError
 from executions.engine.problems import Problem
 
+_LOADED: list[bool] = []  # set once every module of the package is imported
 _REGISTRY: dict[str, Action] = {}
 
 
@@ -77,10 +78,11 @@ def all_actions() -> list[Action]:
 
 
 def _load() -> None:
-    if _REGISTRY:
+    if _LOADED:
         return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    _LOADED.append(True)
 
 
 def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:

@@ -10,6 +10,7 @@ from ..definition import Definition, StepDef
 from ..outcome import Outcome
 from ..problems import Problem
 
+_LOADED: list[bool] = []  # set once every module of the package is imported
 _REGISTRY: dict[str, StepKind] = {}
 
 
@@ -71,10 +72,11 @@ def names() -> list[str]:
 
 def _load() -> None:
     """Import every module of this package once, so adding a kind is adding a file."""
-    if _REGISTRY:
+    if _LOADED:
         return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    _LOADED.append(True)
 
 
 def _strings(value, path: str = ""):

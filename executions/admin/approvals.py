@@ -1,0 +1,123 @@
+"""The approvals inbox: my pending approvals, one-click approve/reject with a comment, history."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_POST
+
+from ..approvals import ApprovalError, approval_decide, approvals_visible_to
+from ..models import Approval, ApprovalDecision
+
+
+class DecisionInline(admin.TabularInline):
+    model = ApprovalDecision
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("user", "decision", "comment", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
+    list_display = ("title", "amount_display", "workflow", "status_badge", "waiting", "due_at", "decided")
+    list_filter = ("status",)
+    search_fields = ("title", "details")
+    fields = (
+        "title",
+        "details",
+        "amount_display",
+        "workflow",
+        "execution_link",
+        "status_badge",
+        "due_at",
+        "required_approvals",
+        "comment",
+        "decided_at",
+    )
+    readonly_fields = fields
+    inlines = (DecisionInline,)
+    actions = ("approve_selected",)
+    change_form_template = "admin/executions/approval/change_form.html"
+
+    def get_queryset(self, request):
+        return approvals_visible_to(request.user).annotate(
+            _approvals=Count("decisions", filter=Q(decisions__decision="approve"))
+        )
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_ordering(self, request):
+        return ("-status", "due_at", "-created_at")
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return "—" if obj.amount is None else f"{obj.amount:,.2f} {obj.currency}".strip()
+
+    @admin.display(description="Workflow")
+    def workflow(self, obj):
+        return obj.execution.workflow.name
+
+    @admin.display(description="Run")
+    def execution_link(self, obj):
+        url = reverse("admin:executions_execution_change", args=[obj.execution_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.execution_id)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        css = {"pending": "waiting", "approved": "succeeded", "rejected": "failed"}.get(obj.status, obj.status)
+        return format_html('<span class="faos-badge faos-{}">{}</span>', css, obj.get_status_display())
+
+    @admin.display(description="Waiting")
+    def waiting(self, obj):
+        return timesince(obj.created_at, obj.decided_at or timezone.now())
+
+    @admin.display(description="Approvals")
+    def decided(self, obj):
+        return f"{obj._approvals}/{obj.required_approvals}"
+
+    @admin.action(description="Approve selected")
+    def approve_selected(self, request, queryset):
+        done = 0
+        for approval in queryset:
+            try:
+                approval_decide(approval_id=approval.pk, user=request.user, decision="approve")
+                done += 1
+            except ApprovalError as exc:
+                self.message_user(request, f"{approval.title}: {exc}", messages.WARNING)
+        self.message_user(request, f"Approved {done} request(s).", messages.SUCCESS)
+
+    def get_urls(self):
+        decide = self.admin_site.admin_view(require_POST(self.decide_view))
+        return [path("<int:pk>/decide/", decide, name="executions_approval_decide")] + super().get_urls()
+
+    def decide_view(self, request, pk):
+        """POST only (CSRF-protected by the middleware): approve or reject with a comment."""
+        get_object_or_404(approvals_visible_to(request.user), pk=pk)
+        decision, comment = request.POST.get("decision", ""), request.POST.get("comment", "")
+        try:
+            approval = approval_decide(approval_id=pk, user=request.user, decision=decision, comment=comment)
+        except ApprovalError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:executions_approval_change", pk)
+        outcome = "your approval is recorded" if approval.status == "pending" else approval.get_status_display().lower()
+        self.message_user(request, f"{approval.title}: {outcome}.", messages.SUCCESS)
+        return redirect("admin:executions_approval_changelist")

@@ -1,0 +1,232 @@
+"""Approval services: open, decide (once, by an approver), remind, expire. API and admin call these."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from .engine.errors import StepError
+from .engine.kinds.wait import parse_duration
+from .models import Approval, ApprovalDecision, Execution, StepRun
+from .services import enqueue
+
+logger = logging.getLogger(__name__)
+
+
+class ApprovalError(Exception):
+    """A decision that cannot be made; `status` is the HTTP status an API answers with."""
+
+    def __init__(self, message: str, *, status: int, field: str = "approval"):
+        super().__init__(message)
+        self.status, self.field = status, field
+
+
+def approvals_visible_to(user) -> QuerySet[Approval]:
+    """Approvals this user may see and decide: named, through a group, or with the decide-any permission."""
+    qs = Approval.objects.select_related("execution__workflow")
+    if user.has_perm("executions.decide_any_approval"):
+        return qs
+    return qs.filter(Q(approvers=user) | Q(approver_groups__in=user.groups.all())).distinct()
+
+
+@transaction.atomic
+def approval_open(*, execution: Execution, step_run: StepRun, request: dict) -> Approval:
+    """Create the approval a step asks for and notify its approvers; idempotent per step run."""
+    existing = Approval.objects.filter(step_run=step_run).first()
+    if existing:
+        return existing
+    users, groups = _people(request.get("approvers") or [], "approvers"), _groups(request.get("groups") or [], "groups")
+    now = timezone.now()
+    approval = Approval.objects.create(
+        execution=execution,
+        step_run=step_run,
+        title=str(request.get("title"))[:300],
+        details=str(request.get("details") or ""),
+        amount=_amount(request.get("amount")),
+        currency=str(request.get("currency") or "")[:3],
+        required_approvals=int(request.get("required") or 1),
+        allow_requester=bool(request.get("allow_requester", False)),
+        requested_by=execution.started_by,
+        due_at=now + timedelta(seconds=parse_duration(request["due"])) if request.get("due") else None,
+        remind_every=timedelta(seconds=parse_duration(request["remind_every"]))
+        if request.get("remind_every")
+        else None,
+    )
+    approval.approvers.set(users)
+    approval.approver_groups.set(groups)
+    approval.escalation_groups.set(_groups(request.get("escalate_to") or [], "escalate_to"))
+    if approval.remind_every:
+        approval.next_reminder_at = now + approval.remind_every
+        approval.save(update_fields=["next_reminder_at"])
+    transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="opened"))
+    return approval
+
+
+def _people(usernames: list, field: str):
+    User = get_user_model()
+    found = list(User.objects.filter(username__in=usernames, is_active=True))
+    missing = sorted(set(usernames) - {u.get_username() for u in found})
+    if missing:
+        raise StepError(f"{field}: no active user named {', '.join(missing)}")
+    return found
+
+
+def _groups(names: list, field: str):
+    found = list(Group.objects.filter(name__in=names))
+    missing = sorted(set(names) - {g.name for g in found})
+    if missing:
+        raise StepError(f"{field}: no group named {', '.join(missing)}")
+    return found
+
+
+def _amount(value):
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise StepError(f"amount: '{value}' is not a number")
+
+
+def next_wake(approval: Approval) -> datetime | None:
+    """When the waiting step should look again: the next reminder or the due time, whichever is first."""
+    times = [t for t in (approval.next_reminder_at, approval.due_at) if t]
+    return min(times) if times else None
+
+
+@transaction.atomic
+def approval_decide(*, approval_id: int, user, decision: str, comment: str = "") -> Approval:
+    """Record one approver's decision; the approval is decided once, whoever clicks at the same time."""
+    approval = approvals_visible_to(user).filter(pk=approval_id).first()
+    if approval is None:
+        raise ApprovalError("No such approval.", status=404)
+    approval = Approval.objects.select_for_update().get(pk=approval.pk)  # serialises simultaneous clicks
+    _check_may_decide(approval, user, decision, comment)
+    ApprovalDecision.objects.create(approval=approval, user=user, decision=decision, comment=comment)
+    approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
+    if decision == ApprovalDecision.Decision.REJECT:
+        _close(approval, Approval.Status.REJECTED, comment)
+    elif approvals >= approval.required_approvals:
+        _close(approval, Approval.Status.APPROVED, comment)
+    return approval
+
+
+def _check_may_decide(approval: Approval, user, decision: str, comment: str) -> None:
+    if approval.status != Approval.Status.PENDING:
+        raise ApprovalError(f"Already {approval.status}.", status=409)
+    if decision not in ApprovalDecision.Decision.values:
+        raise ApprovalError("Decide approve or reject.", status=400, field="decision")
+    if decision == ApprovalDecision.Decision.REJECT and not comment.strip():
+        raise ApprovalError("Say why you reject it.", status=400, field="comment")
+    if not approval.allow_requester and approval.requested_by_id == user.pk:
+        raise ApprovalError("You started this run, so someone else must approve it.", status=403)
+    if approval.decisions.filter(user=user).exists():
+        raise ApprovalError("You have already decided on this approval.", status=409)
+
+
+def _close(approval: Approval, status: str, comment: str = "") -> None:
+    approval.status, approval.decided_at, approval.comment = status, timezone.now(), comment
+    approval.save(update_fields=["status", "decided_at", "comment"])
+    woken = StepRun.objects.filter(
+        pk=approval.step_run_id, status=StepRun.Status.PENDING, waiting_for="approval"
+    ).update(wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now())
+    if woken:
+        enqueue(approval.execution_id)
+    from .events import event_emit
+
+    event_emit(
+        type="approval.decided",
+        data={"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id},
+        source="system",
+    )
+
+
+def approval_state(approval: Approval) -> dict:
+    """What the approval step returns to later steps."""
+    decisions = [
+        {"user": d.user.get_username(), "decision": d.decision, "comment": d.comment, "at": d.created_at.isoformat()}
+        for d in approval.decisions.select_related("user")
+    ]
+    return {
+        "approval_id": approval.pk,
+        "status": approval.status,
+        "decision": approval.status,
+        "deciders": [d["user"] for d in decisions],
+        "decisions": decisions,
+        "comment": approval.comment,
+        "amount": float(approval.amount) if approval.amount is not None else None,
+    }
+
+
+@transaction.atomic
+def approval_remind_or_expire(*, approval_id: int) -> tuple[str, datetime | None]:
+    """Called when the waiting step wakes undecided: expire past due (escalating), else send a reminder."""
+    approval = Approval.objects.select_for_update().get(pk=approval_id)
+    now = timezone.now()
+    if approval.status != Approval.Status.PENDING:
+        return approval.status, None
+    if approval.due_at and now >= approval.due_at:
+        approval.status, approval.decided_at = Approval.Status.EXPIRED, now
+        approval.save(update_fields=["status", "decided_at"])
+        transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="expired"))
+        return approval.status, None
+    if approval.next_reminder_at and now >= approval.next_reminder_at:
+        approval.reminders_sent += 1
+        approval.next_reminder_at = now + approval.remind_every
+        approval.save(update_fields=["reminders_sent", "next_reminder_at"])
+        transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="reminder"))
+    return approval.status, next_wake(approval)
+
+
+def approval_url(approval: Approval) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("admin:executions_approval_change", args=[approval.pk])
+
+
+def recipients(approval: Approval, *, escalation: bool = False) -> list[str]:
+    User = get_user_model()
+    groups = approval.escalation_groups.all() if escalation else approval.approver_groups.all()
+    users = User.objects.filter(Q(groups__in=groups) | Q(pk__in=[] if escalation else approval.approvers.all()))
+    return sorted({u.email for u in users.filter(is_active=True) if u.email})
+
+
+def notify_approvers(*, approval_id: int, reason: str) -> int:
+    """E-mail approvers (and on expiry the escalation groups) with a link to the item in the inbox."""
+    approval = Approval.objects.select_related("execution__workflow").get(pk=approval_id)
+    to = recipients(approval, escalation=reason == "expired") or recipients(approval)
+    subjects = {"opened": "Approval needed", "reminder": "Reminder: approval needed", "expired": "Approval expired"}
+    amount = f" ({approval.amount} {approval.currency})".rstrip(" ()") + ")" if approval.amount is not None else ""
+    body = (
+        f"{approval.title}{amount if approval.amount is not None else ''}\n\n{approval.details}\n\n"
+        f"Workflow: {approval.execution.workflow.name}, run #{approval.execution_id}\n"
+        f"Decide here: {approval_url(approval)}\n"
+    )
+    if to:
+        send_mail(f"[FAOS] {subjects[reason]}: {approval.title}", body, settings.DEFAULT_FROM_EMAIL, to)
+    return len(to)
+
+
+class ApprovalRunner:
+    """The engine's ApprovalPort."""
+
+    def __init__(self, execution: Execution, step_run: StepRun):
+        self.execution, self.step_run = execution, step_run
+
+    def open(self, request, *, ctx):
+        approval = approval_open(execution=self.execution, step_run=self.step_run, request=request)
+        return approval.pk, next_wake(approval)
+
+    def status(self, approval_id):
+        return approval_state(Approval.objects.get(pk=approval_id))
+
+    def remind_or_expire(self, approval_id):
+        return approval_remind_or_expire(approval_id=approval_id)

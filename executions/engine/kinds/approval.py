@@ -1,0 +1,52 @@
+"""`approval`: pause until approvers decide; branches on_approved, on_rejected, on_expired."""
+
+from datetime import UTC, datetime, timedelta
+
+from ..outcome import Outcome
+from ..problems import Problem
+from . import StepKind, register
+
+NEVER = timedelta(days=3650)  # no due time: only a decision wakes the step
+
+
+@register
+class ApprovalKind(StepKind):
+    """config: {"title": "Refund {{trigger.amount}} USD to {{trigger.customer.email}}?", "details": "…",
+    "amount": "{{trigger.amount}}", "approvers": ["maria"], "groups": ["Managers"], "required": 1,
+    "allow_requester": false, "due": "2d", "remind_every": "24h", "escalate_to": ["Finance"]}.
+
+    The result carries the decision, who decided and their comments, for later steps.
+    """
+
+    name = "approval"
+    label = "Approval"
+    branch_labels = ("on_approved", "on_rejected", "on_expired")
+
+    def run(self, step, ctx):
+        resume = ctx.resume or {}
+        if not resume.get("approval_id"):
+            request = ctx.record_input(ctx.render({k: v for k, v in step.config.items()}))
+            approval_id, wake = ctx.approvals.open(request, ctx=ctx)
+            return self._park(ctx, approval_id, wake)
+        state = ctx.approvals.status(resume["approval_id"])
+        if state["status"] in ("approved", "rejected"):
+            return Outcome.ok(state, branch=f"on_{state['status']}")
+        status, wake = ctx.approvals.remind_or_expire(resume["approval_id"])
+        if status == "expired":
+            return Outcome.ok(ctx.approvals.status(resume["approval_id"]), branch="on_expired")
+        return self._park(ctx, resume["approval_id"], wake)
+
+    def _park(self, ctx, approval_id, wake):
+        now = ctx.now or datetime.now(UTC)
+        return Outcome.waiting(wake or now + NEVER, {"approval_id": approval_id}, waiting_for="approval")
+
+    def validate(self, step, definition):
+        problems = []
+        if not step.config.get("title"):
+            problems.append(Problem(step.key, "config.title", "say what is asked, e.g. Refund {{trigger.amount}}?"))
+        if not step.config.get("approvers") and not step.config.get("groups"):
+            problems.append(Problem(step.key, "config.approvers", "name at least one approver or approver group"))
+        required = step.config.get("required", 1)
+        if not isinstance(required, int) or required < 1:
+            problems.append(Problem(step.key, "config.required", "must be a whole number of at least 1"))
+        return problems

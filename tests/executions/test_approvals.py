@@ -1,0 +1,202 @@
+"""Approval steps: approve and reject paths, N-of-M, self-approval, expiry with escalation, reminders,
+one decision when two managers click at once, and the inbox's permissions."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from executions.approvals import ApprovalError, approval_decide
+from executions.models import Approval
+from executions.services import execution_start
+from executions.sweep import sweep
+from tests.factories import UserFactory, workflow_with_steps
+from workflows.services import workflow_activate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def log(key, message="x", **extra):
+    return {"key": key, "name": key.replace("_", " ").title(), "config": {"action": "log", "inputs": {"message": message}}, **extra}
+
+
+def refund_workflow(**approval_config):
+    """The guide's pattern 1: amount > $100 needs a manager's approval before the refund."""
+    config = {"title": "Refund {{trigger.amount}} USD to {{trigger.customer}}?", "amount": "{{trigger.amount}}",
+              "currency": "USD", "groups": ["Managers"], "details": "Reason: {{trigger.reason}}", **approval_config}
+    workflow = workflow_with_steps([
+        {"key": "check_amount", "name": "Amount Over $100?", "kind": "condition", "config": {"expression": "trigger.amount > 100"},
+         "branches": {"true": "manager_approval", "false": "process_refund"}},
+        {"key": "manager_approval", "name": "Manager Approval", "kind": "approval", "config": config,
+         "branches": {"on_approved": "process_refund", "on_rejected": "tell_rejected", "on_expired": "tell_rejected"}},
+        log("process_refund", "refunding {{trigger.amount}}"),
+        log("send_confirmation", "refund done", next_step="end"),
+        log("tell_rejected", "refund declined"),
+    ])
+    workflow_activate(workflow=workflow)
+    workflow.refresh_from_db()
+    return workflow
+
+
+@pytest.fixture
+def managers(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    group = Group.objects.create(name="Managers")
+    people = [UserFactory(username=name, is_staff=True) for name in ("maria", "tom")]
+    group.user_set.add(*people)
+    return people
+
+
+def keys(execution):
+    return list(execution.step_runs.order_by("id").values_list("step_key", flat=True))
+
+
+def start(workflow, amount=250, **kw):
+    execution = execution_start(workflow=workflow, input={"amount": amount, "customer": "ann@example.com", "reason": "broken"}, **kw)
+    execution.refresh_from_db()
+    return execution
+
+
+def test_small_refunds_skip_the_approval(managers):
+    execution = start(refund_workflow(), amount=40)
+    assert execution.status == "succeeded" and "manager_approval" not in keys(execution)
+
+
+def test_approved_refund_pauses_then_continues_to_the_refund(managers, mailoutbox):
+    execution = start(refund_workflow())
+    assert execution.status == "waiting"
+    approval = Approval.objects.get()
+    assert approval.title == "Refund 250 USD to ann@example.com?" and approval.amount == 250
+    [mail] = mailoutbox
+    assert sorted(mail.to) == ["maria@example.com", "tom@example.com"]
+    assert f"/admin/executions/approval/{approval.pk}/change/" in mail.body
+    approval_decide(approval_id=approval.pk, user=managers[0], decision="approve", comment="ok")
+    execution.refresh_from_db()
+    assert execution.status == "succeeded"
+    assert keys(execution) == ["check_amount", "manager_approval", "process_refund", "send_confirmation"]
+    result = execution.step_runs.get(step_key="manager_approval").output
+    assert result["decision"] == "approved" and result["deciders"] == ["maria"] and result["comment"] == "ok"
+
+
+def test_rejection_needs_a_comment_and_takes_the_rejected_branch(managers):
+    execution = start(refund_workflow())
+    approval = Approval.objects.get()
+    with pytest.raises(ApprovalError) as exc:
+        approval_decide(approval_id=approval.pk, user=managers[1], decision="reject")
+    assert exc.value.status == 400 and exc.value.field == "comment"
+    approval_decide(approval_id=approval.pk, user=managers[1], decision="reject", comment="fraud")
+    execution.refresh_from_db()
+    assert keys(execution)[-1] == "tell_rejected" and execution.status == "succeeded"
+    with pytest.raises(ApprovalError) as exc:
+        approval_decide(approval_id=approval.pk, user=managers[0], decision="approve")
+    assert exc.value.status == 409
+
+
+def test_two_of_two_approvals_are_needed_when_configured(managers):
+    execution = start(refund_workflow(required=2))
+    approval = Approval.objects.get()
+    approval_decide(approval_id=approval.pk, user=managers[0], decision="approve")
+    execution.refresh_from_db()
+    assert execution.status == "waiting"
+    with pytest.raises(ApprovalError) as exc:
+        approval_decide(approval_id=approval.pk, user=managers[0], decision="approve")
+    assert exc.value.status == 409
+    approval_decide(approval_id=approval.pk, user=managers[1], decision="approve")
+    execution.refresh_from_db()
+    assert execution.status == "succeeded" and execution.step_runs.get(step_key="manager_approval").output["deciders"] == ["maria", "tom"]
+
+
+def test_the_person_who_started_the_run_cannot_approve_it(managers):
+    start(refund_workflow(), user=managers[0])
+    with pytest.raises(ApprovalError) as exc:
+        approval_decide(approval_id=Approval.objects.get().pk, user=managers[0], decision="approve")
+    assert exc.value.status == 403
+
+
+def test_a_non_approver_cannot_see_or_decide(managers):
+    start(refund_workflow())
+    outsider = UserFactory(username="eve", is_staff=True)
+    with pytest.raises(ApprovalError) as exc:
+        approval_decide(approval_id=Approval.objects.get().pk, user=outsider, decision="approve")
+    assert exc.value.status == 404
+
+
+def test_expiry_escalates_and_takes_the_expired_branch(managers, mailoutbox):
+    finance = Group.objects.create(name="Finance")
+    finance.user_set.add(UserFactory(username="fin"))
+    execution = start(refund_workflow(due="2d", escalate_to=["Finance"]))
+    approval = Approval.objects.get()
+    with time_machine.travel(approval.due_at + timedelta(seconds=1), tick=False):
+        sweep()
+    execution.refresh_from_db()
+    approval.refresh_from_db()
+    assert approval.status == "expired" and keys(execution)[-1] == "tell_rejected"
+    assert mailoutbox[-1].to == ["fin@example.com"] and "expired" in mailoutbox[-1].subject
+
+
+def test_reminders_are_sent_until_someone_decides(managers, mailoutbox):
+    start(refund_workflow(remind_every="24h", due="3d"))
+    approval = Approval.objects.get()
+    for day in (1, 2):
+        with time_machine.travel(approval.created_at + timedelta(days=day, seconds=30), tick=False):
+            sweep()
+    approval.refresh_from_db()
+    assert approval.reminders_sent == 2 and approval.status == "pending"
+    assert [m.subject.split(":")[0] for m in mailoutbox] == ["[FAOS] Approval needed", "[FAOS] Reminder", "[FAOS] Reminder"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
+def test_two_managers_approving_at_the_same_instant_produce_one_decision(managers):
+    execution = start(refund_workflow())
+    approval = Approval.objects.get()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def click(user, decision):
+        barrier.wait()
+        try:
+            approval_decide(approval_id=approval.pk, user=user, decision=decision, comment="now")
+            outcomes.append("ok")
+        except ApprovalError as exc:
+            outcomes.append(exc.status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click, args=(managers[0], "approve")),
+               threading.Thread(target=click, args=(managers[1], "reject"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    approval.refresh_from_db()
+    assert sorted(outcomes, key=str) == [409, "ok"] and approval.decisions.count() == 1
+    execution.refresh_from_db()
+    assert execution.step_runs.filter(step_key__in=["process_refund", "tell_rejected"]).count() == 1
+
+
+def test_the_inbox_lists_only_my_approvals_and_decides_by_post_with_csrf(managers, client):
+    start(refund_workflow())
+    approval = Approval.objects.get()
+    client.force_login(managers[0])
+    inbox = client.get(reverse("admin:executions_approval_changelist")).content.decode()
+    assert "Refund 250 USD" in inbox and "250.00 USD" in inbox
+    decide = reverse("admin:executions_approval_decide", args=[approval.pk])
+    assert client.get(decide).status_code == 405
+    outsider = UserFactory(username="eve", is_staff=True)
+    client.force_login(outsider)
+    assert "Refund 250" not in client.get(reverse("admin:executions_approval_changelist")).content.decode()
+    assert client.post(decide, {"decision": "approve"}).status_code == 404
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(managers[0])
+    assert strict.post(decide, {"decision": "approve"}).status_code == 403
+    client.force_login(managers[0])
+    response = client.post(decide, {"decision": "approve", "comment": "fine"}, follow=True)
+    assert "approved" in response.content.decode()
+    approval.refresh_from_db()
+    assert approval.status == "approved"
