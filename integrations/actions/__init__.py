@@ -56,6 +56,10 @@ class Action:
     def run(self, inputs: dict, ctx: ActionContext) -> Any:
         raise NotImplementedError
 
+    def has_side_effect(self, inputs: dict) -> bool:
+        """Whether this call changes something outside; test runs record such calls instead of sending them."""
+        return self.side_effect
+
     def describe(self, inputs: dict, ctx: ActionContext) -> dict:
         """The exact request a side-effecting action would send, for test runs."""
         return {"action": self.name, "inputs": inputs}
@@ -91,7 +95,7 @@ def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:
     if action is None:
         raise StepError(f"unknown action '{name}'")
     _check_inputs(action, inputs)
-    if ctx.test_mode and action.side_effect:
+    if ctx.test_mode and action.has_side_effect(inputs):
         return {"test_mode": True, "would_send": action.describe(inputs, ctx)}
     return action.run(inputs, ctx)
 

@@ -30,6 +30,9 @@ class HttpRequestAction(Action):
         "not": {"required": ["json", "body"]},
     }
 
+    def has_side_effect(self, inputs):
+        return inputs.get("method", "GET") not in ("GET", "HEAD")  # test runs may read, never write
+
     def describe(self, inputs, ctx):
         method = inputs.get("method", "GET")
         headers = {str(k): str(v) for k, v in (inputs.get("headers") or {}).items()}

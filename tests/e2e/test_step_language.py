@@ -183,3 +183,87 @@ def test_the_guides_new_customer_onboarding_example(start_worker, fake_server):
         "welcome",
         "done",
     ]
+
+
+def test_pattern_1_refund_approval_on_a_real_worker(start_worker, fake_server, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from executions.approvals import approval_decide
+    from executions.models import Approval
+
+    managers = Group.objects.create(name="Managers")
+    maria = django_user_model.objects.create_user("maria", "maria@example.com", "pw")
+    managers.user_set.add(maria)
+    workflow = active(
+        [
+            {
+                "key": "check_amount",
+                "name": "Amount Over $100?",
+                "kind": "condition",
+                "config": {"expression": "trigger.amount > 100"},
+                "branches": {"true": "approve", "false": "refund"},
+            },
+            {
+                "key": "approve",
+                "name": "Manager Approval",
+                "kind": "approval",
+                "config": {
+                    "title": "Refund {{trigger.amount}}?",
+                    "amount": "{{trigger.amount}}",
+                    "groups": ["Managers"],
+                },
+                "branches": {"on_approved": "refund", "on_rejected": "notify_customer"},
+            },
+            call("refund", fake_server.url, "/refunds", json={"amount": "{{trigger.amount}}"}),
+            call("notify_customer", fake_server.url, "/confirm", json={"refunded": "{{refund.status == 'succeeded'}}"}),
+        ]
+    )
+    start_worker()
+    execution = execution_start(workflow=workflow, input={"amount": 180})
+    approval = wait_for(lambda: Approval.objects.filter(execution=execution).first(), message="the approval")
+    wait_for(lambda: Execution.objects.get(pk=execution.pk).status == "waiting", message="the run to wait")
+    approval_decide(approval_id=approval.pk, user=maria, decision="approve", comment="ok")
+    finish(execution)
+    assert [r.path for r in fake_server.requests] == ["/refunds", "/confirm"]
+    assert fake_server.requests[0].json() == {"amount": 180}
+
+
+def test_pattern_2_wait_and_retry_polling_on_a_real_worker(start_worker, fake_server):
+    fake_server.route("GET", "/transfer", body={"status": "completed"})
+    workflow = workflow_with_steps(
+        [
+            call("initiate", fake_server.url, "/transfers"),
+            {"key": "wait_hour", "name": "Wait 1 Hour", "kind": "wait", "config": {"duration": "1h"}},
+            {
+                "key": "check_status",
+                "name": "Check Transfer Status",
+                "config": {"action": "http_request", "inputs": {"url": f"{fake_server.url}/transfer"}},
+            },
+            {
+                "key": "route",
+                "name": "Route By Status",
+                "kind": "switch",
+                "config": {"value": "{{check_status.result.body.status}}"},
+                "branches": {"pending": "wait_more", "completed": "confirm", "default": "notify_finance"},
+            },
+            {
+                "key": "wait_more",
+                "name": "Wait 30 More Minutes",
+                "kind": "wait",
+                "config": {"duration": "30m"},
+                "next_step": "check_status",
+            },
+            call("confirm", fake_server.url, "/confirmations", next_step="end"),
+            call("notify_finance", fake_server.url, "/finance"),
+        ]
+    )
+    start_worker()
+    execution = finish(execution_start(workflow=workflow, input={}, is_test=True, trigger_meta={"fast_forward": True}))
+    assert list(execution.step_runs.order_by("id").values_list("step_key", flat=True)) == [
+        "initiate",
+        "wait_hour",
+        "check_status",
+        "route",
+        "confirm",
+    ]
+    assert execution.step_runs.get(step_key="confirm").output["would_send"]["url"].endswith("/confirmations")

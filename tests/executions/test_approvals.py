@@ -9,7 +9,6 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from executions.approvals import ApprovalError, approval_decide
 from executions.models import Approval
@@ -22,22 +21,49 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def log(key, message="x", **extra):
-    return {"key": key, "name": key.replace("_", " ").title(), "config": {"action": "log", "inputs": {"message": message}}, **extra}
+    return {
+        "key": key,
+        "name": key.replace("_", " ").title(),
+        "config": {"action": "log", "inputs": {"message": message}},
+        **extra,
+    }
 
 
 def refund_workflow(**approval_config):
     """The guide's pattern 1: amount > $100 needs a manager's approval before the refund."""
-    config = {"title": "Refund {{trigger.amount}} USD to {{trigger.customer}}?", "amount": "{{trigger.amount}}",
-              "currency": "USD", "groups": ["Managers"], "details": "Reason: {{trigger.reason}}", **approval_config}
-    workflow = workflow_with_steps([
-        {"key": "check_amount", "name": "Amount Over $100?", "kind": "condition", "config": {"expression": "trigger.amount > 100"},
-         "branches": {"true": "manager_approval", "false": "process_refund"}},
-        {"key": "manager_approval", "name": "Manager Approval", "kind": "approval", "config": config,
-         "branches": {"on_approved": "process_refund", "on_rejected": "tell_rejected", "on_expired": "tell_rejected"}},
-        log("process_refund", "refunding {{trigger.amount}}"),
-        log("send_confirmation", "refund done", next_step="end"),
-        log("tell_rejected", "refund declined"),
-    ])
+    config = {
+        "title": "Refund {{trigger.amount}} USD to {{trigger.customer}}?",
+        "amount": "{{trigger.amount}}",
+        "currency": "USD",
+        "groups": ["Managers"],
+        "details": "Reason: {{trigger.reason}}",
+        **approval_config,
+    }
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "check_amount",
+                "name": "Amount Over $100?",
+                "kind": "condition",
+                "config": {"expression": "trigger.amount > 100"},
+                "branches": {"true": "manager_approval", "false": "process_refund"},
+            },
+            {
+                "key": "manager_approval",
+                "name": "Manager Approval",
+                "kind": "approval",
+                "config": config,
+                "branches": {
+                    "on_approved": "process_refund",
+                    "on_rejected": "tell_rejected",
+                    "on_expired": "tell_rejected",
+                },
+            },
+            log("process_refund", "refunding {{trigger.amount}}"),
+            log("send_confirmation", "refund done", next_step="end"),
+            log("tell_rejected", "refund declined"),
+        ]
+    )
     workflow_activate(workflow=workflow)
     workflow.refresh_from_db()
     return workflow
@@ -57,7 +83,9 @@ def keys(execution):
 
 
 def start(workflow, amount=250, **kw):
-    execution = execution_start(workflow=workflow, input={"amount": amount, "customer": "ann@example.com", "reason": "broken"}, **kw)
+    execution = execution_start(
+        workflow=workflow, input={"amount": amount, "customer": "ann@example.com", "reason": "broken"}, **kw
+    )
     execution.refresh_from_db()
     return execution
 
@@ -108,7 +136,9 @@ def test_two_of_two_approvals_are_needed_when_configured(managers):
     assert exc.value.status == 409
     approval_decide(approval_id=approval.pk, user=managers[1], decision="approve")
     execution.refresh_from_db()
-    assert execution.status == "succeeded" and execution.step_runs.get(step_key="manager_approval").output["deciders"] == ["maria", "tom"]
+    assert execution.status == "succeeded" and execution.step_runs.get(step_key="manager_approval").output[
+        "deciders"
+    ] == ["maria", "tom"]
 
 
 def test_the_person_who_started_the_run_cannot_approve_it(managers):
@@ -147,7 +177,11 @@ def test_reminders_are_sent_until_someone_decides(managers, mailoutbox):
             sweep()
     approval.refresh_from_db()
     assert approval.reminders_sent == 2 and approval.status == "pending"
-    assert [m.subject.split(":")[0] for m in mailoutbox] == ["[FAOS] Approval needed", "[FAOS] Reminder", "[FAOS] Reminder"]
+    assert [m.subject.split(":")[0] for m in mailoutbox] == [
+        "[FAOS] Approval needed",
+        "[FAOS] Reminder",
+        "[FAOS] Reminder",
+    ]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
@@ -166,8 +200,10 @@ def test_two_managers_approving_at_the_same_instant_produce_one_decision(manager
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=click, args=(managers[0], "approve")),
-               threading.Thread(target=click, args=(managers[1], "reject"))]
+    threads = [
+        threading.Thread(target=click, args=(managers[0], "approve")),
+        threading.Thread(target=click, args=(managers[1], "reject")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
