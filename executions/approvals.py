@@ -144,11 +144,8 @@ def _close(approval: Approval, status: str, comment: str = "") -> None:
         enqueue(approval.execution_id)
     from .events import event_emit
 
-    event_emit(
-        type="approval.decided",
-        data={"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id},
-        source="system",
-    )
+    data = {"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id}
+    transaction.on_commit(lambda: event_emit(type="approval.decided", data=data, source="system"))
 
 
 def approval_state(approval: Approval) -> dict:

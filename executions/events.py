@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .engine.definition import Definition
 from .engine.errors import ExpressionError
+from .engine.expressions import evaluate_condition
 from .engine.kinds.wait_for_event import matches
 from .models import Event, Execution, StepRun
 from .services import enqueue
@@ -25,7 +26,43 @@ def event_emit(*, type: str, data: dict | None = None, source: str = "") -> Even
     if resumed:
         Event.objects.filter(pk=event.pk).update(resumed=resumed)
         event.resumed = resumed
+    event.started = _start_event_triggers(event)
     return event
+
+
+def _start_event_triggers(event: Event) -> list[int]:
+    """Start every active workflow with an enabled event trigger for this type whose filter holds."""
+    from workflows.models import Trigger
+
+    from .services import execution_start
+
+    started = []
+    triggers = Trigger.objects.filter(kind="event", is_enabled=True, workflow__status="active", config__type=event.type)
+    for trigger in triggers.select_related("workflow__active_version"):
+        if not _filter_holds(trigger, event):
+            continue
+        execution = execution_start(
+            workflow=trigger.workflow,
+            input=event.data if isinstance(event.data, dict) else {"data": event.data},
+            trigger_kind="event",
+            source=f"event:{event.type}",
+            idempotency_key=f"event:{event.pk}:{trigger.pk}",
+            trigger_meta={"event": event.as_variable(), "trigger_id": trigger.pk},
+        )
+        started.append(execution.pk)
+    return started
+
+
+def _filter_holds(trigger, event: Event) -> bool:
+    condition = trigger.config.get("filter")
+    if not condition:
+        return True
+    variables = {"event": event.as_variable(), "trigger": {**(event.data or {}), "payload": event.data}}
+    try:
+        return evaluate_condition(condition, variables)
+    except ExpressionError as exc:
+        logger.warning("event trigger %s filter: %s", trigger.pk, exc)
+        return False
 
 
 def _resume_if_matching(step_run: StepRun, event: Event) -> bool:

@@ -135,6 +135,24 @@ def execution_finish(*, execution: Execution, status: str, error: str = "", erro
         _notify_failure(execution)
     if execution.parent_step_run_id:
         _wake_parent(execution)
+    _emit_finished(execution)
+
+
+def _emit_finished(execution: Execution) -> None:
+    """execution.succeeded / .failed / .cancelled / .timed_out, so other workflows can react."""
+    from .events import event_emit
+
+    data = {
+        "execution_id": execution.pk,
+        "workflow_id": execution.workflow_id,
+        "workflow": execution.workflow.name,
+        "status": execution.status,
+        "error": execution.error,
+        "error_step": execution.error_step,
+        "is_test": execution.is_test,
+    }
+    # After commit: emitting locks other runs (waiters, triggers); never while holding this run's lock.
+    transaction.on_commit(lambda: event_emit(type=f"execution.{data['status']}", data=data, source="system"))
 
 
 def _wake_parent(execution: Execution) -> None:

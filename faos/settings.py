@@ -26,6 +26,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "workflows",
     "executions",
     "integrations",
@@ -148,7 +151,30 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FAOS Workflows API",
+    "DESCRIPTION": "Build, run and watch workflows; webhooks, events and approvals. "
+    'Errors use DRF\'s style: {"field": ["message"]}, or {"detail": "message"}.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "ExecutionStatusEnum": "executions.models.Execution.Status",
+        "ApprovalStatusEnum": "executions.models.Approval.Status",
+        "StepRunStatusEnum": "executions.models.StepRun.Status",
+    },
+}
+FAOS_WEBHOOK_MAX_BYTES = env.int("FAOS_WEBHOOK_MAX_BYTES", default=1_000_000)
+FAOS_WEBHOOK_RATE_PER_MINUTE = env.int("FAOS_WEBHOOK_RATE_PER_MINUTE", default=600)
 
 LOGGING = {
     "version": 1,

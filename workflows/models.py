@@ -1,9 +1,13 @@
 """Workflow definitions: the editable draft (Workflow + Step + Trigger) and frozen versions."""
 
+import secrets
+
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+from integrations.crypto import EncryptedJSONField
 
 from .querysets import WorkflowQuerySet
 
@@ -14,6 +18,11 @@ STEP_KEY_VALIDATOR = RegexValidator(
 RESERVED_STEP_KEYS = frozenset(
     {"trigger", "workflow", "vars", "item", "index", "event", "env", "true", "false", "null"}
 )
+
+
+def new_token() -> str:
+    """An unguessable webhook path component."""
+    return secrets.token_urlsafe(32)
 
 
 class Workflow(models.Model):
@@ -146,7 +155,17 @@ class Trigger(models.Model):
     name = models.CharField(max_length=200, blank=True)
     config = models.JSONField(default=dict, blank=True)
     is_enabled = models.BooleanField(default=True)
+    token = models.CharField(
+        max_length=64, unique=True, default=new_token, editable=False, help_text="The secret part of a webhook URL."
+    )
+    secrets = EncryptedJSONField(
+        default=list, blank=True, help_text="Webhook signing secrets (newest first); stored encrypted, never shown."
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="faos_trigger"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["workflow", "id"]

@@ -138,12 +138,47 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
             retry_max_delay=step.retry.max_delay,
             retry_jitter=step.retry.jitter,
         )
+    from .triggers import trigger_sync
+
     for data in definition.get("triggers", []):
-        Trigger.objects.create(
+        trigger = Trigger.objects.create(
             workflow=workflow,
             kind=data.get("kind", "manual"),
             name=data.get("name", ""),
             config=data.get("config") or {},
             is_enabled=data.get("is_enabled", True),
         )
+        trigger_sync(trigger=trigger)
     return workflow
+
+
+def trigger_fire_schedule(*, trigger_id: int, fired_at):
+    """A schedule fired: start one run for the occurrence unless the trigger or workflow is off."""
+    from executions.services import execution_start
+
+    from .models import Trigger
+    from .triggers import occurrence_key
+
+    trigger = Trigger.objects.select_related("workflow__active_version").filter(pk=trigger_id, kind="schedule").first()
+    if trigger is None or not trigger.is_enabled or trigger.workflow.status != Workflow.Status.ACTIVE:
+        return None
+    return execution_start(
+        workflow=trigger.workflow,
+        input=trigger.config.get("input") or {},
+        trigger_kind="schedule",
+        source=f"schedule:{trigger.name or trigger.pk}",
+        idempotency_key=occurrence_key(trigger, fired_at),
+        trigger_meta={"scheduled_for": fired_at.isoformat(), "trigger_id": trigger.pk},
+    )
+
+
+@transaction.atomic
+def workflow_duplicate(*, workflow: Workflow, owner=None, name: str | None = None) -> Workflow:
+    """A new draft with the same steps and triggers (the guide's "duplicate → v2")."""
+    from .io import workflow_export
+
+    definition = workflow_export(workflow=workflow)
+    copy = workflow_import(definition=definition, owner=owner or workflow.owner, name=name or f"{workflow.name} (copy)")
+    copy.template_slug = workflow.template_slug
+    copy.save(update_fields=["template_slug"])
+    return copy

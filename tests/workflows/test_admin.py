@@ -85,3 +85,60 @@ def test_execution_history_filters_by_status(client_in):
     url = reverse("admin:executions_execution_changelist")
     assert "1 execution" in client_in.get(url + "?status__exact=succeeded").content.decode()
     assert "0 executions" in client_in.get(url + "?status__exact=failed").content.decode()
+
+
+def test_a_cron_trigger_edited_in_the_admin_shows_up_in_celery_beat(client_in):
+    from django_celery_beat.models import PeriodicTask
+
+    workflow = workflow_with_steps(STEPS)
+    url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    form = {
+        "name": workflow.name,
+        "description": "",
+        "timeout_seconds": 300,
+        "on_failure": "nothing",
+        "sample_input": "{}",
+        "steps-TOTAL_FORMS": 2,
+        "steps-INITIAL_FORMS": 2,
+        "steps-MIN_NUM_FORMS": 0,
+        "steps-MAX_NUM_FORMS": 1000,
+        "triggers-TOTAL_FORMS": 1,
+        "triggers-INITIAL_FORMS": 0,
+        "triggers-MIN_NUM_FORMS": 0,
+        "triggers-MAX_NUM_FORMS": 1000,
+        "versions-TOTAL_FORMS": 0,
+        "versions-INITIAL_FORMS": 0,
+        "versions-MIN_NUM_FORMS": 0,
+        "versions-MAX_NUM_FORMS": 0,
+        "triggers-0-kind": "schedule",
+        "triggers-0-name": "Weekdays",
+        "triggers-0-is_enabled": "on",
+        "triggers-0-config": '{"cron": "0 9 * * 1-5", "timezone": "UTC"}',
+        "triggers-0-workflow": workflow.pk,
+    }
+    for i, step in enumerate(workflow.steps.order_by("position")):
+        form.update(
+            {
+                f"steps-{i}-id": step.pk,
+                f"steps-{i}-workflow": workflow.pk,
+                f"steps-{i}-position": i,
+                f"steps-{i}-key": step.key,
+                f"steps-{i}-name": step.name,
+                f"steps-{i}-kind": step.kind,
+                f"steps-{i}-config": __import__("json").dumps(step.config),
+                f"steps-{i}-branches": "{}",
+                f"steps-{i}-on_error": "stop",
+                f"steps-{i}-retry_max_attempts": 3,
+                f"steps-{i}-retry_initial_delay": 1,
+                f"steps-{i}-retry_multiplier": 2,
+                f"steps-{i}-retry_max_delay": 300,
+            }
+        )
+    bad = client_in.post(url, {**form, "triggers-0-config": '{"cron": "99 * * * *"}'})
+    assert bad.status_code == 200 and "config.cron" in bad.content.decode()
+    response = client_in.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    task = PeriodicTask.objects.get(task="workflows.tasks.fire_schedule")
+    assert task.crontab.day_of_week == "1-5" and task.enabled
+    page = client_in.get(url).content.decode()
+    assert "Next runs:" in page

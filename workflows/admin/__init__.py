@@ -1,5 +1,6 @@
 """Admin for workflows: the draft's steps and triggers inline, run / validate / activate buttons."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
@@ -13,7 +14,8 @@ from executions.services import execution_start
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
 from ..services import WorkflowInvalid, workflow_activate, workflow_set_status, workflow_validate
-from .forms import StepInlineForm
+from ..triggers import next_runs, trigger_config_errors, trigger_sync
+from .forms import StepInlineForm, TriggerInlineForm
 
 
 class StepInline(admin.StackedInline):
@@ -30,10 +32,33 @@ class StepInline(admin.StackedInline):
     )
 
 
-class TriggerInline(admin.TabularInline):
+class TriggerInline(admin.StackedInline):
     model = Trigger
+    form = TriggerInlineForm
     extra = 0
-    fields = ("kind", "name", "config", "is_enabled")
+    fields = (("kind", "name", "is_enabled"), "config", "new_secret", "how_to_call")
+    readonly_fields = ("how_to_call",)
+
+    @admin.display(description="Details")
+    def how_to_call(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save to see the webhook URL or the next runs."
+        if obj.kind == Trigger.Kind.WEBHOOK:
+            url = settings.SITE_URL.rstrip("/") + f"/api/hooks/{obj.token}/"
+            curl = f"curl -X POST {url} -H 'Content-Type: application/json' -d '{{\"hello\": \"world\"}}'"
+            return format_html(
+                '<code id="hook-{}">{}</code> <button type="button" class="button" '
+                "onclick=\"navigator.clipboard.writeText(document.getElementById('hook-{}').textContent)\">Copy</button>"
+                "<br><small>Example: <code>{}</code> (add the signature header your auth scheme needs)</small>",
+                obj.pk,
+                url,
+                obj.pk,
+                curl,
+            )
+        if obj.kind == Trigger.Kind.SCHEDULE and not trigger_config_errors(obj.kind, obj.config):
+            runs = ", ".join(f"{r:%a %d %b %H:%M %Z}" for r in next_runs(obj.config))
+            return f"Next runs: {runs}"
+        return "—"
 
 
 class VersionInline(admin.TabularInline):
@@ -110,6 +135,12 @@ class WorkflowAdmin(admin.ModelAdmin):
         for workflow in queryset:
             workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED)
         self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Trigger:
+            for trigger in formset.queryset.model.objects.filter(workflow=form.instance):
+                trigger_sync(trigger=trigger)  # keep django-celery-beat's PeriodicTask in step
 
     def save_model(self, request, obj, form, change):
         if not change and obj.owner is None:

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from ..models import RESERVED_STEP_KEYS, Step
+from ..models import RESERVED_STEP_KEYS, Step, Trigger
 
 
 class StepInlineForm(forms.ModelForm):
@@ -57,3 +57,35 @@ class StepInlineForm(forms.ModelForm):
                 'Branches must be a JSON object, e.g. {"true": "premium", "false": "standard"}.'
             )
         return branches
+
+
+class TriggerInlineForm(forms.ModelForm):
+    """Trigger config is checked per kind; a new signing secret is write-only (never shown back)."""
+
+    new_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="New secret",
+        help_text="Webhook signing secret or token. Leave empty to keep the current one; it is stored encrypted.",
+    )
+
+    class Meta:
+        model = Trigger
+        fields = ("kind", "name", "config", "is_enabled")
+        widgets = {"config": forms.Textarea(attrs={"rows": 3, "cols": 50, "spellcheck": "false"})}
+
+    def clean(self):
+        from ..triggers import trigger_config_errors
+
+        cleaned = super().clean()
+        for field, message in trigger_config_errors(cleaned.get("kind", "manual"), cleaned.get("config") or {}).items():
+            self.add_error("config", f"{field}: {message}")
+        return cleaned
+
+    def save(self, commit=True):
+        trigger = super().save(commit=False)
+        if self.cleaned_data.get("new_secret"):
+            trigger.secrets = [self.cleaned_data["new_secret"], *(trigger.secrets or [])][:2]  # keep one for rotation
+        if commit:
+            trigger.save()
+        return trigger

@@ -1,0 +1,23 @@
+"""The REST API's URLs: one router, the webhook endpoint, and the OpenAPI schema and docs (no CDN)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
+from workflows.api.views import WorkflowViewSet
+from workflows.api.webhooks import WebhookView
+
+router = DefaultRouter()
+router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register("executions", ExecutionViewSet, basename="execution")
+router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("events", EventViewSet, basename="event")
+
+urlpatterns = [
+    path("hooks/<str:token>/", WebhookView.as_view(), name="webhook"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,167 @@
+"""Webhook triggers: provider signatures on the raw body, idempotent delivery, and every bad-input status."""
+
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from executions.models import Execution
+from integrations.webhooks import sign
+from tests.factories import TriggerFactory, workflow_with_steps
+from workflows.services import workflow_activate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SECRET = "whsec_test_123"
+
+
+def hook(auth="stripe", **config):
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "greet",
+                "name": "Greet",
+                "config": {
+                    "action": "log",
+                    "inputs": {"message": "{{trigger.data.object.email ?? trigger.email ?? 'x'}}"},
+                },
+            }
+        ]
+    )
+    trigger = TriggerFactory(workflow=workflow, kind="webhook", config={"auth": auth, **config}, secrets=[SECRET])
+    workflow_activate(workflow=workflow)
+    return trigger
+
+
+def post(trigger, payload, headers=None, content_type="application/json", raw=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
+    return APIClient().post(f"/api/hooks/{trigger.token}/", body, content_type=content_type, **extra)
+
+
+def signed(scheme, payload, secret=SECRET, **kw):
+    body = json.dumps(payload).encode()
+    return body, sign(scheme, body=body, secret=secret, **kw)
+
+
+STRIPE_EVENT = {"id": "evt_1", "type": "customer.created", "data": {"object": {"email": "ada@example.com"}}}
+
+
+@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "slack", "zendesk"])
+def test_a_correctly_signed_delivery_starts_one_run_and_answers_202(scheme):
+    trigger = hook(scheme)
+    body, headers = signed(scheme, STRIPE_EVENT)
+    response = post(trigger, None, headers, raw=body)
+    assert response.status_code == 202, response.json()
+    execution = Execution.objects.get()
+    assert response.json()["execution_id"] == execution.pk and response.json()["status_url"].endswith(
+        f"/api/executions/{execution.pk}/"
+    )
+    assert execution.input == STRIPE_EVENT and execution.trigger_kind == "webhook"
+
+
+@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "slack", "zendesk"])
+def test_wrong_or_missing_signatures_are_refused_and_create_nothing(scheme):
+    trigger = hook(scheme)
+    body, headers = signed(scheme, STRIPE_EVENT, secret="not-the-secret")
+    assert post(trigger, None, headers, raw=body).status_code == 403
+    body, headers = signed(scheme, STRIPE_EVENT)
+    if scheme != "token":  # a plain token does not sign the body
+        assert post(trigger, None, headers, raw=body.replace(b"ada", b"eve")).status_code == 403
+    assert post(trigger, STRIPE_EVENT).status_code == 401
+    assert Execution.objects.count() == 0
+
+
+def test_hubspot_v3_signs_method_url_body_and_timestamp():
+    trigger = hook("hubspot_v3")
+    body = json.dumps([{"objectId": 1}]).encode()
+    url = f"http://testserver/api/hooks/{trigger.token}/"
+    headers = sign("hubspot_v3", body=body, secret=SECRET, url=url)
+    response = post(trigger, None, headers, raw=json.dumps({"events": [1]}).encode())
+    assert response.status_code == 403
+    body = json.dumps({"events": [1]}).encode()
+    headers = sign("hubspot_v3", body=body, secret=SECRET, url=url)
+    assert post(trigger, None, headers, raw=body).status_code == 202
+
+
+def test_stripe_replayed_timestamps_are_refused_and_rotated_secrets_accepted():
+    trigger = hook("stripe")
+    body, headers = signed("stripe", STRIPE_EVENT, timestamp=int(time.time()) - 600)
+    response = post(trigger, None, headers, raw=body)
+    assert response.status_code == 403 and "window" in response.json()["detail"]
+    trigger.secrets = ["whsec_new", SECRET]
+    trigger.save()
+    body, headers = signed("stripe", STRIPE_EVENT)
+    assert post(trigger, None, headers, raw=body).status_code == 202
+
+
+def test_the_secret_is_stored_encrypted():
+    trigger = hook("token")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM workflows_trigger WHERE id = %s", [trigger.pk])
+        stored = cursor.fetchone()[0]
+    assert SECRET not in stored and stored.startswith("gAAAA")
+
+
+def test_the_same_delivery_twice_yields_one_execution():
+    trigger = hook("stripe")
+    body, headers = signed("stripe", STRIPE_EVENT)
+    first, second = post(trigger, None, headers, raw=body), post(trigger, None, headers, raw=body)
+    assert first.json()["execution_id"] == second.json()["execution_id"] and Execution.objects.count() == 1
+    other = hook("token")
+    for _ in range(2):
+        post(other, {"a": 1}, {"X-Webhook-Token": SECRET, "Idempotency-Key": "k-1"})
+    assert Execution.objects.filter(workflow=other.workflow).count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; SQLite serialises them"
+)
+def test_the_same_delivery_at_the_same_moment_yields_one_execution():
+    trigger = hook("stripe")
+    body, headers = signed("stripe", STRIPE_EVENT)
+    barrier, codes = threading.Barrier(4), []
+
+    def deliver():
+        barrier.wait()
+        try:
+            codes.append(post(trigger, None, headers, raw=body).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [202] * 4 and Execution.objects.count() == 1
+
+
+def test_bad_requests_get_a_clear_status_and_create_nothing(settings):
+    settings.FAOS_WEBHOOK_MAX_BYTES = 200
+    trigger = hook("none")
+    assert post(trigger, None, raw=b'{"a": ', content_type="application/json").status_code == 400
+    assert post(trigger, None, raw=b"[1, 2]").json() == {"body": ["The body must be a JSON object."]}
+    assert post(trigger, None, raw=b"a=1", content_type="application/x-www-form-urlencoded").status_code == 415
+    assert post(trigger, {"x": "y" * 500}).status_code == 413
+    assert APIClient().post("/api/hooks/nope/", {}, format="json").status_code == 404
+    trigger.workflow.status = "paused"
+    trigger.workflow.save()
+    assert post(trigger, {"a": 1}).status_code == 409
+    assert Execution.objects.count() == 0
+
+
+def test_rate_limit_answers_429():
+    trigger = hook("none", rate_per_minute=2)
+    codes = [post(trigger, {"n": i}).status_code for i in range(3)]
+    assert codes == [202, 202, 429]
+
+
+def test_a_filter_only_starts_matching_deliveries():
+    trigger = hook("none", filter='trigger.type == "customer.created"')
+    skipped = post(trigger, {"type": "invoice.paid"})
+    assert skipped.status_code == 200 and skipped.json()["started"] is False
+    assert post(trigger, {"type": "customer.created"}).status_code == 202
+    assert Execution.objects.count() == 1

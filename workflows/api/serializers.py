@@ -1,0 +1,155 @@
+"""API serializers for workflows: one nested definition with steps and triggers."""
+
+from django.db import transaction
+from rest_framework import serializers
+
+from executions.engine import kinds
+
+from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
+from ..triggers import trigger_config_errors, trigger_sync
+
+STEP_FIELDS = (
+    "key",
+    "name",
+    "kind",
+    "config",
+    "next_step",
+    "branches",
+    "timeout_seconds",
+    "on_error",
+    "on_error_goto",
+    "retry_max_attempts",
+    "retry_initial_delay",
+    "retry_multiplier",
+    "retry_max_delay",
+    "retry_jitter",
+)
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Step
+        fields = STEP_FIELDS
+        extra_kwargs = {"key": {"validators": []}}
+
+    def validate_kind(self, value):
+        if kinds.get(value) is None:
+            raise serializers.ValidationError(f"Unknown step kind '{value}'. Known: {', '.join(kinds.names())}.")
+        return value
+
+    def validate_key(self, value):
+        if value in RESERVED_STEP_KEYS:
+            raise serializers.ValidationError(f"'{value}' is a reserved variable name.")
+        return value
+
+    def validate_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
+    secrets = serializers.ListField(child=serializers.CharField(), write_only=True, required=False)
+    webhook_url = serializers.SerializerMethodField()
+    has_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trigger
+        fields = ("id", "kind", "name", "config", "is_enabled", "secrets", "has_secret", "webhook_url")
+
+    def get_webhook_url(self, obj) -> str | None:
+        if obj.kind != Trigger.Kind.WEBHOOK:
+            return None
+        request = self.context.get("request")
+        path = f"/api/hooks/{obj.token}/"
+        return request.build_absolute_uri(path) if request else path
+
+    def get_has_secret(self, obj) -> bool:
+        return bool(obj.secrets)
+
+    def validate(self, attrs):
+        errors = trigger_config_errors(attrs.get("kind", Trigger.Kind.MANUAL), attrs.get("config") or {})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    steps = StepSerializer(many=True, required=False)
+    triggers = TriggerSerializer(many=True, required=False)
+    active_version = serializers.IntegerField(source="active_version.number", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+
+    class Meta:
+        model = Workflow
+        fields = (
+            "id",
+            "name",
+            "description",
+            "status",
+            "owner",
+            "timeout_seconds",
+            "on_failure",
+            "sample_input",
+            "active_version",
+            "steps",
+            "triggers",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("status", "created_at", "updated_at")
+
+    def validate_steps(self, steps):
+        keys = [s["key"] for s in steps]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise serializers.ValidationError(f"Step keys must be unique: {', '.join(duplicates)}.")
+        return steps
+
+    @transaction.atomic
+    def create(self, validated):
+        steps, triggers = validated.pop("steps", []), validated.pop("triggers", [])
+        workflow = Workflow.objects.create(**validated)
+        self._replace(workflow, steps, triggers)
+        return workflow
+
+    @transaction.atomic
+    def update(self, workflow, validated):
+        steps, triggers = validated.pop("steps", None), validated.pop("triggers", None)
+        for field, value in validated.items():
+            setattr(workflow, field, value)
+        workflow.save()
+        self._replace(workflow, steps, triggers)
+        return workflow
+
+    def _replace(self, workflow, steps, triggers):
+        """The draft is replaced as a whole; versions (and runs on them) are untouched."""
+        if steps is not None:
+            workflow.steps.all().delete()
+            Step.objects.bulk_create(Step(workflow=workflow, position=i, **s) for i, s in enumerate(steps))
+        if triggers is not None:
+            kept = {t.get("id") for t in triggers if t.get("id")}
+            workflow.triggers.exclude(pk__in=kept).delete()
+            for data in triggers:
+                data = dict(data)
+                trigger = workflow.triggers.filter(pk=data.pop("id", None)).first() or Trigger(workflow=workflow)
+                for field, value in data.items():
+                    setattr(trigger, field, value)
+                trigger.save()
+                trigger_sync(trigger=trigger)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ("number", "note", "is_active", "created_by", "created_at", "activated_at", "definition")
+
+
+class ProblemSerializer(serializers.Serializer):
+    step = serializers.CharField(allow_null=True)
+    field = serializers.CharField()
+    message = serializers.CharField()

@@ -1,0 +1,130 @@
+"""Trigger services: validate kind-specific config, keep schedules in sync with django-celery-beat."""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from datetime import datetime
+
+from croniter import croniter
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from executions.engine import expressions
+
+from .models import Trigger
+
+FIRE_TASK = "workflows.tasks.fire_schedule"
+AUTH_SCHEMES = ("none", "token", "hmac_sha256", "stripe", "shopify", "slack", "hubspot_v3", "zendesk")
+
+
+def trigger_config_errors(kind: str, config: dict) -> dict[str, str]:
+    """Problems with a trigger's config, keyed by field (config.cron, config.filter…)."""
+    if not isinstance(config, dict):
+        return {"config": "must be a JSON object"}
+    errors = {}
+    if kind == Trigger.Kind.SCHEDULE:
+        errors.update(_schedule_errors(config))
+    if kind == Trigger.Kind.EVENT and not config.get("type"):
+        errors["config.type"] = "name the event type, e.g. execution.failed"
+    if kind == Trigger.Kind.WEBHOOK and config.get("auth", "token") not in AUTH_SCHEMES:
+        errors["config.auth"] = f"use one of {', '.join(AUTH_SCHEMES)}"
+    if config.get("filter"):
+        problems = expressions.check_syntax(config["filter"], condition=True)
+        if problems:
+            errors["config.filter"] = problems[0]
+    return errors
+
+
+def _schedule_errors(config: dict) -> dict[str, str]:
+    cron, every = config.get("cron"), config.get("every_seconds")
+    if bool(cron) == bool(every):
+        return {"config.cron": "give either a cron expression (e.g. 0 9 * * 1-5) or every_seconds"}
+    if cron and not croniter.is_valid(cron):
+        return {"config.cron": f"'{cron}' is not a valid cron expression (minute hour day month weekday)"}
+    if every and (not isinstance(every, int) or every < 10):
+        return {"config.every_seconds": "must be a whole number of seconds, at least 10"}
+    try:
+        zoneinfo.ZoneInfo(config.get("timezone") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return {"config.timezone": f"unknown time zone '{config.get('timezone')}'"}
+    for field in ("start", "end"):
+        if config.get(field):
+            try:
+                datetime.fromisoformat(config[field])
+            except ValueError:
+                return {f"config.{field}": "use an ISO date-time, e.g. 2026-12-01T09:00:00+01:00"}
+    return {}
+
+
+def next_runs(config: dict, count: int = 5, start: datetime | None = None) -> list[datetime]:
+    """The next occurrences of a cron schedule in its time zone, for the admin's preview."""
+    zone = zoneinfo.ZoneInfo(config.get("timezone") or "UTC")
+    base = (start or datetime.now(zone)).astimezone(zone)
+    if config.get("every_seconds"):
+        from datetime import timedelta
+
+        return [base + timedelta(seconds=config["every_seconds"] * i) for i in range(1, count + 1)]
+    itr = croniter(config["cron"], base)
+    return [itr.get_next(datetime) for _ in range(count)]
+
+
+@transaction.atomic
+def trigger_sync(*, trigger: Trigger) -> Trigger:
+    """Create, change, enable/disable or remove the PeriodicTask that fires a schedule trigger."""
+    errors = trigger_config_errors(trigger.kind, trigger.config)
+    if errors:
+        raise ValidationError(errors)
+    if trigger.kind != Trigger.Kind.SCHEDULE:
+        _drop_task(trigger)
+        return trigger
+    task = trigger.periodic_task or PeriodicTask(task=FIRE_TASK)
+    task.name = f"faos-trigger-{trigger.pk}: {trigger.workflow.name}"[:200]
+    task.args = json.dumps([trigger.pk])
+    task.enabled = trigger.is_enabled
+    task.crontab, task.interval = _schedule(trigger.config)
+    task.start_time = _moment(trigger.config.get("start"))
+    task.expires = _moment(trigger.config.get("end"))
+    task.save()
+    if trigger.periodic_task_id != task.pk:
+        Trigger.objects.filter(pk=trigger.pk).update(periodic_task=task)
+        trigger.periodic_task = task
+    return trigger
+
+
+def _schedule(config: dict):
+    if config.get("every_seconds"):
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=config["every_seconds"], period=IntervalSchedule.SECONDS
+        )
+        return None, interval
+    minute, hour, day, month, weekday = config["cron"].split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day,
+        month_of_year=month,
+        day_of_week=weekday,
+        timezone=zoneinfo.ZoneInfo(config.get("timezone") or "UTC"),
+    )
+    return crontab, None
+
+
+def _moment(value: str | None):
+    return datetime.fromisoformat(value) if value else None
+
+
+def _drop_task(trigger: Trigger) -> None:
+    if trigger.periodic_task_id:
+        PeriodicTask.objects.filter(pk=trigger.periodic_task_id).delete()
+        trigger.periodic_task = None
+
+
+def occurrence_key(trigger: Trigger, fired_at: datetime) -> str:
+    """The same scheduled occurrence gets the same key, so a double fire of Beat starts one run."""
+    if trigger.config.get("every_seconds"):
+        every = trigger.config["every_seconds"]
+        slot = int(fired_at.timestamp()) // every * every
+        return f"schedule:{trigger.pk}:{slot}"
+    return f"schedule:{trigger.pk}:{fired_at.replace(second=0, microsecond=0).isoformat()}"
