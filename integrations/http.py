@@ -1,18 +1,39 @@
-"""Outbound HTTP for steps and connectors: SSRF-guarded, size-capped, failures classified for retries."""
+"""Outbound HTTP for steps and connectors: SSRF-guarded, size-capped, failures classified for retries.
+
+No Django here: callers build the HttpPolicy from their settings. Every request, redirects included, is checked
+by _PinnedTransport, which then connects to the very address it checked (no second DNS lookup to rebind).
+Request headers carry secrets: nothing here logs them or puts them in messages.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json as jsonlib
+import math
 import socket
+import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+EXCERPT_CHARS = 500
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
+_REASONS = (  # order matters: 169.254/16 and 0/8 are "private" too, the specific label is clearer
+    ("is_loopback", "a loopback address"),
+    ("is_link_local", "a link-local address"),
+    ("is_multicast", "a multicast address"),
+    ("is_unspecified", "an unspecified address"),
+    ("is_private", "a private address"),
+    ("is_reserved", "a reserved address"),
+)
 
 
 class HttpError(Exception):
@@ -35,7 +56,7 @@ class HttpError(Exception):
 
 
 class BlockedURLError(HttpError):
-    """The URL points somewhere steps may not reach (loopback, private, link-local…)."""
+    """The URL points somewhere steps may not reach (scheme, loopback, private, link-local…); never retried."""
 
     def __init__(self, message: str):
         super().__init__(message, retryable=False)
@@ -53,132 +74,211 @@ class HttpPolicy:
 
 @dataclass
 class HttpResult:
+    """A response: body is the parsed JSON when the response is JSON, else text."""
+
     status: int
     headers: dict[str, str]
     body: Any
     elapsed_ms: int
 
 
-def safe_url(url: str) -> str:
-    """The URL without user info or query string, for messages (both may carry secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+def safe_url(url: str | httpx.URL) -> str:
+    """The URL without user info, query or fragment, for messages (they may carry secrets)."""
+    try:
+        return str(httpx.URL(str(url)).copy_with(username=None, password=None, query=None, fragment=None))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<invalid URL>"
+
+
+def _parse_url(url: str | httpx.URL) -> httpx.URL:
+    """The URL as httpx will send it (the transport checks this same parse), or a non-retryable error."""
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise HttpError(f"invalid URL: {exc}", retryable=False) from exc
+
+
+def _with_params(url: httpx.URL, params: Mapping | None) -> httpx.URL:
+    """The URL with params merged into its query (httpx alone would drop the URL's own query)."""
+    try:
+        return url.copy_merge_params(params) if params else url
+    except TypeError as exc:
+        raise HttpError(f"invalid query parameters: {exc}", retryable=False) from exc
+
+
+def _unwrap(address: Address) -> Address:
+    """The IPv4 address embedded in an IPv4-mapped, 6to4 or NAT64 IPv6 address, else the address itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped or address.sixtofour:
+            return address.ipv4_mapped or address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
 
 
 def _why_blocked(address: Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    for attribute, label in (
-        ("is_loopback", "a loopback"),
-        ("is_link_local", "a link-local"),  # before is_private, which also covers 169.254/16
-        ("is_private", "a private"),
-        ("is_multicast", "a multicast"),
-        ("is_reserved", "a reserved"),
-        ("is_unspecified", "an unspecified"),
-    ):
+    """Why steps may not reach this address, or None when it is public."""
+    address = _unwrap(address)
+    if address in _UNIQUE_LOCAL:
+        return "a unique-local address"
+    for attribute, reason in _REASONS:
         if getattr(address, attribute):
-            return f"{label} address"
-    return None
+            return reason
+    return None if address.is_global else "a non-public address"
 
 
 def _allowed(host: str, address: Address, policy: HttpPolicy) -> bool:
+    """Whether the allow-list names this host, this address, or a network containing it."""
     for entry in policy.allow_hosts:
-        if entry.lower().rstrip(".") == host:
+        entry = entry.strip().lower().rstrip(".")
+        if entry == host:
             return True
         try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
+            network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             continue
+        if address in network or _unwrap(address) in network:
+            return True
     return False
 
 
-def resolve(host: str, port: int) -> list[Address]:
-    """Every address the host resolves to (numeric forms such as 0x7f000001 included)."""
+def _resolve(host: str) -> list[Address]:
+    """Every address the host resolves to; numeric forms such as 2130706433 or 0x7f000001 included."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
         raise HttpError(f"could not resolve host '{host}': {exc}", retryable=True) from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-
-
-def check_url(url: str, policy: HttpPolicy) -> list[Address]:
-    """Refuse URLs whose host resolves to a non-public address unless allow-listed; returns the addresses."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in policy.allowed_schemes:
-        raise BlockedURLError(f"scheme '{parts.scheme}' is not allowed (use http or https)")
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
-        raise BlockedURLError(f"'{safe_url(url)}' has no host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    addresses = resolve(host, port)
-    for address in addresses:
-        reason = _why_blocked(address)
-        if reason and not _allowed(host, address, policy):
-            raise BlockedURLError(f"'{host}' resolves to {address}, {reason}; add it to FAOS_HTTP_ALLOW_HOSTS to allow")
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+    if not addresses:
+        raise HttpError(f"could not resolve host '{host}': no addresses", retryable=True)
     return addresses
 
 
-class GuardedTransport(httpx.HTTPTransport):
-    """Checks every request, redirects included, just before it is sent."""
+def _checked_addresses(url: httpx.URL, policy: HttpPolicy) -> list[Address]:
+    """The addresses this URL may be fetched from; raises BlockedURLError when any of them is off limits."""
+    if url.scheme.lower() not in policy.allowed_schemes:
+        allowed = ", ".join(sorted(policy.allowed_schemes))
+        raise BlockedURLError(f"scheme '{url.scheme}' is not allowed in {safe_url(url)} (allowed: {allowed})")
+    host = url.host.lower().rstrip(".")
+    if not host:
+        raise BlockedURLError(f"'{safe_url(url)}' has no host")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise HttpError(f"invalid port {url.port} in {safe_url(url)}", retryable=False)
+    addresses = _resolve(host)
+    for address in addresses:
+        reason = _why_blocked(address)
+        if reason and not _allowed(host, address, policy):
+            raise BlockedURLError(f"'{host}' resolves to {address}, {reason}, which is not allow-listed")
+    return addresses
 
-    def __init__(self, policy: HttpPolicy, **kwargs):
-        super().__init__(**kwargs)
+
+def check_url(url: str, policy: HttpPolicy) -> None:
+    """Raise BlockedURLError unless the URL's scheme is allowed and all its host's addresses are public or allowed."""
+    _checked_addresses(_parse_url(url), policy)
+
+
+def _pinned(request: httpx.Request, address: Address) -> httpx.Request:
+    """A copy of the request aimed at the checked address; Host header and TLS SNI keep the original name."""
+    extensions = dict(request.extensions)
+    if request.url.scheme == "https":
+        extensions.setdefault("sni_hostname", request.url.host)
+    url = request.url.copy_with(host=str(address))
+    return httpx.Request(request.method, url, headers=request.headers, stream=request.stream, extensions=extensions)
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    """Checks every request (redirects included) and connects only to the addresses it checked."""
+
+    def __init__(self, policy: HttpPolicy):
+        # No keep-alive: a pooled connection to one IP must not be reused for another name (other SNI).
+        super().__init__(limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
         self.policy = policy
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        # The check resolves the name and the connection resolves it again: a DNS answer that changes in
-        # between (rebinding) is a narrow window we accept for now; redirects are re-checked here.
-        check_url(str(request.url), self.policy)
-        return super().handle_request(request)
+        """Check, then try each checked address in resolver order until one connects."""
+        addresses = _checked_addresses(request.url, self.policy)
+        for address in addresses[:-1]:
+            try:
+                return super().handle_request(_pinned(request, address))
+            except httpx.ConnectError:
+                continue
+        return super().handle_request(_pinned(request, addresses[-1]))
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), or None."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _classify(method: str, url: str, response: httpx.Response, body: bytes) -> HttpError:
+def _status_error(method: str, url: str, response: httpx.Response, text: str) -> HttpError:
+    """An HttpError for a 4xx/5xx answer: 5xx, 408 and 429 are retryable, other 4xx are not."""
     status = response.status_code
-    excerpt = body[:500].decode("utf-8", "replace")
     retryable = status >= 500 or status in (408, 429)
-    message = f"{method} {safe_url(url)} answered HTTP {status}: {excerpt}".strip()
-    return HttpError(
-        message,
-        retryable=retryable,
-        status=status,
-        response_body=excerpt,
-        retry_after=_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None,
-    )
+    excerpt = text[:EXCERPT_CHARS].strip() + ("…" if len(text) > EXCERPT_CHARS else "")
+    message = f"{method} {safe_url(url)} answered HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    retry_after = _retry_after(response.headers.get("Retry-After")) if retryable else None
+    return HttpError(message, retryable=retryable, status=status, retry_after=retry_after, response_body=text)
 
 
-def _read(response: httpx.Response, limit: int, method: str, url: str) -> bytes:
+def _caused_by_certificate(exc: BaseException) -> bool:
+    """Whether a certificate check failed somewhere in the exception chain (retrying will not fix it)."""
+    for _ in range(10):  # chains are short; the bound guards against a cycle
+        if exc is None or isinstance(exc, ssl.SSLCertVerificationError):
+            return exc is not None
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _transport_error(method: str, url: str, exc: httpx.HTTPError, timeout: float) -> HttpError:
+    """Classify a failure below HTTP: timeouts, network and dropped connections are retryable."""
+    where = f"{method} {safe_url(url)}"
+    if isinstance(exc, httpx.TimeoutException):
+        return HttpError(f"{where} timed out after {timeout:g} s", retryable=True)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return HttpError(f"{where}: too many redirects", retryable=False)
+    if isinstance(exc, httpx.LocalProtocolError):  # its text may quote a header value: leave it out
+        return HttpError(f"{where}: the request is malformed (check header names and values)", retryable=False)
+    if _caused_by_certificate(exc):
+        return HttpError(f"{where}: TLS certificate verification failed", retryable=False)
+    retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+    return HttpError(f"{where} failed: {exc or type(exc).__name__}", retryable=retryable)
+
+
+def _read(response: httpx.Response, limit: int, where: str) -> bytes:
+    """The (decoded) body, refused as soon as it grows past the limit."""
+    too_big = HttpError(f"{where}: response larger than {limit} bytes", retryable=False)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise HttpError(f"{method} {safe_url(url)}: response larger than {limit} bytes", retryable=False)
+            raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _parse(response: httpx.Response, body: bytes) -> Any:
-    if "json" in response.headers.get("content-type", "") and body:
+def _body(response: httpx.Response, raw: bytes) -> tuple[Any, str]:
+    """The parsed body (JSON when declared and valid, else text) and its text."""
+    text = raw.decode(response.encoding or "utf-8", "replace")
+    if "json" in response.headers.get("Content-Type", "").lower() and raw.strip():
         try:
-            return httpx.Response(200, content=body).json()
+            return jsonlib.loads(raw), text
         except ValueError:
             pass
-    return body.decode(response.encoding or "utf-8", "replace")
+    return text, text
 
 
 def send(
@@ -194,36 +294,26 @@ def send(
     timeout: float = 30.0,
     raise_for_status: bool = True,
 ) -> HttpResult:
-    """Send one request under the policy; raise HttpError (classified) on failure."""
-    method = method.upper()
-    check_url(url, policy)
+    """Send one request under the policy; raise HttpError (BlockedURLError for refused targets) on failure."""
+    method, target = method.upper(), _with_params(_parse_url(url), params)
+    where = f"{method} {safe_url(target)}"
+    form, content = (data, None) if isinstance(data, Mapping) else (None, data)  # a dict is form-encoded
     started = time.monotonic()
-    transport = GuardedTransport(policy)
+    options = {"transport": _PinnedTransport(policy), "timeout": timeout, "trust_env": False}
     try:
         with (
-            httpx.Client(
-                transport=transport, timeout=timeout, follow_redirects=True, max_redirects=policy.max_redirects
-            ) as client,
+            httpx.Client(follow_redirects=True, max_redirects=policy.max_redirects, **options) as client,
             client.stream(
-                method, url, headers=headers, params=params, json=json, content=_content(data), auth=auth
+                method, target, headers=headers, json=json, content=content, data=form, auth=auth
             ) as response,
         ):
-            body = _read(response, policy.max_response_bytes, method, url)
-    except HttpError:
-        raise
-    except httpx.TooManyRedirects as exc:
-        raise HttpError(f"{method} {safe_url(url)}: too many redirects", retryable=False) from exc
-    except httpx.TimeoutException as exc:
-        raise HttpError(f"{method} {safe_url(url)} timed out after {timeout:g} s", retryable=True) from exc
+            raw = _read(response, policy.max_response_bytes, where)
     except httpx.HTTPError as exc:
-        raise HttpError(f"{method} {safe_url(url)} failed: {type(exc).__name__}: {exc}", retryable=True) from exc
+        raise _transport_error(method, url, exc, timeout) from exc
+    except UnicodeEncodeError as exc:  # a header value outside ASCII; str(exc) does not quote it
+        raise HttpError(f"{where}: the request is malformed ({exc.reason})", retryable=False) from exc
+    body, text = _body(response, raw)
     if raise_for_status and response.status_code >= 400:
-        raise _classify(method, url, response, body)
-    elapsed = int((time.monotonic() - started) * 1000)
-    return HttpResult(response.status_code, dict(response.headers), _parse(response, body), elapsed)
-
-
-def _content(data: Any) -> bytes | None:
-    if data is None:
-        return None
-    return data.encode() if isinstance(data, str) else bytes(data)
+        raise _status_error(method, url, response, text)
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    return HttpResult(response.status_code, dict(response.headers), body, elapsed_ms)
