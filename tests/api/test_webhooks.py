@@ -25,7 +25,7 @@ def hook(auth="stripe", **config):
                 "name": "Greet",
                 "config": {
                     "action": "log",
-                    "inputs": {"message": "{{trigger.data.object.email ?? trigger.email ?? 'x'}}"},
+                    "inputs": {"message": "{{trigger.type ?? 'no type'}}"},
                 },
             }
         ]
