@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
-from workflows.api.views import WorkflowViewSet
+from workflows.api.views import TriggerViewSet, WorkflowViewSet
 from workflows.api.webhooks import WebhookView
 
 router = DefaultRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("events", EventViewSet, basename="event")

@@ -254,3 +254,33 @@ def test_docs_are_served_without_a_cdn(client):
     client.force_login(user)
     page = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in page and "cdn." not in page and "/static/drf_spectacular_sidecar/" in page
+
+
+def test_triggers_crud_validates_config_and_syncs_schedules(api):
+    from django_celery_beat.models import PeriodicTask
+
+    workflow = create(api)
+    created = api.post(
+        "/api/triggers/",
+        {"workflow": workflow["id"], "kind": "schedule", "config": {"cron": "*/15 * * * *"}},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert PeriodicTask.objects.get(task="workflows.tasks.fire_schedule").crontab.minute == "*/15"
+    bad = api.patch(f"/api/triggers/{created.json()['id']}/", {"config": {"cron": "nope"}}, format="json")
+    assert bad.status_code == 400
+    hook = api.post(
+        "/api/triggers/",
+        {"workflow": workflow["id"], "kind": "webhook", "config": {"auth": "token"}, "secrets": ["s3cret"]},
+        format="json",
+    ).json()
+    assert hook["webhook_url"].startswith("http://testserver/api/hooks/") and hook["has_secret"] is True
+    assert "s3cret" not in str(api.get(f"/api/triggers/{hook['id']}/").json())
+    api.delete(f"/api/triggers/{created.json()['id']}/")
+    assert not PeriodicTask.objects.filter(task="workflows.tasks.fire_schedule").exists()
+
+
+def test_a_version_can_be_frozen_without_activating(api):
+    workflow = create(api)
+    frozen = api.post(f"/api/workflows/{workflow['id']}/versions/", {"note": "before changes"}, format="json")
+    assert frozen.status_code == 201 and frozen.json()["number"] == 1 and frozen.json()["is_active"] is False

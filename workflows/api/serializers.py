@@ -56,7 +56,8 @@ class TriggerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Trigger
-        fields = ("id", "kind", "name", "config", "is_enabled", "secrets", "has_secret", "webhook_url")
+        fields = ("id", "workflow", "kind", "name", "config", "is_enabled", "secrets", "has_secret", "webhook_url")
+        extra_kwargs = {"workflow": {"read_only": True}}
 
     def get_webhook_url(self, obj) -> str | None:
         if obj.kind != Trigger.Kind.WEBHOOK:
@@ -69,7 +70,9 @@ class TriggerSerializer(serializers.ModelSerializer):
         return bool(obj.secrets)
 
     def validate(self, attrs):
-        errors = trigger_config_errors(attrs.get("kind", Trigger.Kind.MANUAL), attrs.get("config") or {})
+        current = self.instance if isinstance(self.instance, Trigger) else None
+        kind = attrs.get("kind", current.kind if current else Trigger.Kind.MANUAL)
+        errors = trigger_config_errors(kind, attrs.get("config", current.config if current else {}) or {})
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

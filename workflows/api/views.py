@@ -14,16 +14,18 @@ from executions.services import execution_start
 
 from .. import io
 from ..diff import version_diff
-from ..models import Workflow
+from ..models import Trigger, Workflow
 from ..services import (
     WorkflowInvalid,
     workflow_activate,
     workflow_duplicate,
     workflow_import,
     workflow_set_status,
+    workflow_snapshot,
     workflow_validate,
 )
-from .serializers import ProblemSerializer, VersionSerializer, WorkflowSerializer
+from ..triggers import trigger_sync
+from .serializers import ProblemSerializer, TriggerSerializer, VersionSerializer, WorkflowSerializer
 
 RunInput = inline_serializer(
     "RunInput", {"input": serializers.JSONField(), "test": serializers.BooleanField(default=False)}
@@ -110,10 +112,18 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=VersionSerializer(many=True), request=None)
+    @action(detail=True, methods=["get", "post"])
     def versions(self, request, pk=None):
-        versions = self.get_object().versions.select_related("workflow", "created_by").order_by("-number")
+        """GET lists versions; POST freezes the current draft as a new version (without activating it)."""
+        workflow = self.get_object()
+        if request.method == "POST":
+            problems = workflow_validate(workflow=workflow)
+            if problems:
+                return problems_response(problems)
+            version = workflow_snapshot(workflow=workflow, user=request.user, note=request.data.get("note", ""))
+            return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        versions = workflow.versions.select_related("workflow", "created_by").order_by("-number")
         return Response(VersionSerializer(versions, many=True).data)
 
     @extend_schema(parameters=[OpenApiParameter("from", int), OpenApiParameter("to", int)], responses=dict)
@@ -146,3 +156,23 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(
             ExecutionSerializer(execution, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
+
+
+class TriggerViewSet(viewsets.ModelViewSet):
+    """Triggers of the workflows you can see; kind-specific config is validated, schedules sync to Beat."""
+
+    serializer_class = TriggerSerializer
+    queryset = Trigger.objects.none()  # typing for the schema; get_queryset scopes by user
+    filterset_fields = ("workflow", "kind", "is_enabled")
+
+    def get_queryset(self):
+        return Trigger.objects.filter(workflow__in=visible_workflows(self.request.user).values("pk")).select_related(
+            "workflow"
+        )
+
+    def perform_create(self, serializer):
+        workflow = get_object_or_404(visible_workflows(self.request.user), pk=self.request.data.get("workflow"))
+        trigger_sync(trigger=serializer.save(workflow=workflow))
+
+    def perform_update(self, serializer):
+        trigger_sync(trigger=serializer.save())
