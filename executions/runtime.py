@@ -275,7 +275,7 @@ def _park(execution: Execution, step_run: StepRun, outcome: Outcome) -> Decision
     fields = {"status": Execution.Status.WAITING}
     if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
         fields = {}
-    if execution.deadline_at and outcome.wake_at:
+    if execution.deadline_at and outcome.wake_at and not execution.version.definition.get("count_paused_time"):
         # Paused time does not count against the run's timeout: a 2-day wait in a 300 s workflow is fine.
         fields["deadline_at"] = execution.deadline_at + max(outcome.wake_at - timezone.now(), timedelta(0))
     if fields:

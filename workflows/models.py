@@ -47,6 +47,9 @@ class Workflow(models.Model):
     timeout_seconds = models.PositiveIntegerField(
         default=300, validators=[MinValueValidator(1)], help_text="A run still going after this long is timed out."
     )
+    count_paused_time = models.BooleanField(
+        default=False, help_text="Count time spent waiting (waits, approvals, events) against the timeout."
+    )
     on_failure = models.CharField(max_length=16, choices=OnFailure.choices, default=OnFailure.NOTHING)
     sample_input = models.JSONField(default=dict, blank=True, help_text="Sample trigger data for test runs.")
     template_slug = models.SlugField(max_length=80, blank=True, help_text="The template this was created from.")

@@ -33,6 +33,7 @@ def workflow_definition(*, workflow: Workflow) -> dict:
         "name": workflow.name,
         "description": workflow.description,
         "timeout_seconds": workflow.timeout_seconds,
+        "count_paused_time": workflow.count_paused_time,
         "on_failure": workflow.on_failure,
         "steps": [step_dict(step) for step in workflow.steps.order_by("position", "id")],
         "triggers": [
@@ -114,6 +115,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         name=name or definition.get("name") or "Imported workflow",
         description=definition.get("description", ""),
         timeout_seconds=definition.get("timeout_seconds") or 300,
+        count_paused_time=bool(definition.get("count_paused_time", False)),
         on_failure=definition.get("on_failure") or Workflow.OnFailure.NOTHING,
         sample_input=definition.get("sample_input") or {},
         owner=owner,

@@ -195,3 +195,12 @@ def test_two_workers_claiming_the_same_run_never_get_the_same_step():
         execution = execution_start(workflow=workflow, input={})
     assert runtime.steprun_claim(execution_id=execution.pk, worker="a") is not None
     assert runtime.steprun_claim(execution_id=execution.pk, worker="b") is None
+
+
+def test_the_workflow_level_failure_notice_emails_the_owner(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    workflow = active([log("broken", "{{trigger.missing}}")], on_failure="notify_owner")
+    execution = execution_start(workflow=workflow, input={})
+    [message] = mail.outbox
+    assert "failed" in message.subject and "trigger.missing" in message.body
+    assert f"/admin/executions/execution/{execution.pk}/" in message.body

@@ -331,3 +331,18 @@ def test_a_failed_sub_workflow_fails_the_step_and_a_waiting_child_wakes_the_pare
         sweep()
     execution.refresh_from_db()
     assert execution.status == "failed" and "child broke" in execution.error
+
+
+@pytest.mark.parametrize(("counted", "status"), [(False, "succeeded"), (True, "timed_out")])
+def test_paused_time_counts_against_the_timeout_only_when_configured(counted, status):
+    workflow = active(
+        [{"key": "pause", "name": "Wait", "kind": "wait", "config": {"duration": "1h"}}, log("after")],
+        timeout_seconds=300,
+        count_paused_time=counted,
+    )
+    execution = run(workflow, {})
+    wake = execution.step_runs.get(step_key="pause").wake_at
+    with time_machine.travel(wake + timedelta(seconds=1), tick=False):
+        sweep()
+    execution.refresh_from_db()
+    assert execution.status == status

@@ -91,7 +91,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "active_version", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "description", "owner", ("status", "active_version"))}),
-        ("Settings", {"fields": (("timeout_seconds", "on_failure"), "sample_input")}),
+        ("Settings", {"fields": (("timeout_seconds", "count_paused_time", "on_failure"), "sample_input")}),
     )
     inlines = (StepInline, TriggerInline, VersionInline)
     actions = ("pause_selected",)
