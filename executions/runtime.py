@@ -13,6 +13,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from integrations import actions as action_registry
+from integrations.services import connection_credentials
 
 from . import containers, scopes
 from .approvals import ApprovalRunner
@@ -214,6 +215,9 @@ class ActionRunner:
             step_key=ctx.step.key,
             execution_id=self.execution_id,
             set_variables=ctx.extra.setdefault("set_vars", {}),
+            credentials=lambda service, name: connection_credentials(
+                service=service, name=name, test_mode=ctx.test_mode
+            ),
         )
         return action_registry.run_action(action, inputs, action_ctx)
 

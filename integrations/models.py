@@ -1,1 +1,30 @@
-"""Integration models (connections come with the integrations issue)."""
+"""Connections: credentials for a service, encrypted at rest, never shown back."""
+
+from django.db import models
+
+from .crypto import EncryptedJSONField
+
+
+class Connection(models.Model):
+    """One account of one service (Stripe, Slack…) that connector steps act through."""
+
+    class Status(models.TextChoices):
+        UNTESTED = "untested", "Not tested"
+        OK = "ok", "Working"
+        FAILED = "failed", "Failing"
+
+    service = models.SlugField(max_length=50, help_text="The connector, e.g. stripe, slack, zendesk.")
+    name = models.CharField(max_length=100, default="default", help_text="Steps pick a connection by this name.")
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text="Stored encrypted; never shown back.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNTESTED)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["service", "name"]
+        constraints = [models.UniqueConstraint(fields=["service", "name"], name="unique_connection_name")]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name}"

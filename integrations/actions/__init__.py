@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class ActionContext:
     step_key: str = ""
     execution_id: int | None = None
     set_variables: dict = field(default_factory=dict)
+    credentials: Callable[[str, str | None], dict] = field(default=lambda service, name: {}, repr=False)
 
 
 class Action:
@@ -86,6 +88,9 @@ def _load() -> None:
         return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    from .. import connectors  # connector modules register their actions here too
+
+    connectors.load()
     _LOADED.append(True)
 
 
@@ -115,4 +120,22 @@ def check_step(step) -> list[Problem]:
         return [Problem(step.key, "config.action", f"unknown action '{step.config.get('action')}' (known: {known})")]
     inputs = step.config.get("inputs") or {}
     missing = [k for k in action.input_schema.get("required", []) if k not in inputs or inputs[k] in ("", None)]
-    return [Problem(step.key, f"config.inputs.{k}", "is required") for k in missing]
+    problems = [Problem(step.key, f"config.inputs.{k}", "is required") for k in missing]
+    service = getattr(action, "service", "")
+    if service and not _has_connection(service, inputs.get("connection")):
+        name = inputs.get("connection") or "any"
+        problems.append(
+            Problem(
+                step.key,
+                "config.inputs.connection",
+                f"no {service} connection ({name}) yet: add one under Integrations → Connections",
+            )
+        )
+    return problems
+
+
+def _has_connection(service: str, name: str | None) -> bool:
+    from ..models import Connection
+
+    found = Connection.objects.filter(service=service)
+    return (found.filter(name=name) if name and "{{" not in name else found).exists()

@@ -1,0 +1,124 @@
+"""Admin for integrations: connections with write-only credentials and a "Test connection" action."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from executions.engine.errors import StepError
+
+from . import connectors
+from .actions import ActionContext, run_action
+from .models import Connection
+from .services import connection_record_test
+
+
+class ConnectionForm(forms.ModelForm):
+    """Credentials are typed in, stored encrypted and never rendered back; empty keeps the stored value."""
+
+    credential_values = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "autocomplete": "off"}),
+        label="Credentials",
+        help_text="One per line as name=value (see the service's fields below). "
+        "Stored encrypted; never shown again. Leave empty to keep the current credentials.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ("service", "name")
+        widgets = {"service": forms.Select(choices=[])}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].widget.choices = [(s.name, f"{s.label} ({s.category})") for s in connectors.services()]
+
+    def clean_credential_values(self):
+        text, values = self.cleaned_data["credential_values"], {}
+        for number, line in enumerate(filter(None, (ln.strip() for ln in text.splitlines())), start=1):
+            if "=" not in line:
+                raise forms.ValidationError(f"Line {number}: write name=value.")
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+        return values
+
+    def clean(self):
+        cleaned = super().clean()
+        service = connectors.get_service(cleaned.get("service") or "")
+        values = cleaned.get("credential_values") or {}
+        if service is None:
+            self.add_error("service", "Unknown service.")
+        elif values or not self.instance.pk:
+            required = [k for k, f in service.credential_fields.items() if f.get("required") and not values.get(k)]
+            if required:
+                self.add_error("credential_values", f"{service.label} needs: {', '.join(required)}.")
+            unknown = sorted(set(values) - set(service.credential_fields))
+            if unknown:
+                self.add_error("credential_values", f"Unknown field(s) for {service.label}: {', '.join(unknown)}.")
+        return cleaned
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("credential_values"):
+            connection.credentials = self.cleaned_data["credential_values"]
+            connection.status = Connection.Status.UNTESTED
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("service_label", "name", "status_badge", "last_tested_at", "last_error")
+    list_filter = ("service", "status")
+    readonly_fields = ("status", "last_tested_at", "last_error", "fields_help")
+    fields = ("service", "name", "credential_values", "fields_help", "status", "last_tested_at", "last_error")
+    actions = ("test_selected",)
+
+    @admin.display(description="Service", ordering="service")
+    def service_label(self, obj):
+        service = connectors.get_service(obj.service)
+        return service.label if service else obj.service
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        css = {"ok": "succeeded", "failed": "failed"}.get(obj.status, "pending")
+        return format_html('<span class="faos-badge faos-{}">{}</span>', css, obj.get_status_display())
+
+    @admin.display(description="Credential fields")
+    def fields_help(self, obj):
+        service = connectors.get_service(obj.service) if obj and obj.service else None
+        if service is None:
+            return "Choose a service and save to see its fields."
+        items = [
+            f"{k}{' (required)' if f.get('required') else ''}: {f.get('label', '')}"
+            for k, f in service.credential_fields.items()
+        ]
+        stored = ", ".join(sorted(obj.credentials)) if obj.credentials else "none"
+        return format_html("{}<br><small>Stored now: {} (values hidden)</small>", "; ".join(items), stored)
+
+    @admin.action(description="Test connection")
+    def test_selected(self, request, queryset):
+        for connection in queryset:
+            ok, error = connection_test(connection)
+            level = messages.SUCCESS if ok else messages.ERROR
+            self.message_user(request, f"{connection}: {'OK' if ok else error}", level)
+
+
+def connection_test(connection: Connection) -> tuple[bool, str]:
+    """Call the service's cheap read-only action with this connection; record the outcome."""
+    service = connectors.get_service(connection.service)
+    if service is None or not service.test_action:
+        return False, "This service has no connection test."
+    ctx = ActionContext(
+        idempotency_key=f"faos-test-{connection.pk}",
+        timeout=15,
+        credentials=lambda _service, _name: connection.credentials,
+    )
+    try:
+        run_action(service.test_action, {"connection": connection.name}, ctx)
+    except StepError as exc:
+        connection_record_test(connection=connection, ok=False, error=str(exc))
+        return False, str(exc)
+    connection_record_test(connection=connection, ok=True)
+    return True, ""

@@ -1,0 +1,166 @@
+"""Connectors: one module per service, each registering the service and its actions.
+
+A connector action is an ordinary registered Action named "<service>.<action>" whose `build()` returns
+the exact HTTP request the vendor documents; the base class sends it through the SSRF-guarded client,
+maps errors for the retry policy, adds the idempotency key and keeps credentials out of every output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from executions.engine.errors import StepError
+
+from .. import http
+from ..actions import Action, ActionContext
+
+SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|signature", re.IGNORECASE)
+_SERVICES: dict[str, Service] = {}
+_LOADED: list[bool] = []
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the Integrations page shows for one service, and the credentials it asks for."""
+
+    name: str
+    label: str
+    category: str
+    credential_fields: dict = field(default_factory=dict)  # name -> {"label", "secret", "help", "required"}
+    docs_url: str = ""
+    test_action: str | None = None  # an action (cheap, read-only) that "Test connection" calls
+
+
+@dataclass
+class Request:
+    """One HTTP request, exactly as the vendor documents it."""
+
+    method: str
+    url: str
+    headers: dict = field(default_factory=dict)
+    json: Any = None
+    data: Any = None
+    params: dict | None = None
+    auth: tuple[str, str] | None = None
+
+
+def register_service(service: Service) -> Service:
+    _SERVICES[service.name] = service
+    return service
+
+
+def services() -> list[Service]:
+    load()
+    return sorted(_SERVICES.values(), key=lambda s: (s.category, s.label))
+
+
+def get_service(name: str) -> Service | None:
+    load()
+    return _SERVICES.get(name)
+
+
+def load() -> None:
+    """Import every connector module once (each registers its service and actions)."""
+    if _LOADED:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    _LOADED.append(True)
+
+
+class ConnectorAction(Action):
+    """Base class of a connector action. Subclass in the service's module and decorate with @register.
+
+    Example::
+
+        @register
+        class PostMessage(ConnectorAction):
+            name = "slack.post_message"
+            service = "slack"
+            input_schema = {"type": "object", "required": ["channel", "text"], ...}
+
+            def build(self, inputs, creds, ctx):
+                return Request("POST", f"{creds.get('base_url', 'https://slack.com')}/api/chat.postMessage",
+                               headers={"Authorization": f"Bearer {creds['bot_token']}"},
+                               json={"channel": inputs["channel"], "text": inputs["text"]})
+    """
+
+    service: str = ""
+    side_effect = True
+    read_only = False  # True for lookups: sent in test runs too
+
+    def build(self, inputs: dict, creds: dict, ctx: ActionContext) -> Request:
+        raise NotImplementedError
+
+    def parse(self, result: http.HttpResult, inputs: dict) -> Any:
+        """The step's result; by default the response body."""
+        return result.body
+
+    def check_body(self, result: http.HttpResult) -> None:
+        """Vendors that answer 200 with an error in the body (Slack's ok: false) raise StepError here."""
+
+    def has_side_effect(self, inputs):
+        return not self.read_only
+
+    def describe(self, inputs, ctx):
+        creds = ctx.credentials(self.service, inputs.get("connection"))
+        request = self.build(inputs, creds, ctx)
+        headers = {k: "[redacted]" if SENSITIVE_HEADER.search(k) else v for k, v in request.headers.items()}
+        return redact(
+            {
+                "method": request.method,
+                "url": request.url,
+                "headers": headers,
+                "json": request.json,
+                "data": request.data,
+                "params": request.params,
+            },
+            creds,
+        )
+
+    def run(self, inputs, ctx):
+        creds = ctx.credentials(self.service, inputs.get("connection"))
+        request = self.build(inputs, creds, ctx)
+        try:
+            result = http.send(
+                request.method,
+                request.url,
+                policy=policy(),
+                headers=request.headers,
+                params=request.params,
+                json=request.json,
+                data=request.data,
+                auth=request.auth,
+                timeout=ctx.timeout,
+            )
+            self.check_body(result)
+        except http.HttpError as exc:
+            message = redact(f"{self.service}: {exc}", creds)
+            raise StepError(
+                message, retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status}
+            ) from None
+        return redact(self.parse(result, inputs), creds)
+
+
+def policy() -> http.HttpPolicy:
+    return http.HttpPolicy(allow_hosts=frozenset(settings.FAOS_HTTP_ALLOW_HOSTS))
+
+
+def redact(value: Any, creds: dict) -> Any:
+    """Replace every credential value (and its Basic/Bearer forms) wherever it appears."""
+    secrets = [str(v) for v in creds.values() if isinstance(v, str | int) and len(str(v)) >= 6]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, creds) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, creds) for v in value]
+    return value

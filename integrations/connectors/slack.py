@@ -1,0 +1,120 @@
+"""Slack (Web API): post a message, invite to a channel. Auth: a bot token (xoxb-…) as a Bearer header."""
+
+from executions.engine.errors import StepError
+
+from ..actions import register
+from . import ConnectorAction, Request, Service, register_service
+
+SLACK = register_service(
+    Service(
+        name="slack",
+        label="Slack",
+        category="Communication",
+        docs_url="https://api.slack.com/web",
+        credential_fields={
+            "bot_token": {"label": "Bot token (xoxb-…)", "secret": True, "required": True},
+            "base_url": {
+                "label": "API base URL",
+                "secret": False,
+                "required": False,
+                "help": "Leave empty for https://slack.com",
+            },
+        },
+        test_action="slack.auth_test",
+    )
+)
+# Slack's retryable errors come back as HTTP 200 with ok: false; these deserve another attempt.
+RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+class SlackAction(ConnectorAction):
+    service = "slack"
+    category = "Communication"
+    method = ""
+
+    def build(self, inputs, creds, ctx):
+        base = (creds.get("base_url") or "https://slack.com").rstrip("/")
+        return Request(
+            "POST",
+            f"{base}/api/{self.method}",
+            json=self.payload(inputs),
+            headers={
+                "Authorization": f"Bearer {creds['bot_token']}",
+                "Content-Type": "application/json; charset=utf-8",
+            },
+        )
+
+    def payload(self, inputs: dict) -> dict:
+        return {}
+
+    def check_body(self, result):
+        body = result.body if isinstance(result.body, dict) else {}
+        if not body.get("ok", False):
+            error = body.get("error", "unknown_error")
+            raise StepError(f"slack: {self.method} failed: {error}", retryable=error in RETRYABLE)
+
+
+@register
+class PostMessage(SlackAction):
+    """chat.postMessage: text (and optional Block Kit blocks) to a channel, optionally in a thread."""
+
+    name = "slack.post_message"
+    label = "Slack: post a message"
+    method = "chat.postMessage"
+    input_schema = {
+        "type": "object",
+        "required": ["channel", "text"],
+        "properties": {
+            "connection": {"type": "string"},
+            "channel": {"type": "string", "minLength": 1},
+            "text": {"type": "string", "minLength": 1},
+            "blocks": {"type": "array"},
+            "thread_ts": {"type": "string"},
+        },
+    }
+
+    def payload(self, inputs):
+        keys = ("channel", "text", "blocks", "thread_ts")
+        return {k: inputs[k] for k in keys if inputs.get(k) not in (None, "")}
+
+    def parse(self, result, inputs):
+        return {"channel": result.body.get("channel"), "ts": result.body.get("ts")}
+
+
+@register
+class InviteToChannel(SlackAction):
+    """conversations.invite: add users (IDs) to a channel, e.g. a new hire to #team."""
+
+    name = "slack.invite_to_channel"
+    label = "Slack: invite users to a channel"
+    method = "conversations.invite"
+    input_schema = {
+        "type": "object",
+        "required": ["channel", "users"],
+        "properties": {
+            "connection": {"type": "string"},
+            "channel": {"type": "string", "minLength": 1},
+            "users": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        },
+    }
+
+    def payload(self, inputs):
+        users = inputs["users"] if isinstance(inputs["users"], str) else ",".join(inputs["users"])
+        return {"channel": inputs["channel"], "users": users}
+
+    def parse(self, result, inputs):
+        return {"channel": (result.body.get("channel") or {}).get("id")}
+
+
+@register
+class AuthTest(SlackAction):
+    """auth.test: checks the token (used by "Test connection")."""
+
+    name = "slack.auth_test"
+    label = "Slack: check the token"
+    method = "auth.test"
+    read_only = True
+    input_schema = {"type": "object", "properties": {"connection": {"type": "string"}}}
+
+    def parse(self, result, inputs):
+        return {"team": result.body.get("team"), "user": result.body.get("user")}

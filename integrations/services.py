@@ -1,0 +1,45 @@
+"""Connection services: look credentials up for a step, test a connection, rotate encryption keys."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from executions.engine.errors import StepError
+
+from .models import Connection
+
+
+def connection_credentials(*, service: str, name: str | None, test_mode: bool) -> dict:
+    """Decrypted credentials for a step; test runs without a connection get named placeholders."""
+    connections = Connection.objects.filter(service=service)
+    connection = connections.filter(name=name).first() if name else connections.order_by("name").first()
+    if connection is not None:
+        return connection.credentials
+    if test_mode:
+        from .connectors import get_service
+
+        fields = get_service(service).credential_fields if get_service(service) else {}
+        return {key: f"<{key}>" for key in fields} | {"base_url": ""}
+    raise StepError(f"no {service} connection named '{name or 'default'}': add one under Integrations → Connections")
+
+
+@transaction.atomic
+def connection_rotate_keys() -> int:
+    """Re-encrypt every stored secret with the newest key (after prepending one to FAOS_ENCRYPTION_KEYS)."""
+    from workflows.models import Trigger
+
+    count = 0
+    for model, field in ((Connection, "credentials"), (Trigger, "secrets")):
+        for row in model.objects.select_for_update().only("pk", field):
+            # Saving the decrypted value encrypts it with the first (newest) key.
+            model.objects.filter(pk=row.pk).update(**{field: getattr(row, field)})
+            count += 1
+    return count
+
+
+def connection_record_test(*, connection: Connection, ok: bool, error: str = "") -> Connection:
+    connection.status = Connection.Status.OK if ok else Connection.Status.FAILED
+    connection.last_tested_at, connection.last_error = timezone.now(), error[:2000]
+    connection.save(update_fields=["status", "last_tested_at", "last_error"])
+    return connection

@@ -1,0 +1,62 @@
+"""Slack: the exact Web API requests, Slack's ok:false errors, and secrets kept out of every output."""
+
+import pytest
+
+from executions.engine.errors import StepError
+from tests.integrations.connectors.conftest import call
+
+pytestmark = pytest.mark.django_db
+TOKEN = "xoxb-canary-0123456789"
+
+
+def test_post_message_sends_the_documented_request(vendor, connect):
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/chat.postMessage", body={"ok": True, "channel": "C1", "ts": "1700.1"})
+    result = call("slack.post_message", {"channel": "#support", "text": "Ticket 42 escalated"})
+    [request] = vendor.requests
+    assert (request.method, request.path) == ("POST", "/api/chat.postMessage")
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert request.json() == {"channel": "#support", "text": "Ticket 42 escalated"}
+    assert result == {"channel": "C1", "ts": "1700.1"}
+
+
+def test_invite_joins_user_ids_with_commas(vendor, connect):
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/conversations.invite", body={"ok": True, "channel": {"id": "C9"}})
+    assert call("slack.invite_to_channel", {"channel": "C9", "users": ["U1", "U2"]}) == {"channel": "C9"}
+    assert vendor.requests[0].json() == {"channel": "C9", "users": "U1,U2"}
+
+
+@pytest.mark.parametrize(("error", "retryable"), [("channel_not_found", False), ("ratelimited", True)])
+def test_ok_false_is_a_step_error_classified_for_retries(vendor, connect, error, retryable):
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/chat.postMessage", body={"ok": False, "error": error})
+    with pytest.raises(StepError) as exc:
+        call("slack.post_message", {"channel": "#x", "text": "hi"})
+    assert error in str(exc.value) and exc.value.retryable is retryable
+
+
+def test_http_429_is_retryable_with_retry_after_and_never_echoes_the_token(vendor, connect):
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/chat.postMessage", status=429, headers={"Retry-After": "3"}, body={"echo": TOKEN})
+    with pytest.raises(StepError) as exc:
+        call("slack.post_message", {"channel": "#x", "text": "hi"})
+    assert exc.value.retryable and exc.value.retry_after == 3.0 and TOKEN not in str(exc.value)
+
+
+def test_test_runs_record_the_request_with_credentials_redacted(vendor, connect):
+    connect("slack", bot_token=TOKEN)
+    result = call("slack.post_message", {"channel": "#x", "text": "hi"}, test_mode=True)
+    assert vendor.requests == [] and result["test_mode"] is True
+    assert result["would_send"]["headers"]["Authorization"] == "[redacted]" and TOKEN not in str(result)
+
+
+def test_test_runs_work_without_any_connection(vendor):
+    result = call("slack.post_message", {"channel": "#x", "text": "hi"}, test_mode=True)
+    assert result["would_send"]["url"] == "https://slack.com/api/chat.postMessage"
+
+
+def test_a_live_run_without_a_connection_names_what_is_missing(vendor):
+    with pytest.raises(StepError, match="no slack connection"):
+        call("slack.post_message", {"channel": "#x", "text": "hi"})

@@ -1,0 +1,127 @@
+"""Connections: ciphertext at rest, key rotation, write-only credentials, and a secret canary that never leaks."""
+
+import pytest
+from django.db import connection as db
+from django.urls import reverse
+
+from executions.services import execution_start
+from integrations.models import Connection
+from integrations.services import connection_rotate_keys
+from tests.factories import workflow_with_steps
+from workflows.services import workflow_activate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CANARY = "xoxb-CANARY-5f2a9c"
+
+
+def stored(pk):
+    with db.cursor() as cursor:
+        cursor.execute("SELECT credentials FROM integrations_connection WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
+
+
+def test_credentials_are_ciphertext_in_the_database():
+    connection = Connection.objects.create(service="slack", credentials={"bot_token": CANARY})
+    assert CANARY not in stored(connection.pk) and stored(connection.pk).startswith("gAAAA")
+    assert Connection.objects.get(pk=connection.pk).credentials == {"bot_token": CANARY}
+
+
+def test_key_rotation_re_encrypts_with_the_new_key(settings):
+    from cryptography.fernet import Fernet
+
+    old = Fernet.generate_key().decode()
+    settings.FAOS_ENCRYPTION_KEYS = [old]
+    connection = Connection.objects.create(service="slack", credentials={"bot_token": CANARY})
+    before = stored(connection.pk)
+    new = Fernet.generate_key().decode()
+    settings.FAOS_ENCRYPTION_KEYS = [new, old]
+    assert connection_rotate_keys() == 1  # one connection, no triggers
+    settings.FAOS_ENCRYPTION_KEYS = [new]  # the old key is gone: only re-encrypted data still opens
+    assert stored(connection.pk) != before
+    assert Connection.objects.get(pk=connection.pk).credentials == {"bot_token": CANARY}
+
+
+def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, admin_user, settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    from tests.fakes import FakeServer
+
+    server = FakeServer()
+    server.route("POST", "/api/chat.postMessage", status=500, body={"error": f"bad token {CANARY}"})
+    Connection.objects.create(service="slack", credentials={"bot_token": CANARY, "base_url": server.url})
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "post",
+                "name": "Post",
+                "retry_max_attempts": 1,
+                "config": {"action": "slack.post_message", "inputs": {"channel": "#x", "text": "hi"}},
+            }
+        ]
+    )
+    workflow_activate(workflow=workflow)
+    execution = execution_start(workflow=workflow, input={})
+    execution.refresh_from_db()
+    server.close()
+    assert execution.status == "failed"
+    run = execution.step_runs.get()
+    assert CANARY not in f"{run.input}{run.output}{run.error}{run.error_detail}{execution.error}"
+    client.force_login(admin_user)
+    pages = [
+        reverse("admin:executions_execution_change", args=[execution.pk]),
+        reverse("admin:integrations_connection_change", args=[Connection.objects.get().pk]),
+        reverse("admin:integrations_connection_changelist"),
+    ]
+    for url in pages:
+        assert CANARY not in client.get(url).content.decode()
+
+
+def test_the_admin_form_keeps_credentials_when_left_empty_and_requires_fields(client, admin_user):
+    client.force_login(admin_user)
+    add = reverse("admin:integrations_connection_add")
+    missing = client.post(add, {"service": "slack", "name": "main", "credential_values": ""})
+    assert "Slack needs: bot_token" in missing.content.decode()
+    client.post(add, {"service": "slack", "name": "main", "credential_values": f"bot_token={CANARY}"})
+    connection = Connection.objects.get()
+    change = reverse("admin:integrations_connection_change", args=[connection.pk])
+    client.post(change, {"service": "slack", "name": "renamed", "credential_values": ""})
+    connection.refresh_from_db()
+    assert connection.name == "renamed" and connection.credentials == {"bot_token": CANARY}
+
+
+def test_test_connection_calls_the_service_and_records_the_result(client, admin_user, settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    from tests.fakes import FakeServer
+
+    server = FakeServer()
+    server.route("POST", "/api/auth.test", body={"ok": True, "team": "Acme", "user": "faos"})
+    connection = Connection.objects.create(service="slack", credentials={"bot_token": CANARY, "base_url": server.url})
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:integrations_connection_changelist"),
+        {"action": "test_selected", "_selected_action": [connection.pk]},
+        follow=True,
+    )
+    server.close()
+    connection.refresh_from_db()
+    assert connection.status == "ok" and "OK" in response.content.decode()
+    assert server.requests[0].headers["Authorization"] == f"Bearer {CANARY}"
+
+
+def test_activation_names_a_missing_connection():
+    from workflows.services import WorkflowInvalid
+
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "post",
+                "name": "Post",
+                "config": {"action": "slack.post_message", "inputs": {"channel": "#x", "text": "hi"}},
+            }
+        ]
+    )
+    with pytest.raises(WorkflowInvalid) as exc:
+        workflow_activate(workflow=workflow)
+    assert (
+        "no slack connection" in str(exc.value.problems[0])
+        and exc.value.problems[0].field == "config.inputs.connection"
+    )
