@@ -13,6 +13,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from integrations import actions as action_registry
+from integrations.agents import AgentRunner
 from integrations.services import connection_credentials
 
 from . import containers, scopes
@@ -95,6 +96,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
         approvals=ApprovalRunner(execution, step_run),
+        agents=AgentRunner(),
         cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,

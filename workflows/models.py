@@ -175,3 +175,38 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} trigger of {self.workflow}"
+
+
+class Agent(models.Model):
+    """An AI agent steps delegate to: a role, instructions, a model provider and the actions it may use."""
+
+    class Provider(models.TextChoices):
+        OFFLINE = "offline", "Built-in offline (rules and templates, no key needed)"
+        OPENAI = "openai", "OpenAI-compatible API"
+        ANTHROPIC = "anthropic", "Anthropic"
+
+    name = models.CharField(max_length=200, unique=True)
+    role = models.CharField(max_length=200, blank=True, help_text="e.g. Customer Service Agent")
+    instructions = models.TextField(blank=True, help_text="How the agent should behave (the system prompt).")
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.OFFLINE)
+    model = models.CharField(max_length=100, blank=True, help_text="e.g. gpt-4o-mini or claude-sonnet-4-5")
+    temperature = models.FloatField(default=0.2, validators=[MinValueValidator(0)])
+    max_tokens = models.PositiveIntegerField(default=800)
+    allowed_actions = models.JSONField(
+        default=list, blank=True, help_text='What it may do, e.g. ["classify", "draft_reply", "send_email"].'
+    )
+    connection = models.ForeignKey(
+        "integrations.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="API key (and base URL) for OpenAI-compatible or Anthropic providers.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

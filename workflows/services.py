@@ -45,7 +45,25 @@ def workflow_definition(*, workflow: Workflow) -> dict:
 
 def definition_validate(*, definition: dict) -> list[Problem]:
     """Every problem of a definition, as the engine and the action registry see them."""
-    return validation.validate(Definition.from_dict(definition), check_action=actions.check_step)
+    return validation.validate(Definition.from_dict(definition), check_action=actions.check_step, check_step=_external)
+
+
+def _external(step) -> list[Problem]:
+    """Agents and sub-workflows a step names must exist (and the agent must be allowed the action)."""
+    from .models import Agent
+
+    name = step.config.get("agent") if step.kind == "agent" else None
+    if name:
+        agent = Agent.objects.filter(name=name).first()
+        if agent is None:
+            return [Problem(step.key, "config.agent", f"no agent named '{name}': add it under Workflows → Agents")]
+        action = step.config.get("action")
+        if action and action not in (agent.allowed_actions or []):
+            return [Problem(step.key, "config.action", f"permission error: agent '{name}' may not '{action}'")]
+    target = step.config.get("workflow") if step.kind == "sub_workflow" else None
+    if target and "{{" not in str(target) and not Workflow.objects.filter(name=target).exists():
+        return [Problem(step.key, "config.workflow", f"no workflow named '{target}'")]
+    return []
 
 
 def workflow_validate(*, workflow: Workflow) -> list[Problem]:

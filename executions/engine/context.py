@@ -35,6 +35,14 @@ class ApprovalPort(Protocol):
     def remind_or_expire(self, approval_id: int) -> tuple[str, datetime | None]: ...
 
 
+class AgentPort(Protocol):
+    """Looks agents up and has them perform an agent action; supplied by the Django side."""
+
+    def get(self, name: str) -> dict: ...
+
+    def perform(self, name: str, request: dict, *, ctx: StepContext) -> dict: ...
+
+
 class ActionPort(Protocol):
     """Runs a named action (built-in or connector); supplied by the Django side."""
 
@@ -69,6 +77,7 @@ class StepContext:
     events: EventPort | None = None
     workflows: WorkflowPort | None = None
     approvals: ApprovalPort | None = None
+    agents: AgentPort | None = None
     attempt: int = 1
     idempotency_key: str = ""
     test_mode: bool = False

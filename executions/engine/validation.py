@@ -16,13 +16,17 @@ ON_ERROR = frozenset({"stop", "continue", "retry", "goto", "notify", "notify_con
 ActionChecker = Callable[[StepDef], list[Problem]]
 
 
-def validate(definition: Definition, *, check_action: ActionChecker | None = None) -> list[Problem]:
+def validate(
+    definition: Definition, *, check_action: ActionChecker | None = None, check_step: ActionChecker | None = None
+) -> list[Problem]:
     """Every problem found, in step order; an empty list means the definition may be activated."""
     if not definition.steps:
         return [Problem(None, "steps", "add at least one step")]
     problems = _check_keys(definition)
     for step in definition.steps:
         problems += _check_step(definition, step, check_action)
+        if check_step and kinds.get(step.kind):
+            problems += check_step(step)  # things only the app knows: agents, other workflows
     if not problems:
         problems += _check_reachable(definition)
     if not problems:

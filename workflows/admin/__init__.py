@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from executions.services import execution_start
 
 from ..forms import RunWorkflowForm
-from ..models import Step, Trigger, Workflow, WorkflowVersion
+from ..models import Agent, Step, Trigger, Workflow, WorkflowVersion
 from ..services import WorkflowInvalid, workflow_activate, workflow_set_status, workflow_validate
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
 from .forms import StepInlineForm, TriggerInlineForm
@@ -238,3 +238,26 @@ def _pretty(value) -> str:
     import json
 
     return json.dumps(value or {}, indent=2)
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ("name", "role", "provider", "model", "allowed")
+    list_filter = ("provider",)
+    search_fields = ("name", "role", "instructions")
+    fieldsets = (
+        (None, {"fields": ("name", "role", "instructions")}),
+        ("Model", {"fields": (("provider", "model"), ("temperature", "max_tokens"), "connection")}),
+        (
+            "Permissions",
+            {
+                "fields": ("allowed_actions",),
+                "description": "Agent actions: classify, score, extract, draft_reply, summarize, decide, custom; "
+                "plus any action name (e.g. send_email, slack.post_message) the agent may use.",
+            },
+        ),
+    )
+
+    @admin.display(description="Allowed actions")
+    def allowed(self, obj):
+        return ", ".join(obj.allowed_actions or []) or "—"
