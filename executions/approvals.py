@@ -19,6 +19,7 @@ from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
 from .services import enqueue
+from .tasks_service import notify
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,51 @@ def approval_open(*, execution: Execution, step_run: StepRun, request: dict) -> 
         approval.next_reminder_at = now + approval.remind_every
         approval.save(update_fields=["next_reminder_at"])
     transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="opened"))
+    notify(
+        users=approvers_of(approval),
+        text=f"Approval needed: {approval.title}",
+        url=reverse("admin:executions_approval_change", args=[approval.pk]),
+    )
+    return approval
+
+
+def approvers_of(approval: Approval):
+    """Everyone who may decide: named approvers and members of the approver groups."""
+    User = get_user_model()
+    named = approval.approvers.values("pk")
+    return User.objects.filter(
+        Q(pk__in=named) | Q(groups__in=approval.approver_groups.all()), is_active=True
+    ).distinct()
+
+
+@transaction.atomic
+def approval_delegate(*, approval_id: int, user, to_username: str) -> Approval:
+    """An approver hands the request to another member of the approver groups; recorded in the history."""
+    if approvals_visible_to(user).filter(pk=approval_id).first() is None:
+        raise ApprovalError("No such approval.", status=404)
+    approval = Approval.objects.select_for_update().get(pk=approval_id)
+    if approval.status != Approval.Status.PENDING:
+        raise ApprovalError(f"Already {approval.status}.", status=409)
+    target = get_user_model().objects.filter(username=to_username, is_active=True).first()
+    groups = approval.approver_groups.all()
+    if target is None or (groups.exists() and not target.groups.filter(pk__in=groups).exists()):
+        raise ApprovalError(f"{to_username} is not a member of this approval's groups.", status=400, field="to")
+    entry = {
+        "at": timezone.now().isoformat(),
+        "action": "delegated",
+        "by": user.get_username(),
+        "to": target.get_username(),
+        "groups_before": [g.name for g in groups],
+    }
+    approval.approvers.set([target])  # reassigned: the target alone decides now
+    approval.approver_groups.clear()
+    approval.history = [*approval.history, entry]
+    approval.save(update_fields=["history"])
+    notify(
+        users=[target],
+        text=f"{user.get_username()} passed you an approval: {approval.title}",
+        url=reverse("admin:executions_approval_change", args=[approval.pk]),
+    )
     return approval
 
 

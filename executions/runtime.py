@@ -26,6 +26,7 @@ from .engine.errors import StepError
 from .engine.outcome import Decision, Outcome
 from .models import Event, Execution, StepRun
 from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message
+from .tasks_service import TaskRunner
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         workflows=SubWorkflows(execution, step_run),
         approvals=ApprovalRunner(execution, step_run),
         agents=AgentRunner(),
+        tasks=TaskRunner(execution, step_run),
         cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
-from . import approvals  # noqa: F401 - registers the approvals inbox
+from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
 
 
 def pretty_json(value) -> str:

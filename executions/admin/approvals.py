@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from ..approvals import ApprovalError, approval_decide, approvals_visible_to
+from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..models import Approval, ApprovalDecision
 
 
@@ -109,10 +109,21 @@ class ApprovalAdmin(admin.ModelAdmin):
         decide = self.admin_site.admin_view(require_POST(self.decide_view))
         return [path("<int:pk>/decide/", decide, name="executions_approval_decide")] + super().get_urls()
 
+    def _delegate(self, request, pk):
+        try:
+            approval = approval_delegate(approval_id=pk, user=request.user, to_username=request.POST.get("to", ""))
+        except ApprovalError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:executions_approval_change", pk)
+        self.message_user(request, f"{approval.title}: passed to {request.POST.get('to')}.", messages.SUCCESS)
+        return redirect("admin:executions_approval_changelist")
+
     def decide_view(self, request, pk):
         """POST only (CSRF-protected by the middleware): approve or reject with a comment."""
         get_object_or_404(approvals_visible_to(request.user), pk=pk)
         decision, comment = request.POST.get("decision", ""), request.POST.get("comment", "")
+        if decision == "delegate":
+            return self._delegate(request, pk)
         try:
             approval = approval_decide(approval_id=pk, user=request.user, decision=decision, comment=comment)
         except ApprovalError as exc:

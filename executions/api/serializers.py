@@ -111,6 +111,10 @@ class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class DelegateSerializer(serializers.Serializer):
+    to = serializers.CharField(help_text="Username of another member of the approver groups.")
+
+
 class EventSerializer(serializers.ModelSerializer):
     started = serializers.ListField(child=serializers.IntegerField(), read_only=True, default=list)
 

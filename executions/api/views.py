@@ -9,13 +9,14 @@ from rest_framework.response import Response
 
 from workflows.api.views import visible_workflows
 
-from ..approvals import ApprovalError, approval_decide, approvals_visible_to
+from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..events import event_emit
 from ..models import Approval, Execution
 from ..services import execution_cancel, execution_rerun, execution_retry
 from .serializers import (
     ApprovalSerializer,
     DecisionSerializer,
+    DelegateSerializer,
     EventSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
@@ -105,6 +106,18 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, pk, "reject")
+
+    @extend_schema(request=DelegateSerializer, responses=ApprovalSerializer)
+    @action(detail=True, methods=["post"])
+    def delegate(self, request, pk=None):
+        serializer = DelegateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            approval = approval_delegate(approval_id=pk, user=request.user, to_username=serializer.validated_data["to"])
+        except ApprovalError as exc:
+            body = {exc.field: [str(exc)]} if exc.status == 400 else {"detail": str(exc)}
+            return Response(body, status=exc.status)
+        return Response(ApprovalSerializer(approval).data)
 
 
 class EventViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):

@@ -43,6 +43,14 @@ class AgentPort(Protocol):
     def perform(self, name: str, request: dict, *, ctx: StepContext) -> dict: ...
 
 
+class TaskPort(Protocol):
+    """Creates human tasks and reads their state; supplied by the Django side."""
+
+    def open(self, request: dict, *, ctx: StepContext) -> dict: ...
+
+    def status(self, task_id: int) -> dict: ...
+
+
 class ActionPort(Protocol):
     """Runs a named action (built-in or connector); supplied by the Django side."""
 
@@ -78,6 +86,7 @@ class StepContext:
     workflows: WorkflowPort | None = None
     approvals: ApprovalPort | None = None
     agents: AgentPort | None = None
+    tasks: TaskPort | None = None
     attempt: int = 1
     idempotency_key: str = ""
     test_mode: bool = False

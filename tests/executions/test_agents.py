@@ -103,8 +103,20 @@ def test_an_action_the_agent_may_no_longer_use_is_a_permission_error_at_run_time
 
     agent.allowed_actions = ["send_email"]
     agent.save()
-    workflow = workflow_with_steps([{"key": "think", "name": "Think", "kind": "agent", "config": {
-        "agent": agent.name, "action": "send_email", "input": {"to": "a@b.co", "subject": "s", "body": "b"}}}])
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "think",
+                "name": "Think",
+                "kind": "agent",
+                "config": {
+                    "agent": agent.name,
+                    "action": "send_email",
+                    "input": {"to": "a@b.co", "subject": "s", "body": "b"},
+                },
+            }
+        ]
+    )
     workflow_activate(workflow=workflow)
     agent.allowed_actions = ["classify"]  # permissions changed after activation
     agent.save()
@@ -123,8 +135,16 @@ def test_an_allowed_tool_runs_through_the_agent(agent):
 def test_an_agent_deleted_after_activation_is_named_at_run_time(agent):
     from workflows.services import workflow_activate
 
-    workflow = workflow_with_steps([{"key": "think", "name": "Think", "kind": "agent",
-                                     "config": {"agent": agent.name, "action": "classify", "labels": ["a"]}}])
+    workflow = workflow_with_steps(
+        [
+            {
+                "key": "think",
+                "name": "Think",
+                "kind": "agent",
+                "config": {"agent": agent.name, "action": "classify", "labels": ["a"]},
+            }
+        ]
+    )
     workflow_activate(workflow=workflow)
     agent.delete()
     execution = execution_start(workflow=workflow, input={})
