@@ -8,7 +8,7 @@ def schema_for(request: dict) -> dict:
     action = request["action"]
     if action == "custom":
         return request.get("schema") or {"type": "object"}
-    return _obj(BUILDERS[action](request))
+    return _obj(BUILDERS[action](request), REQUIRED[action])
 
 
 def _obj(properties: dict, required: list | None = None) -> dict:
@@ -37,4 +37,13 @@ BUILDERS = {
     "draft_reply": lambda r: {"subject": {"type": "string"}, "text": {"type": "string", "minLength": 1}},
     "summarize": lambda r: {"summary": {"type": "string", "minLength": 1}},
     "decide": lambda r: {"decision": {"enum": ["yes", "no"]}, "reason": {"type": "string"}},
+}
+
+REQUIRED = {
+    "classify": ["label"],
+    "score": ["label", "score"],
+    "extract": ["fields"],
+    "draft_reply": ["text"],
+    "summarize": ["summary"],
+    "decide": ["decision"],
 }
