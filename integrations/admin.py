@@ -8,7 +8,7 @@ from executions.engine.errors import StepError
 
 from . import connectors
 from .actions import ActionContext, run_action
-from .models import Connection
+from .models import Connection, KnowledgeArticle
 from .services import connection_record_test
 
 
@@ -122,3 +122,10 @@ def connection_test(connection: Connection) -> tuple[bool, str]:
         return False, str(exc)
     connection_record_test(connection=connection, ok=True)
     return True, ""
+
+
+@admin.register(KnowledgeArticle)
+class KnowledgeArticleAdmin(admin.ModelAdmin):
+    list_display = ("title", "is_published", "updated_at")
+    list_filter = ("is_published",)
+    search_fields = ("title", "body")

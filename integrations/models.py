@@ -28,3 +28,20 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}: {self.name}"
+
+
+class KnowledgeArticle(models.Model):
+    """A help-centre article the support templates search before escalating."""
+
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    tags = models.JSONField(default=list, blank=True)
+    url = models.URLField(blank=True)
+    is_published = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
