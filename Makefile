@@ -15,6 +15,7 @@ setup: $(BIN)/.installed
 	mkdir -p var
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py load_templates
 	$(BIN)/python manage.py load_demo
 
 run: setup

@@ -210,3 +210,26 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkflowTemplate(models.Model):
+    """A ready-made workflow from the library (files under workflows/library/), shown in the gallery."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=100)
+    description = models.TextField()
+    use_when = models.TextField(blank=True)
+    claim = models.CharField(max_length=300, blank=True, help_text="The product guide's claim, e.g. time saved.")
+    needs = models.JSONField(default=dict, blank=True, help_text="Connections and agents it uses.")
+    trigger_summary = models.CharField(max_length=300, blank=True)
+    definition = models.JSONField()
+    checksum = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+        verbose_name = "template"
+
+    def __str__(self) -> str:
+        return self.name

@@ -15,6 +15,7 @@ from ..forms import RunWorkflowForm
 from ..models import Agent, Step, Trigger, Workflow, WorkflowVersion
 from ..services import WorkflowInvalid, workflow_activate, workflow_set_status, workflow_validate
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
+from . import gallery  # noqa: F401 - registers the template gallery
 from .forms import StepInlineForm, TriggerInlineForm
 
 

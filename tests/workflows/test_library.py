@@ -1,0 +1,176 @@
+"""The template library: every template loads, validates, round-trips, and runs each branch in test mode."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from executions.events import event_emit
+from executions.models import Approval, Execution, Task
+from executions.services import execution_start
+from integrations.models import KnowledgeArticle
+from tests.factories import UserFactory
+from workflows import io
+from workflows.library import template_files, template_use, templates_load
+from workflows.models import WorkflowTemplate
+from workflows.services import workflow_activate, workflow_validate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def library(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    templates_load()
+    return {t.slug: t for t in WorkflowTemplate.objects.all()}
+
+
+def draft(library, slug):
+    return template_use(template=library[slug], owner=UserFactory(username=f"owner-{slug}"))
+
+
+def test_loading_is_idempotent_and_leaves_workflows_made_from_templates_alone(library):
+    workflow = draft(library, "refund-approval")
+    workflow.steps.filter(key="process_refund").update(name="Refund Through Stripe")
+    assert templates_load() == {"created": 0, "updated": 0, "unchanged": len(template_files())}
+    assert workflow.steps.get(key="process_refund").name == "Refund Through Stripe"
+
+
+@pytest.mark.parametrize("path", template_files(), ids=lambda p: p.stem)
+def test_every_template_validates_round_trips_and_runs_its_sample_in_test_mode(library, path):
+    slug = next(t.slug for t in library.values() if t.name == io.parse(path.read_text())["name"])
+    workflow = draft(library, slug)
+    assert workflow_validate(workflow=workflow) == []
+    exported = io.workflow_export(workflow=workflow)
+    again = io.workflow_export(workflow=template_use(template=library[slug]))
+    assert {k: v for k, v in exported.items() if k != "name"} == {k: v for k, v in again.items() if k != "name"}
+    assert all(not s.name.lower().startswith("step ") for s in workflow.steps.all())  # the guide's naming advice
+    execution = execution_start(
+        workflow=workflow, input=workflow.sample_input, is_test=True, trigger_meta={"fast_forward": True}
+    )
+    execution.refresh_from_db()
+    assert execution.status in ("succeeded", "waiting"), execution.error
+
+
+def path(execution):
+    execution.refresh_from_db()
+    return list(execution.step_runs.order_by("id").values_list("step_key", flat=True))
+
+
+def live(library, slug):
+    workflow = draft(library, slug)
+    workflow_activate(workflow=workflow)
+    workflow.refresh_from_db()
+    return workflow
+
+
+@pytest.mark.parametrize(
+    ("subject", "with_article", "urgency", "route"),
+    [
+        ("How do I reset my password?", True, "low", "send_auto_response"),
+        ("Site is down, total outage!", True, "critical", "escalate"),
+        ("Weird bug in the export", False, "medium", "escalate"),
+    ],
+)
+def test_support_escalation_branches(library, subject, with_article, urgency, route):
+    if with_article:
+        KnowledgeArticle.objects.create(
+            title="Reset your password",
+            body="Use Forgot password. The site is down rarely.",
+            url="https://help.example/reset",
+        )
+    workflow = live(library, "support-ticket-escalation")
+    payload = {
+        **workflow.sample_input,
+        "ticket": {**workflow.sample_input["ticket"], "subject": subject, "description": ""},
+    }
+    execution = execution_start(workflow=workflow, input=payload)
+    steps = path(execution)
+    assert execution.step_runs.get(step_key="classify_urgency").output["label"] == urgency
+    assert route in steps and steps[-1] == "send_confirmation" and execution.status == "succeeded"
+    if route == "escalate":
+        assert Task.objects.get().title.startswith(f"[{urgency.upper()}]")
+
+
+@pytest.mark.parametrize(
+    ("lead", "label", "last"),
+    [
+        ({"company_size": 800, "industry": "saas", "budget": 25000}, "hot", "create_crm_record"),
+        ({"company_size": 800, "industry": "retail", "budget": 0}, "warm", "create_crm_record"),
+        (
+            {"company_size": 3, "industry": "retail", "budget": 0, "message": "just looking"},
+            "cold",
+            "create_crm_record",
+        ),
+    ],
+)
+def test_lead_qualification_routes_hot_warm_cold(library, lead, label, last):
+    workflow = live(library, "lead-qualification")
+    payload = {"lead": {**workflow.sample_input["lead"], **lead}}
+    execution = execution_start(workflow=workflow, input=payload)
+    steps = path(execution)
+    assert execution.step_runs.get(step_key="score_lead").output["label"] == label
+    expected = {"hot": "notify_sales_rep", "warm": "add_to_nurture", "cold": "long_term_follow_up"}[label]
+    assert expected in steps and steps[-1] == last
+
+
+def test_lead_qualification_rejects_an_invalid_email(library):
+    workflow = live(library, "lead-qualification")
+    execution = execution_start(workflow=workflow, input={"lead": {**workflow.sample_input["lead"], "email": "nope"}})
+    execution.refresh_from_db()
+    assert execution.status == "failed" and "Invalid e-mail address" in execution.error
+
+
+@pytest.mark.parametrize(
+    ("amount", "decision", "last"),
+    [(40, None, "send_confirmation"), (180, "approve", "send_confirmation"), (180, "reject", "tell_declined")],
+)
+def test_refund_approval_below_and_above_100(library, amount, decision, last):
+    manager = UserFactory(username="boss")
+    Group.objects.get(name="Managers").user_set.add(manager)
+    workflow = live(library, "refund-approval")
+    payload = {**workflow.sample_input, "refund": {**workflow.sample_input["refund"], "amount": amount}}
+    execution = execution_start(workflow=workflow, input=payload)
+    if decision:
+        from executions.approvals import approval_decide
+
+        approval_decide(approval_id=Approval.objects.get().pk, user=manager, decision=decision, comment="checked")
+    assert path(execution)[-1] == last
+    execution.refresh_from_db()
+    assert execution.status == "succeeded"
+
+
+def test_invoice_collection_paid_after_the_first_reminder_vs_escalated(library):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from executions.sweep import sweep
+
+    workflow = live(library, "invoice-collection")
+    paid = execution_start(workflow=workflow, input=workflow.sample_input)
+    event_emit(type="invoice.paid", data={"invoice_id": "INV-2041"})
+    assert path(paid)[-1] == "paid"
+    other = {**workflow.sample_input, "invoice": {**workflow.sample_input["invoice"], "id": "INV-9"}}
+    unpaid = execution_start(workflow=workflow, input=other)
+    for days in (3, 8):
+        with time_machine.travel(timezone.now() + timedelta(days=days, minutes=1), tick=False):
+            sweep()
+    assert path(unpaid)[-2:] == ["wait_again", "escalate"]
+    assert Task.objects.get().title.startswith("Overdue invoice 2041")
+    assert Execution.objects.get(pk=unpaid.pk).status == "succeeded"
+
+
+def test_the_gallery_shows_cards_and_use_template_opens_a_new_draft(library, client, admin_user):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:workflows_workflowtemplate_changelist")).content.decode()
+    assert "Support Ticket Escalation" in page and "Use this when:" in page and "Classify Ticket Urgency" in page
+    template = library["support-ticket-escalation"]
+    assert client.get(reverse("admin:workflows_workflowtemplate_use", args=[template.pk])).status_code == 405
+    response = client.post(reverse("admin:workflows_workflowtemplate_use", args=[template.pk]))
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.get(template_slug="support-ticket-escalation")
+    assert response.url == reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    assert workflow.status == "draft" and workflow.steps.count() == 7 and workflow.owner == admin_user
