@@ -107,6 +107,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         timeout=interpreter.step_timeout(step),
         resume=step_run.output if step_run.wake_at and isinstance(step_run.output, dict) else None,
         fast_forward=execution.is_test and bool(execution.trigger_meta.get("fast_forward")),
+        extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
     )
     return interpreter.run_step(step, ctx), ctx
 
@@ -219,6 +220,7 @@ class ActionRunner:
             step_key=ctx.step.key,
             execution_id=self.execution_id,
             set_variables=ctx.extra.setdefault("set_vars", {}),
+            send_reads=bool(ctx.extra.get("send_reads")),
             credentials=lambda service, name: connection_credentials(
                 service=service, name=name, test_mode=ctx.test_mode
             ),

@@ -27,6 +27,7 @@ class ActionContext:
     step_key: str = ""
     execution_id: int | None = None
     set_variables: dict = field(default_factory=dict)
+    send_reads: bool = False  # test runs: let read-only calls through (default: record everything)
     credentials: Callable[[str, str | None], dict] = field(default=lambda service, name: {}, repr=False)
 
 
@@ -53,6 +54,7 @@ class Action:
     category: str = "Built-in"
     input_schema: dict = {"type": "object"}
     side_effect: bool = False
+    external: bool = False  # talks to another system: test runs record even its reads unless asked to send them
     default_timeout: float = 30.0
 
     def run(self, inputs: dict, ctx: ActionContext) -> Any:
@@ -100,7 +102,7 @@ def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:
     if action is None:
         raise StepError(f"unknown action '{name}'")
     _check_inputs(action, inputs)
-    if ctx.test_mode and action.has_side_effect(inputs):
+    if ctx.test_mode and (action.has_side_effect(inputs) or (action.external and not ctx.send_reads)):
         return {"test_mode": True, "would_send": action.describe(inputs, ctx)}
     return action.run(inputs, ctx)
 

@@ -15,6 +15,7 @@ class HttpRequestAction(Action):
     name = "http_request"
     label = "HTTP request"
     side_effect = True
+    external = True
     input_schema = {
         "type": "object",
         "required": ["url"],

@@ -93,6 +93,7 @@ class ConnectorAction(Action):
 
     service: str = ""
     side_effect = True
+    external = True
     read_only = False  # True for lookups: sent in test runs too
 
     def build(self, inputs: dict, creds: dict, ctx: ActionContext) -> Request:

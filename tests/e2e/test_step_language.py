@@ -258,7 +258,11 @@ def test_pattern_2_wait_and_retry_polling_on_a_real_worker(start_worker, fake_se
         ]
     )
     start_worker()
-    execution = finish(execution_start(workflow=workflow, input={}, is_test=True, trigger_meta={"fast_forward": True}))
+    execution = finish(
+        execution_start(
+            workflow=workflow, input={}, is_test=True, trigger_meta={"fast_forward": True, "send_reads": True}
+        )
+    )
     assert list(execution.step_runs.order_by("id").values_list("step_key", flat=True)) == [
         "initiate",
         "wait_hour",

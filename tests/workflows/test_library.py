@@ -174,3 +174,96 @@ def test_the_gallery_shows_cards_and_use_template_opens_a_new_draft(library, cli
     workflow = Workflow.objects.get(template_slug="support-ticket-escalation")
     assert response.url == reverse("admin:workflows_workflow_change", args=[workflow.pk])
     assert workflow.status == "draft" and workflow.steps.count() == 7 and workflow.owner == admin_user
+
+
+def _after(delta):
+    import time_machine
+    from django.utils import timezone
+
+    from executions.sweep import sweep
+
+    with time_machine.travel(timezone.now() + delta, tick=False):
+        sweep()
+
+
+@pytest.mark.parametrize(
+    ("text", "branch"),
+    [("Great help, thanks!", "thank_customer"), ("Terrible, slow and not helpful", "escalation_ticket")],
+)
+def test_feedback_loop_positive_vs_negative_after_the_one_hour_wait(library, text, branch):
+    from datetime import timedelta
+
+    workflow = live(library, "customer-feedback-loop")
+    execution = execution_start(workflow=workflow, input={**workflow.sample_input, "feedback": {"text": text}})
+    assert path(execution) == ["wait_an_hour"]
+    _after(timedelta(hours=1, seconds=5))
+    steps = path(execution)
+    assert branch in steps and steps[-1] == "log_feedback"
+
+
+def test_proposal_follow_up_with_a_reply_vs_none(library):
+    from datetime import timedelta
+
+    workflow = live(library, "proposal-follow-up")
+    replied = execution_start(workflow=workflow, input=workflow.sample_input)
+    event_emit(type="proposal.replied", data={"proposal_id": "P-7"})
+    assert path(replied) == ["wait_two_days", "schedule_meeting"]
+    other = {**workflow.sample_input, "proposal": {**workflow.sample_input["proposal"], "id": "P-8"}}
+    silent = execution_start(workflow=workflow, input=other)
+    for days in (2, 5, 8):
+        _after(timedelta(days=days, minutes=1))
+    assert path(silent) == [
+        "wait_two_days",
+        "friendly_check_in",
+        "wait_three_more_days",
+        "value_reminder",
+        "last_chance",
+        "notify_sales_rep",
+    ]
+
+
+@pytest.fixture
+def bank(settings):
+    from tests.fakes import FakeServer
+
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "last"), [(["pending", "completed"], "send_confirmation"), (["failed"], "notify_finance")]
+)
+def test_bank_transfer_pending_then_completed_or_failed(library, bank, statuses, last):
+    from datetime import timedelta
+
+    workflow = live(library, "bank-transfer-wait-retry")
+    payload = {
+        **workflow.sample_input,
+        "transfer": {**workflow.sample_input["transfer"], "status_url": f"{bank.url}/tr"},
+    }
+    bank.route("GET", "/tr", body={"status": statuses[0]})
+    execution = execution_start(workflow=workflow, input=payload)
+    _after(timedelta(hours=1, seconds=5))
+    if len(statuses) > 1:
+        bank.route("GET", "/tr", body={"status": statuses[1]})
+        _after(timedelta(hours=1, minutes=31))
+    steps = path(execution)
+    assert steps[-1] == last and steps.count("check_status") == len(statuses)
+
+
+@pytest.mark.parametrize(("missing", "last"), [(set(), "proceed_to_checkout"), ({"C-3"}, "notify_customer")])
+def test_inventory_fan_out_all_available_vs_one_missing(library, bank, missing, last):
+    workflow = live(library, "order-inventory-fan-out")
+    order = {**workflow.sample_input["order"], "inventory_url": f"{bank.url}/inventory"}
+    for item in order["items"]:
+        bank.route(
+            "GET", f"/inventory/{item['sku']}", body={"sku": item["sku"], "available": item["sku"] not in missing}
+        )
+    execution = execution_start(workflow=workflow, input={**workflow.sample_input, "order": order})
+    assert path(execution)[-1] == last
+    assert len(bank.requests) == 5
+    if missing:
+        execution.refresh_from_db()
+        assert execution.variables["unavailable"] == ["C-3"]
