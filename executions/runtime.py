@@ -318,6 +318,7 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
         )
         if decision.retry_in <= SHORT_TIMER:
             enqueue(execution.pk, countdown=decision.retry_in)
+        _pause_deadline(execution, decision.retry_in)
         return
     started = _follow(execution, definition, step_run, decision)
     for _ in range(started - 1):
@@ -341,6 +342,12 @@ def _follow(execution: Execution, definition: Definition, run: StepRun, decision
         after = interpreter.continue_after(definition, definition.step(run.step_key))
         started += _follow(execution, definition, run, after)
     return started
+
+
+def _pause_deadline(execution: Execution, seconds: float) -> None:
+    """A back-off wait is paused time too: unless the workflow counts it, it does not eat the timeout."""
+    if execution.deadline_at and not execution.version.definition.get("count_paused_time"):
+        Execution.objects.filter(pk=execution.pk).update(deadline_at=execution.deadline_at + timedelta(seconds=seconds))
 
 
 def _notify(execution: Execution, error: str) -> None:

@@ -122,6 +122,28 @@ def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
     return workflow
 
 
+STEP_FIELDS = frozenset(
+    {"key", "name", "kind", "config", "next", "branches", "timeout_seconds", "on_error", "on_error_goto", "retry"}
+)
+RETRY_FIELDS = frozenset({"max_attempts", "initial_delay", "multiplier", "max_delay", "jitter"})
+
+
+def _check_step_fields(steps: list) -> None:
+    """Unknown fields are errors, not silently dropped settings (e.g. retry_max_attempts vs retry.max_attempts)."""
+    errors = {}
+    for index, data in enumerate(steps):
+        if not isinstance(data, dict):
+            errors[f"steps[{index}]"] = "Each step must be a mapping."
+            continue
+        for field in sorted(set(data) - STEP_FIELDS):
+            hint = f" (use retry: {{{field.removeprefix('retry_')}: …}})" if field.startswith("retry_") else ""
+            errors[f"steps[{index}].{field}"] = f"Unknown step field{hint}."
+        for field in sorted(set(data.get("retry") or {}) - RETRY_FIELDS):
+            errors[f"steps[{index}].retry.{field}"] = f"Unknown retry setting (use {', '.join(sorted(RETRY_FIELDS))})."
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def workflow_import(*, definition: dict, owner=None, name: str | None = None) -> Workflow:
     """Create a draft workflow (steps and triggers) from the import/export format."""
@@ -138,6 +160,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         sample_input=definition.get("sample_input") or {},
         owner=owner,
     )
+    _check_step_fields(definition.get("steps", []))
     for position, data in enumerate(definition.get("steps", [])):
         step = Definition.from_dict({"steps": [data]}).steps[0]
         Step.objects.create(

@@ -284,3 +284,11 @@ def test_a_version_can_be_frozen_without_activating(api):
     workflow = create(api)
     frozen = api.post(f"/api/workflows/{workflow['id']}/versions/", {"note": "before changes"}, format="json")
     assert frozen.status_code == 201 and frozen.json()["number"] == 1 and frozen.json()["is_active"] is False
+
+
+def test_import_refuses_unknown_step_fields_instead_of_dropping_them(api):
+    text = "name: X\nsteps:\n  - {key: a, name: A, kind: complete, retry_max_attempts: 5, retry: {tries: 2}}\n"
+    response = api.post("/api/workflows/import/", text, content_type="application/yaml")
+    assert response.status_code == 400
+    assert "use retry: {max_attempts" in response.json()["steps[0].retry_max_attempts"][0]
+    assert "steps[0].retry.tries" in response.json()

@@ -267,3 +267,93 @@ def test_inventory_fan_out_all_available_vs_one_missing(library, bank, missing, 
     if missing:
         execution.refresh_from_db()
         assert execution.variables["unavailable"] == ["C-3"]
+
+
+def test_employee_onboarding_runs_all_seven_steps_and_the_day_before_reminder(library, mailoutbox):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    workflow = live(library, "employee-onboarding")
+    start = (timezone.now() + timedelta(days=10)).replace(microsecond=0)
+    payload = {"employee": {**workflow.sample_input["employee"], "start_date": start.isoformat()}}
+    execution = execution_start(workflow=workflow, input=payload)
+    assert path(execution)[-1] == "until_day_before" and Task.objects.count() == 5
+    wake = execution.step_runs.get(step_key="until_day_before").wake_at
+    assert abs((wake - (start - timedelta(days=1))).total_seconds()) < 1
+    _after(wake - timezone.now() + timedelta(seconds=5))
+    assert path(execution)[-1] == "day_before_reminder"
+    assert mailoutbox[-1].subject == "See you tomorrow!" and isinstance(start, datetime)
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ("premium", {"assign_account_manager", "schedule_kickoff_call", "send_premium_resources"}),
+        ("basic", {"standard_onboarding"}),
+    ],
+)
+def test_new_customer_onboarding_premium_vs_standard(library, plan, expected, mailoutbox):
+    workflow = live(library, "new-customer-onboarding")
+    payload = {**workflow.sample_input, "customer": {**workflow.sample_input["customer"], "plan": plan}}
+    execution = execution_start(workflow=workflow, input=payload)
+    execution.refresh_from_db()
+    steps = set(path(execution))
+    assert execution.status == "succeeded" and expected <= steps
+    assert mailoutbox[0].subject == "Welcome, Ada Lovelace!"  # sent by the agent, which may send e-mail
+
+
+@pytest.mark.parametrize(("in_stock", "last"), [(True, "send_confirmation"), (False, "create_restock_task")])
+def test_fulfilment_in_stock_vs_backorder(library, in_stock, last):
+    workflow = live(library, "ecommerce-order-fulfillment")
+    payload = {**workflow.sample_input, "order": {**workflow.sample_input["order"], "in_stock": in_stock}}
+    assert path(execution_start(workflow=workflow, input=payload))[-1] == last
+
+
+@pytest.mark.parametrize(
+    ("similarity", "title", "decision", "last"),
+    [
+        (0.05, "Good tips", "approve", "publish"),
+        (0.05, "Good tips", "reject", "return_to_author"),
+        (0.5, "Good tips", None, "return_to_author"),
+        (0.05, "Cheap guaranteed tips!!!", None, "return_to_author"),
+    ],
+)
+def test_content_passing_vs_failing_checks_approved_vs_rejected(library, similarity, title, decision, last):
+    from executions.approvals import approval_decide
+
+    editor = UserFactory(username="ed")
+    Group.objects.get(name="Editors").user_set.add(editor)
+    workflow = live(library, "content-approval-pipeline")
+    content = {**workflow.sample_input["content"], "similarity": similarity, "title": title}
+    execution = execution_start(workflow=workflow, input={"content": content})
+    if decision:
+        approval_decide(approval_id=Approval.objects.get().pk, user=editor, decision=decision, comment="see notes")
+    assert path(execution)[-1] == last
+
+
+@pytest.mark.parametrize(
+    ("card", "charge_status", "last"), [("2026-11-30", 200, "thank_customer"), ("2030-01-31", 500, "notify_billing")]
+)
+def test_renewal_expiring_card_charge_success_and_three_failed_retries(library, bank, card, charge_status, last):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    bank.route("POST", "/charge", status=charge_status, body={"ok": charge_status == 200})
+    workflow = live(library, "subscription-renewal")
+    renews = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
+    subscription = {
+        **workflow.sample_input["subscription"],
+        "renews_at": renews.isoformat(),
+        "card_expires": card,
+        "charge_url": f"{bank.url}/charge",
+    }
+    execution = execution_start(workflow=workflow, input={**workflow.sample_input, "subscription": subscription})
+    _after(timedelta(days=3, minutes=1))
+    assert ("request_payment_update" in path(execution)) is (card < renews.date().isoformat())
+    for hours in (0, 1, 3):  # renewal day, then the 1 h and 2 h back-off retries
+        _after(renews - timezone.now() + timedelta(hours=hours, seconds=30 * (hours + 1)))
+    steps = path(execution)
+    assert steps[-1] == last
+    assert steps.count("attempt_charge") == (1 if charge_status == 200 else 3)
