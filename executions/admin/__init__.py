@@ -4,11 +4,15 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
+from .timeline import render_timeline
 
 
 def pretty_json(value) -> str:
@@ -72,6 +76,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     search_fields = ("=id", "workflow__name", "error")
     date_hierarchy = "created_at"
     readonly_fields = (
+        "timeline",
         "workflow",
         "version",
         "status_badge",
@@ -91,6 +96,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         "duration",
         "retry_of",
     )
+    change_form_template = "admin/executions/execution/change_form.html"
     fieldsets = (
         (
             None,
@@ -104,6 +110,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Timeline", {"fields": ("timeline",)}),
         ("Data", {"fields": ("input_json", "output_json", "variables_json")}),
         ("Timing", {"fields": (("created_at", "started_at", "finished_at", "deadline_at"), "retry_of")}),
     )
@@ -115,6 +122,36 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # history is read-only; runs change only through the actions
+
+    @admin.display(description="Steps")
+    def timeline(self, obj):
+        return render_timeline(obj)
+
+    def get_urls(self):
+        act = self.admin_site.admin_view(require_POST(self.act_view))
+        return [path("<int:pk>/act/", act, name="executions_execution_act")] + super().get_urls()
+
+    def act_view(self, request, pk):
+        """Retry from the failed step (own or active version), cancel or re-run one run (POST)."""
+        execution = get_object_or_404(self.get_queryset(request), pk=pk)
+        what = request.POST.get("what")
+        try:
+            if what == "cancel":
+                done = execution_cancel(execution=execution)
+                self.message_user(request, "Cancelled." if done else f"Run is already {execution.status}.")
+                return redirect("admin:executions_execution_change", pk)
+            if what == "rerun":
+                new = execution_rerun(execution=execution, user=request.user)
+            else:
+                new = execution_retry(execution=execution, user=request.user, on_active_version=what == "retry_active")
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return redirect("admin:executions_execution_change", pk)
+        self.message_user(request, f"Started run #{new.pk} ({what.replace('_', ' ')} of #{pk}).", messages.SUCCESS)
+        return redirect("admin:executions_execution_change", new.pk)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workflow", "version", "started_by")
 
     @admin.display(description="Version", ordering="version__number")
     def version_number(self, obj):

@@ -142,3 +142,24 @@ def test_a_cron_trigger_edited_in_the_admin_shows_up_in_celery_beat(client_in):
     assert task.crontab.day_of_week == "1-5" and task.enabled
     page = client_in.get(url).content.decode()
     assert "Next runs:" in page
+
+
+def test_execution_page_has_a_timeline_and_retry_from_the_failed_step(client_in):
+    workflow = workflow_with_steps([STEPS[0], {"key": "broken", "name": "Broken Step", "retry_max_attempts": 1,
+                                               "config": {"action": "log", "inputs": {"message": "{{trigger.nope}}"}}}])
+    workflow_activate(workflow=workflow)
+    from executions.services import execution_start
+
+    failed = execution_start(workflow=workflow, input={"name": "Ann"})
+    url = reverse("admin:executions_execution_change", args=[failed.pk])
+    page = client_in.get(url).content.decode()
+    assert 'class="faos-timeline"' in page and "Broken Step" in page and "trigger.nope" in page
+    assert "Retry from failed step" in page and 'http-equiv="refresh"' not in page  # finished runs do not reload
+    workflow.steps.filter(key="broken").update(config={"action": "log", "inputs": {"message": "fixed"}})
+    workflow_activate(workflow=workflow)
+    assert "Retry on active version" in client_in.get(url).content.decode()
+    act = reverse("admin:executions_execution_act", args=[failed.pk])
+    assert client_in.get(act).status_code == 405
+    response = client_in.post(act, {"what": "retry_active"}, follow=True)
+    retry = Execution.objects.get(retry_of=failed)
+    assert retry.status == "succeeded" and f"Started run #{retry.pk}" in response.content.decode()
