@@ -163,24 +163,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
     _check_step_fields(definition.get("steps", []))
     for position, data in enumerate(definition.get("steps", [])):
         step = Definition.from_dict({"steps": [data]}).steps[0]
-        Step.objects.create(
-            workflow=workflow,
-            position=position,
-            key=data.get("key") or f"step_{position + 1}",
-            name=step.name,
-            kind=step.kind,
-            config=step.config,
-            next_step=step.next or "",
-            branches=step.branches,
-            timeout_seconds=step.timeout_seconds,
-            on_error=step.on_error,
-            on_error_goto=step.on_error_goto or "",
-            retry_max_attempts=step.retry.max_attempts,
-            retry_initial_delay=step.retry.initial_delay,
-            retry_multiplier=step.retry.multiplier,
-            retry_max_delay=step.retry.max_delay,
-            retry_jitter=step.retry.jitter,
-        )
+        Step.objects.create(workflow=workflow, position=position, **_step_fields(step, data, position))
     from .triggers import trigger_sync
 
     for data in definition.get("triggers", []):
@@ -225,3 +208,39 @@ def workflow_duplicate(*, workflow: Workflow, owner=None, name: str | None = Non
     copy.template_slug = workflow.template_slug
     copy.save(update_fields=["template_slug"])
     return copy
+
+
+@transaction.atomic
+def workflow_restore_draft(*, workflow: Workflow, version: WorkflowVersion) -> Workflow:
+    """Replace the draft's steps with a version's ("new version from this one"); triggers stay as they are."""
+    from .models import Step
+
+    Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+    workflow.steps.all().delete()
+    definition = version.definition
+    _check_step_fields(definition.get("steps", []))
+    for position, data in enumerate(definition.get("steps", [])):
+        step = Definition.from_dict({"steps": [data]}).steps[0]
+        Step.objects.create(workflow=workflow, position=position, **_step_fields(step, data, position))
+    workflow.timeout_seconds = definition.get("timeout_seconds") or workflow.timeout_seconds
+    workflow.save(update_fields=["timeout_seconds", "updated_at"])
+    return workflow
+
+
+def _step_fields(step, data: dict, position: int) -> dict:
+    return dict(
+        key=data.get("key") or f"step_{position + 1}",
+        name=step.name,
+        kind=step.kind,
+        config=step.config,
+        next_step=step.next or "",
+        branches=step.branches,
+        timeout_seconds=step.timeout_seconds,
+        on_error=step.on_error,
+        on_error_goto=step.on_error_goto or "",
+        retry_max_attempts=step.retry.max_attempts,
+        retry_initial_delay=step.retry.initial_delay,
+        retry_multiplier=step.retry.multiplier,
+        retry_max_delay=step.retry.max_delay,
+        retry_jitter=step.retry.jitter,
+    )

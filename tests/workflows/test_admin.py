@@ -145,8 +145,17 @@ def test_a_cron_trigger_edited_in_the_admin_shows_up_in_celery_beat(client_in):
 
 
 def test_execution_page_has_a_timeline_and_retry_from_the_failed_step(client_in):
-    workflow = workflow_with_steps([STEPS[0], {"key": "broken", "name": "Broken Step", "retry_max_attempts": 1,
-                                               "config": {"action": "log", "inputs": {"message": "{{trigger.nope}}"}}}])
+    workflow = workflow_with_steps(
+        [
+            STEPS[0],
+            {
+                "key": "broken",
+                "name": "Broken Step",
+                "retry_max_attempts": 1,
+                "config": {"action": "log", "inputs": {"message": "{{trigger.nope}}"}},
+            },
+        ]
+    )
     workflow_activate(workflow=workflow)
     from executions.services import execution_start
 
@@ -163,3 +172,18 @@ def test_execution_page_has_a_timeline_and_retry_from_the_failed_step(client_in)
     response = client_in.post(act, {"what": "retry_active"}, follow=True)
     retry = Execution.objects.get(retry_of=failed)
     assert retry.status == "succeeded" and f"Started run #{retry.pk}" in response.content.decode()
+
+
+def test_versions_show_a_diff_and_can_be_activated_or_copied_into_the_draft(client_in):
+    workflow = workflow_with_steps(STEPS)
+    v1 = workflow_activate(workflow=workflow)
+    workflow.steps.filter(key="greet").update(config={"action": "log", "inputs": {"message": "Hello {{trigger.name}}"}})
+    v2 = workflow_activate(workflow=workflow)
+    page = client_in.get(reverse("admin:workflows_workflowversion_change", args=[v2.pk])).content.decode()
+    assert "v1 → v2" in page and "config.inputs.message" in page and "Hello {{trigger.name}}" in page
+    act = reverse("admin:workflows_workflowversion_act", args=[v1.pk])
+    response = client_in.post(act, {"what": "activate"}, follow=True)
+    workflow.refresh_from_db()
+    assert workflow.active_version_id == v1.pk and "Version 1 is active" in response.content.decode()
+    client_in.post(act, {"what": "draft"})
+    assert workflow.steps.get(key="greet").config["inputs"]["message"] == "Hi {{trigger.name}}"
