@@ -20,6 +20,13 @@ class RunWorkflowForm(forms.Form):
         help_text="Runs the steps as edited now; e-mails and HTTP calls are recorded instead of sent.",
     )
 
+    fast_forward = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Fast-forward waits (test runs)",
+        help_text="Waits, rate limits and timeouts end at once so you see the whole path now.",
+    )
+
     def clean_input(self):
         text = self.cleaned_data["input"].strip() or "{}"
         try:

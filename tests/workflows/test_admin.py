@@ -187,3 +187,18 @@ def test_versions_show_a_diff_and_can_be_activated_or_copied_into_the_draft(clie
     assert workflow.active_version_id == v1.pk and "Version 1 is active" in response.content.decode()
     client_in.post(act, {"what": "draft"})
     assert workflow.steps.get(key="greet").config["inputs"]["message"] == "Hi {{trigger.name}}"
+
+
+def test_a_test_run_from_the_admin_fast_forwards_waits_and_records_e_mails(client_in, mailoutbox):
+    workflow = workflow_with_steps([
+        {"key": "pause", "name": "Wait 2 Days", "kind": "wait", "config": {"duration": "2d"}},
+        {"key": "mail", "name": "Send Mail", "config": {"action": "send_email", "inputs": {
+            "to": "{{trigger.email}}", "subject": "Hi", "body": "B"}}},
+    ])
+    url = reverse("admin:workflows_workflow_run", args=[workflow.pk])
+    form = client_in.get(url).content.decode()
+    assert 'name="test_run"' in form and "checked" in form  # drafts default to a test run
+    client_in.post(url, {"input": '{"email": "ann@example.com"}', "test_run": "on", "fast_forward": "on"})
+    execution = Execution.objects.get()
+    assert execution.is_test and execution.status == "succeeded" and mailoutbox == []
+    assert execution.step_runs.get(step_key="mail").output["would_send"]["to"] == ["ann@example.com"]

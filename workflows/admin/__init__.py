@@ -182,6 +182,7 @@ class WorkflowAdmin(admin.ModelAdmin):
                     user=request.user,
                     is_test=form.cleaned_data["test_run"],
                     source=f"admin:{request.user.get_username()}",
+                    trigger_meta={"fast_forward": form.cleaned_data["test_run"] and form.cleaned_data["fast_forward"]},
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
