@@ -72,7 +72,7 @@ class Execution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.workflow_id} ({self.status})"
+        return f"Run #{self.pk} of {self.workflow.name}"
 
     @property
     def is_finished(self) -> bool:

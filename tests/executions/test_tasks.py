@@ -125,5 +125,5 @@ def test_the_admin_header_counts_my_pending_approvals_and_tasks(accounts, client
     execution_start(workflow=workflow, input={})
     client.force_login(accounts[0])
     page = client.get(reverse("admin:index")).content.decode()
-    assert 'My approvals <span class="faos-count">1</span>' in page
-    assert 'Notifications <span class="faos-count">1</span>' in page
+    assert 'My approvals <span class="faos-count faos-hot">1</span>' in page
+    assert 'Notifications <span class="faos-count faos-hot">1</span>' in page
