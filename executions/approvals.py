@@ -255,7 +255,30 @@ def notify_approvers(*, approval_id: int, reason: str) -> int:
     )
     if to:
         send_mail(f"[FAOS] {subjects[reason]}: {approval.title}", body, settings.DEFAULT_FROM_EMAIL, to)
+    post_to_chat(
+        f"{subjects[reason]}: {approval.title}{amount if approval.amount is not None else ''} — "
+        f"{approval_url(approval)}"
+    )
     return len(to)
+
+
+def post_to_chat(text: str) -> None:
+    """Also tell chat channels (FAOS_APPROVAL_CHAT, e.g. "slack:#approvals") through their connectors."""
+    from integrations.actions import ActionContext, run_action
+    from integrations.services import connection_credentials
+
+    for target in settings.FAOS_APPROVAL_CHAT:
+        service, _, channel = target.partition(":")
+        ctx = ActionContext(
+            idempotency_key="",
+            timeout=10,
+            credentials=lambda svc, name: connection_credentials(service=svc, name=name, test_mode=False),
+        )
+        inputs = {"channel": channel, "text": text} if service == "slack" else {"text": text}
+        try:
+            run_action(f"{service}.post_message", inputs, ctx)
+        except StepError as exc:  # a chat outage must not block the approval itself
+            logger.warning("approval notice to %s failed: %s", target, exc)
 
 
 class ApprovalRunner:

@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
         "StepRunStatusEnum": "executions.models.StepRun.Status",
     },
 }
+# Approval notices also go to these chat channels, e.g. "slack:#approvals" (needs a Slack connection).
+FAOS_APPROVAL_CHAT = env.list("FAOS_APPROVAL_CHAT", default=[])
 FAOS_WEBHOOK_MAX_BYTES = env.int("FAOS_WEBHOOK_MAX_BYTES", default=1_000_000)
 FAOS_WEBHOOK_RATE_PER_MINUTE = env.int("FAOS_WEBHOOK_RATE_PER_MINUTE", default=600)
 

@@ -13,6 +13,12 @@ from ..approvals import ApprovalError, approval_decide, approval_delegate, appro
 from ..models import Approval, ApprovalDecision
 
 
+def pretty(value):
+    import json
+
+    return format_html('<pre class="faos-json">{}</pre>', json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
 class DecisionInline(admin.TabularInline):
     model = ApprovalDecision
     extra = 0
@@ -25,7 +31,8 @@ class DecisionInline(admin.TabularInline):
 
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
-    list_display = ("title", "amount_display", "workflow", "status_badge", "waiting", "due_at", "decided")
+    list_display = ("title", "amount_display", "workflow", "status_badge", "waiting", "due_at", "decided", "decide")
+    change_list_template = "admin/executions/approval/change_list.html"
     list_filter = ("status",)
     search_fields = ("title", "details")
     fields = (
@@ -39,6 +46,8 @@ class ApprovalAdmin(admin.ModelAdmin):
         "required_approvals",
         "comment",
         "decided_at",
+        "trigger_data",
+        "history",
     )
     readonly_fields = fields
     inlines = (DecisionInline,)
@@ -89,6 +98,23 @@ class ApprovalAdmin(admin.ModelAdmin):
     @admin.display(description="Waiting")
     def waiting(self, obj):
         return timesince(obj.created_at, obj.decided_at or timezone.now())
+
+    @admin.display(description="Decide")
+    def decide(self, obj):
+        """One click approves (the row's own form sits outside the list's form); rejecting asks for a reason."""
+        if obj.status != Approval.Status.PENDING:
+            return "—"
+        detail = reverse("admin:executions_approval_change", args=[obj.pk])
+        return format_html(
+            '<button type="submit" form="decide-{}" name="decision" value="approve" class="button">'
+            'Approve</button> <a href="{}#decision" class="button">Reject…</a>',
+            obj.pk,
+            detail,
+        )
+
+    @admin.display(description="Trigger data")
+    def trigger_data(self, obj):
+        return pretty(obj.execution.input)
 
     @admin.display(description="Approvals")
     def decided(self, obj):

@@ -21,7 +21,12 @@ def active(steps, **kw):
 
 
 def log(key, message="x", **extra):
-    return {"key": key, "name": key.replace("_", " ").title(), "config": {"action": "log", "inputs": {"message": message}}, **extra}
+    return {
+        "key": key,
+        "name": key.replace("_", " ").title(),
+        "config": {"action": "log", "inputs": {"message": message}},
+        **extra,
+    }
 
 
 def settled(execution, statuses=("succeeded", "failed", "cancelled", "timed_out"), timeout=60):
@@ -40,8 +45,19 @@ def keys(execution):
 def test_step_kinds_on_a_real_worker(start_worker):
     start_worker()
     # any-join: the fast branch wins, the waiting branch is cancelled
-    race = active([{"key": "race", "name": "Race", "kind": "parallel", "config": {"branches": [["fast"], ["slow"]], "join": "any"}},
-                   log("fast"), {"key": "slow", "name": "Slow", "kind": "wait", "config": {"duration": "1h"}}, log("after")])
+    race = active(
+        [
+            {
+                "key": "race",
+                "name": "Race",
+                "kind": "parallel",
+                "config": {"branches": [["fast"], ["slow"]], "join": "any"},
+            },
+            log("fast"),
+            {"key": "slow", "name": "Slow", "kind": "wait", "config": {"duration": "1h"}},
+            log("after"),
+        ]
+    )
     run = settled(execution_start(workflow=race, input={}))
     assert run.status == "succeeded" and run.step_runs.get(step_key="slow").status == "cancelled"
 
@@ -51,17 +67,39 @@ def test_step_kinds_on_a_real_worker(start_worker):
     assert keys(run) == ["nap", "awake"] and run.step_runs.filter(step_key="awake").count() == 1
 
     # wait_for_event resumes when the matching event is emitted
-    waiter = active([{"key": "await_reply", "name": "Await Reply", "kind": "wait_for_event",
-                      "config": {"event": "reply", "match": "event.data.id == trigger.id", "timeout": "1h"},
-                      "branches": {"on_event": "met", "on_timeout": "missed"}}, log("met", next_step="end"), log("missed")])
+    waiter = active(
+        [
+            {
+                "key": "await_reply",
+                "name": "Await Reply",
+                "kind": "wait_for_event",
+                "config": {"event": "reply", "match": "event.data.id == trigger.id", "timeout": "1h"},
+                "branches": {"on_event": "met", "on_timeout": "missed"},
+            },
+            log("met", next_step="end"),
+            log("missed"),
+        ]
+    )
     run = settled(execution_start(workflow=waiter, input={"id": 7}), statuses=("waiting",))
     event_emit(type="reply", data={"id": 7})
     assert keys(settled(run)) == ["await_reply", "met"]
 
     # a sub-workflow runs on the worker and its output comes back
-    active([{"key": "double", "name": "Double", "kind": "complete", "config": {"output": {"n": "{{trigger.n * 2}}"}}}], name="Doubler")
-    parent = active([{"key": "child", "name": "Call Doubler", "kind": "sub_workflow",
-                      "config": {"workflow": "Doubler", "input": {"n": "{{trigger.n}}"}}}, log("show", "{{child.result.n}}")])
+    active(
+        [{"key": "double", "name": "Double", "kind": "complete", "config": {"output": {"n": "{{trigger.n * 2}}"}}}],
+        name="Doubler",
+    )
+    parent = active(
+        [
+            {
+                "key": "child",
+                "name": "Call Doubler",
+                "kind": "sub_workflow",
+                "config": {"workflow": "Doubler", "input": {"n": "{{trigger.n}}"}},
+            },
+            log("show", "{{child.result.n}}"),
+        ]
+    )
     run = settled(execution_start(workflow=parent, input={"n": 21}))
     assert run.step_runs.get(step_key="show").input == {"message": 42}
 

@@ -236,3 +236,29 @@ def test_the_inbox_lists_only_my_approvals_and_decides_by_post_with_csrf(manager
     assert "approved" in response.content.decode()
     approval.refresh_from_db()
     assert approval.status == "approved"
+
+
+def test_the_list_offers_one_click_approve_and_the_detail_shows_the_trigger_data(managers, client):
+    execution = start(refund_workflow())
+    approval = Approval.objects.get()
+    client.force_login(managers[0])
+    listing = client.get(reverse("admin:executions_approval_changelist")).content.decode()
+    assert f'form="decide-{approval.pk}"' in listing and f'id="decide-{approval.pk}"' in listing
+    detail = client.get(reverse("admin:executions_approval_change", args=[approval.pk])).content.decode()
+    assert "ann@example.com" in detail and "broken" in detail and execution.pk
+
+
+def test_approval_notices_also_go_to_slack_when_configured(managers, settings):
+    from integrations.models import Connection
+    from tests.fakes import FakeServer
+
+    server = FakeServer()
+    server.route("POST", "/api/chat.postMessage", body={"ok": True, "channel": "C1", "ts": "1"})
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    settings.FAOS_APPROVAL_CHAT = ["slack:#approvals"]
+    Connection.objects.create(service="slack", credentials={"bot_token": "xoxb-t", "base_url": server.url})
+    start(refund_workflow())
+    server.close()
+    [request] = server.requests
+    assert request.json()["channel"] == "#approvals" and "Approval needed: Refund 250 USD" in request.json()["text"]
+    assert "/admin/executions/approval/" in request.json()["text"]

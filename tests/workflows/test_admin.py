@@ -190,11 +190,16 @@ def test_versions_show_a_diff_and_can_be_activated_or_copied_into_the_draft(clie
 
 
 def test_a_test_run_from_the_admin_fast_forwards_waits_and_records_e_mails(client_in, mailoutbox):
-    workflow = workflow_with_steps([
-        {"key": "pause", "name": "Wait 2 Days", "kind": "wait", "config": {"duration": "2d"}},
-        {"key": "mail", "name": "Send Mail", "config": {"action": "send_email", "inputs": {
-            "to": "{{trigger.email}}", "subject": "Hi", "body": "B"}}},
-    ])
+    workflow = workflow_with_steps(
+        [
+            {"key": "pause", "name": "Wait 2 Days", "kind": "wait", "config": {"duration": "2d"}},
+            {
+                "key": "mail",
+                "name": "Send Mail",
+                "config": {"action": "send_email", "inputs": {"to": "{{trigger.email}}", "subject": "Hi", "body": "B"}},
+            },
+        ]
+    )
     url = reverse("admin:workflows_workflow_run", args=[workflow.pk])
     form = client_in.get(url).content.decode()
     assert 'name="test_run"' in form and "checked" in form  # drafts default to a test run

@@ -27,8 +27,15 @@ def queries(client, url) -> int:
     return len(captured)
 
 
-@pytest.mark.parametrize("name", ["admin:executions_execution_changelist", "admin:workflows_workflow_changelist",
-                                  "admin:executions_approval_changelist", "admin:workflows_workflowversion_changelist"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:executions_execution_changelist",
+        "admin:workflows_workflow_changelist",
+        "admin:executions_approval_changelist",
+        "admin:workflows_workflowversion_changelist",
+    ],
+)
 def test_list_pages_make_a_flat_number_of_queries(client, admin_user, name):
     client.force_login(admin_user)
     make_runs(3)

@@ -74,3 +74,19 @@ def test_schedules_of_inactive_workflows_do_not_run():
 def test_next_runs_preview_honours_the_time_zone():
     runs = next_runs({"cron": "0 9 * * *", "timezone": "Europe/Paris"}, start=datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
     assert [r.isoformat() for r in runs[:2]] == ["2026-11-25T09:00:00+01:00", "2026-11-26T09:00:00+01:00"]
+
+
+def test_bulk_disable_in_the_admin_disables_the_beat_tasks(client, admin_user):
+    from django.urls import reverse
+
+    first, second = schedule(), schedule()
+    client.force_login(admin_user)
+    client.post(
+        reverse("admin:workflows_trigger_changelist"),
+        {"action": "disable_selected", "_selected_action": [first.pk, second.pk]},
+    )
+    assert not PeriodicTask.objects.filter(task="workflows.tasks.fire_schedule", enabled=True).exists()
+    client.post(
+        reverse("admin:workflows_trigger_changelist"), {"action": "enable_selected", "_selected_action": [first.pk]}
+    )
+    assert PeriodicTask.objects.filter(task="workflows.tasks.fire_schedule", enabled=True).count() == 1

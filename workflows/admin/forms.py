@@ -71,7 +71,7 @@ class TriggerInlineForm(forms.ModelForm):
 
     class Meta:
         model = Trigger
-        fields = ("kind", "name", "config", "is_enabled")
+        fields = ("workflow", "kind", "name", "config", "is_enabled")
         widgets = {"config": forms.Textarea(attrs={"rows": 3, "cols": 50, "spellcheck": "false"})}
 
     def clean(self):
