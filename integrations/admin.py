@@ -2,12 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from executions.engine.errors import StepError
 
 from . import connectors
-from .actions import ActionContext, run_action
+from .actions import ActionContext, all_actions, run_action
 from .models import Connection, KnowledgeArticle
 from .services import connection_record_test
 
@@ -96,6 +98,31 @@ class ConnectionAdmin(admin.ModelAdmin):
         ]
         stored = ", ".join(sorted(obj.credentials)) if obj.credentials else "none"
         return format_html("{}<br><small>Stored now: {} (values hidden)</small>", "; ".join(items), stored)
+
+    change_list_template = "admin/integrations/connection/change_list.html"
+
+    def get_urls(self):
+        catalog = self.admin_site.admin_view(self.catalog_view)
+        return [path("services/", catalog, name="integrations_connection_services")] + super().get_urls()
+
+    def catalog_view(self, request):
+        """Every connector with its category and whether it is connected (one query for the statuses)."""
+        statuses = {}
+        for service, status in Connection.objects.values_list("service", "status"):
+            statuses.setdefault(service, []).append(status)
+        cards = [
+            {
+                "service": s,
+                "connections": statuses.get(s.name, []),
+                "actions": [a for a in all_actions() if a.name.startswith(f"{s.name}.")],
+            }
+            for s in connectors.services()
+        ]
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "Integrations", "cards": cards}
+        return TemplateResponse(request, "admin/integrations/connection/services.html", context)
+
+    def get_changeform_initial_data(self, request):
+        return {"service": request.GET.get("service", ""), "name": "default"}
 
     @admin.action(description="Test connection")
     def test_selected(self, request, queryset):

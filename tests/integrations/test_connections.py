@@ -125,3 +125,16 @@ def test_activation_names_a_missing_connection():
         "no slack connection" in str(exc.value.problems[0])
         and exc.value.problems[0].field == "config.inputs.connection"
     )
+
+
+def test_the_integrations_page_lists_every_connector_and_its_status(client, admin_user):
+    from integrations.connectors import services
+
+    Connection.objects.create(service="slack", credentials={"bot_token": CANARY}, status="ok")
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:integrations_connection_services")).content.decode()
+    for service in services():
+        assert f'data-service="{service.name}"' in page
+    assert "slack.post_message" in page and "?service=slack" in page and CANARY not in page
+    form = client.get(reverse("admin:integrations_connection_add") + "?service=slack").content.decode()
+    assert '<option value="slack" selected>' in form
