@@ -5,7 +5,22 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-class ExecutionQuerySet(models.QuerySet):
+class UsageMixin:
+    """Model usage totals in one aggregate query (per execution, per workflow, overall)."""
+
+    def usage(self) -> dict:
+        from django.db.models import Sum
+
+        prefix = "" if self.model.__name__ == "StepRun" else "step_runs__"
+        totals = self.aggregate(
+            tokens_in=Sum(f"{prefix}tokens_in"),
+            tokens_out=Sum(f"{prefix}tokens_out"),
+            cost_usd=Sum(f"{prefix}cost_usd"),
+        )
+        return {k: v or 0 for k, v in totals.items()}
+
+
+class ExecutionQuerySet(UsageMixin, models.QuerySet):
     """Filters for the history, the dashboard and the sweep."""
 
     def unfinished(self):
@@ -24,7 +39,7 @@ class ExecutionQuerySet(models.QuerySet):
         return self.filter(is_test=False)
 
 
-class StepRunQuerySet(models.QuerySet):
+class StepRunQuerySet(UsageMixin, models.QuerySet):
     """Filters for claiming work and for the sweep."""
 
     def runnable(self, now=None):

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -265,6 +266,10 @@ def _record(step_run: StepRun, outcome: Outcome, ctx: StepContext) -> None:
     step_run.error = outcome.error
     step_run.error_detail = outcome.error_detail or None
     step_run.retryable = outcome.retryable if outcome.status == "failed" else None
+    usage = outcome.result.get("usage") if isinstance(outcome.result, dict) else None
+    if isinstance(usage, dict):  # agent steps report model usage; kept as columns so totals are one query
+        step_run.tokens_in, step_run.tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+        step_run.cost_usd = Decimal(str(usage.get("cost_usd", 0)))
     step_run.branch = outcome.branch or ""
     step_run.finished_at = now
     step_run.duration_ms = int((now - step_run.started_at).total_seconds() * 1000)

@@ -95,6 +95,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         "deadline_at",
         "duration",
         "retry_of",
+        "usage",
     )
     change_form_template = "admin/executions/execution/change_form.html"
     fieldsets = (
@@ -105,7 +106,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                     ("workflow", "version"),
                     ("status_badge", "duration"),
                     ("trigger_kind", "trigger_source", "is_test"),
-                    "started_by",
+                    ("started_by", "usage"),
                     ("error_step", "error"),
                 )
             },
@@ -122,6 +123,13 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # history is read-only; runs change only through the actions
+
+    @admin.display(description="Model usage")
+    def usage(self, obj):
+        totals = obj.step_runs.usage()
+        if not totals["tokens_in"] and not totals["tokens_out"]:
+            return "—"
+        return f"{totals['tokens_in']} tokens in, {totals['tokens_out']} out, ≈ ${totals['cost_usd']:.4f}"
 
     @admin.display(description="Steps")
     def timeline(self, obj):

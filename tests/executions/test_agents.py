@@ -163,3 +163,19 @@ def test_activation_names_a_missing_agent_and_a_forbidden_action(agent):
         with pytest.raises(WorkflowInvalid) as exc:
             workflow_activate(workflow=workflow)
         assert message in str(exc.value.problems[0])
+
+
+def test_model_usage_is_recorded_per_step_and_summed_per_execution_and_workflow(agent):
+    from decimal import Decimal
+
+    from executions.models import Execution, StepRun
+
+    execution, run = run_step(URGENCY, {"body": "site down"})
+    StepRun.objects.filter(pk=run.pk).update(tokens_in=120, tokens_out=30, cost_usd=Decimal("0.0004"))
+    execution_start(workflow=execution.workflow, input={"body": "bug"}, is_test=True)
+    StepRun.objects.filter(execution__workflow=execution.workflow).exclude(pk=run.pk).update(
+        tokens_in=80, tokens_out=20
+    )
+    assert execution.step_runs.usage() == {"tokens_in": 120, "tokens_out": 30, "cost_usd": Decimal("0.0004")}
+    totals = Execution.objects.filter(workflow=execution.workflow).usage()
+    assert (totals["tokens_in"], totals["tokens_out"]) == (200, 50)
