@@ -4,8 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from integrations.views import oauth_callback
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(("faos.api", "api"), namespace="api")),
+    path("integrations/oauth/callback/", oauth_callback, name="oauth-callback"),
 ]

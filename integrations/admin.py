@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
@@ -11,7 +12,9 @@ from executions.engine.errors import StepError
 from . import connectors
 from .actions import ActionContext, all_actions, run_action
 from .models import Connection, KnowledgeArticle
+from .oauth import authorize_url
 from .services import connection_record_test
+from .views import callback_uri
 
 
 class ConnectionForm(forms.ModelForm):
@@ -50,9 +53,9 @@ class ConnectionForm(forms.ModelForm):
         if service is None:
             self.add_error("service", "Unknown service.")
         elif values or not self.instance.pk:
-            required = [k for k, f in service.credential_fields.items() if f.get("required") and not values.get(k)]
-            if required:
-                self.add_error("credential_values", f"{service.label} needs: {', '.join(required)}.")
+            missing = service.missing_credentials(values)
+            if missing:
+                self.add_error("credential_values", f"{service.label} needs: {missing}.")
             unknown = sorted(set(values) - set(service.credential_fields))
             if unknown:
                 self.add_error("credential_values", f"Unknown field(s) for {service.label}: {', '.join(unknown)}.")
@@ -103,7 +106,20 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         catalog = self.admin_site.admin_view(self.catalog_view)
-        return [path("services/", catalog, name="integrations_connection_services")] + super().get_urls()
+        oauth = self.admin_site.admin_view(self.oauth_start_view)
+        return [
+            path("services/", catalog, name="integrations_connection_services"),
+            path("<int:pk>/oauth/", oauth, name="integrations_connection_oauth"),
+        ] + super().get_urls()
+
+    def oauth_start_view(self, request, pk):
+        """Send the user to the provider's consent screen; the callback stores the tokens."""
+        connection = get_object_or_404(Connection, pk=pk)
+        try:
+            return redirect(authorize_url(connection=connection, redirect_uri=callback_uri()))
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:integrations_connection_change", pk)
 
     def catalog_view(self, request):
         """Every connector with its category and whether it is connected (one query for the statuses)."""

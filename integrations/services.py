@@ -15,7 +15,9 @@ def connection_credentials(*, service: str, name: str | None, test_mode: bool) -
     connections = Connection.objects.filter(service=service)
     connection = connections.filter(name=name).first() if name else connections.order_by("name").first()
     if connection is not None:
-        return connection.credentials
+        from .oauth import fresh_credentials
+
+        return fresh_credentials(connection)
     if test_mode:
         from .connectors import get_service
 

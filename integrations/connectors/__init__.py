@@ -26,6 +26,16 @@ _LOADED: list[bool] = []
 
 
 @dataclass(frozen=True)
+class OAuth:
+    """OAuth2 authorization-code endpoints of a service; client id/secret live in the connection's credentials."""
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...] = ()
+    scope_separator: str = " "
+
+
+@dataclass(frozen=True)
 class Service:
     """What the Integrations page shows for one service, and the credentials it asks for."""
 
@@ -35,6 +45,17 @@ class Service:
     credential_fields: dict = field(default_factory=dict)  # name -> {"label", "secret", "help", "required"}
     docs_url: str = ""
     test_action: str | None = None  # an action (cheap, read-only) that "Test connection" calls
+    oauth: OAuth | None = None  # services whose normal path is OAuth2 (Slack, HubSpot, Salesforce, Google)
+    credential_sets: tuple[tuple[str, ...], ...] = ()  # alternatives: one set must be complete (token, or OAuth app)
+
+    def missing_credentials(self, values: dict) -> str | None:
+        """What is missing from these credentials, in words, or None when they are enough."""
+        if self.credential_sets:
+            if any(all(values.get(k) for k in group) for group in self.credential_sets):
+                return None
+            return ", or ".join(" and ".join(group) for group in self.credential_sets)
+        required = [k for k, f in self.credential_fields.items() if f.get("required") and not values.get(k)]
+        return ", ".join(required) or None
 
 
 @dataclass

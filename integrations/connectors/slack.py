@@ -3,7 +3,7 @@
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import ConnectorAction, OAuth, Request, Service, register_service
 
 SLACK = register_service(
     Service(
@@ -12,7 +12,10 @@ SLACK = register_service(
         category="Communication",
         docs_url="https://api.slack.com/web",
         credential_fields={
-            "bot_token": {"label": "Bot token (xoxb-…)", "secret": True, "required": True},
+            "bot_token": {"label": "Bot token (xoxb-…), or use Sign in with Slack", "secret": True},
+            "client_id": {"label": "OAuth client ID (for Sign in with Slack)", "secret": False},
+            "client_secret": {"label": "OAuth client secret", "secret": True},
+            "oauth_base_url": {"label": "OAuth base URL (tests, proxies)", "secret": False},
             "base_url": {
                 "label": "API base URL",
                 "secret": False,
@@ -21,10 +24,25 @@ SLACK = register_service(
             },
         },
         test_action="slack.auth_test",
+        credential_sets=(("bot_token",), ("client_id", "client_secret")),
+        oauth=OAuth(
+            authorize_url="https://slack.com/oauth/v2/authorize",
+            token_url="https://slack.com/api/oauth.v2.access",
+            scopes=("chat:write", "channels:manage", "groups:write"),
+            scope_separator=",",
+        ),
     )
 )
 # Slack's retryable errors come back as HTTP 200 with ok: false; these deserve another attempt.
 RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def token(creds: dict) -> str:
+    """A pasted bot token, or the one Sign in with Slack stored."""
+    value = creds.get("bot_token") or creds.get("access_token")
+    if not value:
+        raise StepError("slack: the connection has no bot token; paste one or use Sign in with Slack")
+    return value
 
 
 class SlackAction(ConnectorAction):
@@ -39,7 +57,7 @@ class SlackAction(ConnectorAction):
             f"{base}/api/{self.method}",
             json=self.payload(inputs),
             headers={
-                "Authorization": f"Bearer {creds['bot_token']}",
+                "Authorization": f"Bearer {token(creds)}",
                 "Content-Type": "application/json; charset=utf-8",
             },
         )

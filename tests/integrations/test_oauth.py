@@ -1,0 +1,62 @@
+"""OAuth2 for connections: authorize → callback → tokens stored encrypted → refreshed on expiry."""
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import Connection
+from integrations.services import connection_credentials
+from tests.fakes import FakeServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def provider(settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+def test_sign_in_stores_tokens_and_refreshes_them_when_they_expire(client, admin_user, provider, settings):
+    connection = Connection.objects.create(service="slack", credentials={
+        "client_id": "cid", "client_secret": "csecret", "oauth_base_url": provider.url})
+    client.force_login(admin_user)
+    start = client.get(reverse("admin:integrations_connection_oauth", args=[connection.pk]))
+    target = urlsplit(start.url)
+    query = parse_qs(target.query)
+    assert target.path == "/oauth/v2/authorize" and query["client_id"] == ["cid"]
+    assert query["redirect_uri"] == [settings.SITE_URL + "/integrations/oauth/callback/"]
+    assert query["scope"] == ["chat:write,channels:manage,groups:write"]
+
+    provider.route("POST", "/api/oauth.v2.access", body={"ok": True, "access_token": "xoxb-first",
+                                                         "refresh_token": "r-1", "expires_in": 3600})
+    done = client.get("/integrations/oauth/callback/", {"code": "the-code", "state": query["state"][0]})
+    assert done.status_code == 302
+    exchange = parse_qs(provider.requests[0].body.decode())
+    assert exchange["grant_type"] == ["authorization_code"] and exchange["code"] == ["the-code"]
+    assert exchange["client_secret"] == ["csecret"]
+    connection.refresh_from_db()
+    assert connection.credentials["access_token"] == "xoxb-first" and connection.status == "ok"
+
+    creds = {**connection.credentials, "expires_at": int(time.time()) - 5}
+    Connection.objects.filter(pk=connection.pk).update(credentials=creds)
+    provider.route("POST", "/api/oauth.v2.access", body={"ok": True, "access_token": "xoxb-second", "expires_in": 3600})
+    fresh = connection_credentials(service="slack", name=None, test_mode=False)
+    refresh = parse_qs(provider.requests[1].body.decode())
+    assert refresh["grant_type"] == ["refresh_token"] and refresh["refresh_token"] == ["r-1"]
+    assert fresh["access_token"] == "xoxb-second" and fresh["refresh_token"] == "r-1"
+
+
+def test_a_forged_or_stale_state_is_refused(client, admin_user, provider):
+    client.force_login(admin_user)
+    response = client.get("/integrations/oauth/callback/", {"code": "x", "state": "forged"}, follow=True)
+    assert "invalid or expired" in response.content.decode() and provider.requests == []
+
+
+def test_the_callback_needs_a_staff_login(client, provider):
+    assert client.get("/integrations/oauth/callback/", {"code": "x", "state": "s"}).status_code == 302
+    assert provider.requests == []
