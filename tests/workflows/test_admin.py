@@ -207,3 +207,36 @@ def test_a_test_run_from_the_admin_fast_forwards_waits_and_records_e_mails(clien
     execution = Execution.objects.get()
     assert execution.is_test and execution.status == "succeeded" and mailoutbox == []
     assert execution.step_runs.get(step_key="mail").output["would_send"]["to"] == ["ann@example.com"]
+
+
+def test_each_step_lists_the_variables_it_can_use(client_in):
+    workflow = workflow_with_steps(
+        [
+            {"key": "remember", "name": "Remember", "config": {"action": "set", "inputs": {"total": 1}}},
+            {
+                "key": "each",
+                "name": "Each",
+                "kind": "loop",
+                "config": {"items": "{{trigger.items}}", "steps": ["body"]},
+            },
+            {"key": "body", "name": "Body", "config": {"action": "log", "inputs": {"message": "{{item}}"}}},
+        ]
+    )
+    workflow.sample_input = {"customer": {"email": "a@b.co"}, "items": [1]}
+    workflow.save()
+    from workflows.variables import available_variables
+
+    body = available_variables(workflow.steps.get(key="body"))
+    assert {
+        "trigger.customer.email",
+        "remember.result",
+        "vars.total",
+        "each.result",
+        "item",
+        "index",
+        "workflow.execution_id",
+    } <= set(body)
+    first = available_variables(workflow.steps.get(key="remember"))
+    assert "each.result" not in first and "item" not in first
+    page = client_in.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+    assert "<code>trigger.customer.email</code>" in page

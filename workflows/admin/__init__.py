@@ -26,6 +26,7 @@ from ..services import (
     workflow_validate,
 )
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
+from ..variables import available_variables
 from . import gallery  # noqa: F401 - registers the template gallery
 from .forms import StepInlineForm, TriggerInlineForm
 
@@ -35,12 +36,25 @@ class StepInline(admin.StackedInline):
     form = StepInlineForm
     extra = 0
     ordering = ("position", "id")
+    readonly_fields = ("variables_help",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workflow")
+
+    @admin.display(description="Variables you can use")
+    def variables_help(self, obj):
+        """The names this step can read: trigger fields from the sample input, earlier steps, workflow, vars."""
+        if obj is None or obj.pk is None:
+            return "Save to see the variables available here."
+        return format_html_join(" ", "<code>{}</code>", ((name,) for name in available_variables(obj)))
+
     fields = (
         ("position", "key", "name", "kind"),
         "config",
         ("next_step", "branches"),
         ("timeout_seconds", "on_error", "on_error_goto"),
         ("retry_max_attempts", "retry_initial_delay", "retry_multiplier", "retry_max_delay", "retry_jitter"),
+        "variables_help",
     )
 
 
