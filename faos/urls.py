@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from executions.admin.dashboard import dashboard_view
 from integrations.views import oauth_callback
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="faos-dashboard"),
     path("admin/", admin.site.urls),
     path("api/", include(("faos.api", "api"), namespace="api")),
     path("integrations/oauth/callback/", oauth_callback, name="oauth-callback"),

@@ -53,3 +53,14 @@ def test_the_execution_page_makes_a_flat_number_of_queries(client, admin_user):
     for i in range(30):
         StepRun.objects.create(execution=run, step_key=f"s{i}", step_kind="action", status="succeeded")
     assert queries(client, reverse("admin:executions_execution_change", args=[run.pk])) == small
+
+
+def test_the_dashboard_is_linked_from_every_admin_page_and_stays_flat(client, admin_user):
+    client.force_login(admin_user)
+    make_runs(3)
+    assert reverse("faos-dashboard") in client.get(reverse("admin:index")).content.decode()
+    small = queries(client, reverse("faos-dashboard"))
+    for _ in range(5):
+        make_runs(10)
+    page = client.get(reverse("faos-dashboard")).content.decode()
+    assert "Success rate" in page and queries(client, reverse("faos-dashboard")) == small
