@@ -292,3 +292,18 @@ def test_import_refuses_unknown_step_fields_instead_of_dropping_them(api):
     assert response.status_code == 400
     assert "use retry: {max_attempts" in response.json()["steps[0].retry_max_attempts"][0]
     assert "steps[0].retry.tries" in response.json()
+
+
+def test_api_changes_show_in_the_objects_admin_history(api):
+    from django.contrib.admin.models import LogEntry
+
+    workflow = create(api)
+    api.patch(f"/api/workflows/{workflow['id']}/", {"description": "new"}, format="json")
+    api.post("/api/triggers/", {"workflow": workflow["id"], "kind": "event", "config": {"type": "x.y"}}, format="json")
+    entries = LogEntry.objects.filter(object_id=str(workflow["id"])).order_by("id")
+    assert [e.get_change_message() for e in entries] == [
+        "Added through the API.",
+        "Changed description through the API.",
+        "Added event trigger through the API.",
+    ]
+    assert {e.user.username for e in entries} == {"ops"}

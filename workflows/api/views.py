@@ -13,6 +13,7 @@ from executions.api.serializers import ExecutionSerializer
 from executions.services import execution_start
 
 from .. import io
+from ..audit import audit
 from ..diff import version_diff
 from ..models import Trigger, Workflow
 from ..services import (
@@ -54,7 +55,20 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return visible_workflows(self.request.user).order_by("name", "id")
 
     def perform_create(self, serializer):
-        serializer.save(owner=self.request.user)
+        audit(user=self.request.user, obj=serializer.save(owner=self.request.user), action="add")
+
+    def perform_update(self, serializer):
+        changed = ", ".join(sorted(self.request.data)) if isinstance(self.request.data, dict) else "definition"
+        audit(
+            user=self.request.user,
+            obj=serializer.save(),
+            action="change",
+            message=f"Changed {changed} through the API.",
+        )
+
+    def perform_destroy(self, instance):
+        audit(user=self.request.user, obj=instance, action="delete")
+        instance.delete()
 
     @extend_schema(
         request=None,
@@ -172,7 +186,19 @@ class TriggerViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         workflow = get_object_or_404(visible_workflows(self.request.user), pk=self.request.data.get("workflow"))
-        trigger_sync(trigger=serializer.save(workflow=workflow))
+        trigger = trigger_sync(trigger=serializer.save(workflow=workflow))
+        audit(
+            user=self.request.user,
+            obj=workflow,
+            action="change",
+            message=f"Added {trigger.kind} trigger through the API.",
+        )
 
     def perform_update(self, serializer):
-        trigger_sync(trigger=serializer.save())
+        trigger = trigger_sync(trigger=serializer.save())
+        audit(
+            user=self.request.user,
+            obj=trigger.workflow,
+            action="change",
+            message=f"Changed {trigger.kind} trigger {trigger.pk} through the API.",
+        )
