@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -51,7 +52,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = (DecisionInline,)
-    actions = ("approve_selected",)
+    actions = ("approve_selected", "reject_selected")
     change_form_template = "admin/executions/approval/change_form.html"
 
     def get_queryset(self, request):
@@ -130,6 +131,30 @@ class ApprovalAdmin(admin.ModelAdmin):
             except ApprovalError as exc:
                 self.message_user(request, f"{approval.title}: {exc}", messages.WARNING)
         self.message_user(request, f"Approved {done} request(s).", messages.SUCCESS)
+
+    @admin.action(description="Reject selected (asks for a reason)")
+    def reject_selected(self, request, queryset):
+        """Two steps like Django's delete action: ask for the reason, then reject each one."""
+        comment = request.POST.get("comment", "").strip()
+        if "apply" not in request.POST or not comment:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "approvals": queryset,
+                "title": "Reject approvals",
+                "missing": "apply" in request.POST,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/executions/approval/reject_selected.html", context)
+        done = 0
+        for approval in queryset:
+            try:
+                approval_decide(approval_id=approval.pk, user=request.user, decision="reject", comment=comment)
+                done += 1
+            except ApprovalError as exc:
+                self.message_user(request, f"{approval.title}: {exc}", messages.WARNING)
+        self.message_user(request, f"Rejected {done} request(s).", messages.SUCCESS)
+        return None
 
     def get_urls(self):
         decide = self.admin_site.admin_view(require_POST(self.decide_view))

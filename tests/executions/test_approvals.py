@@ -262,3 +262,17 @@ def test_approval_notices_also_go_to_slack_when_configured(managers, settings):
     [request] = server.requests
     assert request.json()["channel"] == "#approvals" and "Approval needed: Refund 250 USD" in request.json()["text"]
     assert "/admin/executions/approval/" in request.json()["text"]
+
+
+def test_bulk_reject_asks_for_a_reason_then_rejects_each(managers, client):
+    start(refund_workflow())
+    start(refund_workflow())
+    ids = list(Approval.objects.values_list("pk", flat=True))
+    client.force_login(managers[0])
+    url = reverse("admin:executions_approval_changelist")
+    ask = client.post(url, {"action": "reject_selected", "_selected_action": ids})
+    assert ask.status_code == 200 and "Reject these 2 request(s)?" in ask.content.decode()
+    again = client.post(url, {"action": "reject_selected", "_selected_action": ids, "apply": "1", "comment": ""})
+    assert "Say why you reject them." in again.content.decode()
+    client.post(url, {"action": "reject_selected", "_selected_action": ids, "apply": "1", "comment": "duplicates"})
+    assert set(Approval.objects.values_list("status", "comment")) == {("rejected", "duplicates")}

@@ -22,8 +22,9 @@ def provider(settings):
 
 
 def test_sign_in_stores_tokens_and_refreshes_them_when_they_expire(client, admin_user, provider, settings):
-    connection = Connection.objects.create(service="slack", credentials={
-        "client_id": "cid", "client_secret": "csecret", "oauth_base_url": provider.url})
+    connection = Connection.objects.create(
+        service="slack", credentials={"client_id": "cid", "client_secret": "csecret", "oauth_base_url": provider.url}
+    )
     client.force_login(admin_user)
     start = client.get(reverse("admin:integrations_connection_oauth", args=[connection.pk]))
     target = urlsplit(start.url)
@@ -32,8 +33,11 @@ def test_sign_in_stores_tokens_and_refreshes_them_when_they_expire(client, admin
     assert query["redirect_uri"] == [settings.SITE_URL + "/integrations/oauth/callback/"]
     assert query["scope"] == ["chat:write,channels:manage,groups:write"]
 
-    provider.route("POST", "/api/oauth.v2.access", body={"ok": True, "access_token": "xoxb-first",
-                                                         "refresh_token": "r-1", "expires_in": 3600})
+    provider.route(
+        "POST",
+        "/api/oauth.v2.access",
+        body={"ok": True, "access_token": "xoxb-first", "refresh_token": "r-1", "expires_in": 3600},
+    )
     done = client.get("/integrations/oauth/callback/", {"code": "the-code", "state": query["state"][0]})
     assert done.status_code == 302
     exchange = parse_qs(provider.requests[0].body.decode())
