@@ -144,6 +144,24 @@ class Step(models.Model):
         return f"{self.key} ({self.name})"
 
 
+EDITABLE_STEP_FIELDS = (
+    "key",
+    "name",
+    "kind",
+    "config",
+    "next_step",
+    "branches",
+    "timeout_seconds",
+    "on_error",
+    "on_error_goto",
+    "retry_max_attempts",
+    "retry_initial_delay",
+    "retry_multiplier",
+    "retry_max_delay",
+    "retry_jitter",
+)  # what the admin editor and the API may set on a step
+
+
 class Trigger(models.Model):
     """How runs of a workflow start."""
 

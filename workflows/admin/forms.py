@@ -2,29 +2,13 @@
 
 from django import forms
 
-from ..models import RESERVED_STEP_KEYS, Step, Trigger
+from ..models import EDITABLE_STEP_FIELDS, RESERVED_STEP_KEYS, Step, Trigger
 
 
 class StepInlineForm(forms.ModelForm):
     class Meta:
         model = Step
-        fields = (
-            "position",
-            "key",
-            "name",
-            "kind",
-            "config",
-            "next_step",
-            "branches",
-            "timeout_seconds",
-            "on_error",
-            "on_error_goto",
-            "retry_max_attempts",
-            "retry_initial_delay",
-            "retry_multiplier",
-            "retry_max_delay",
-            "retry_jitter",
-        )
+        fields = ("position", *EDITABLE_STEP_FIELDS)
         widgets = {
             "config": forms.Textarea(attrs={"rows": 4, "cols": 70, "spellcheck": "false"}),
             "branches": forms.Textarea(attrs={"rows": 2, "cols": 30, "spellcheck": "false"}),

@@ -5,25 +5,9 @@ from rest_framework import serializers
 
 from executions.engine import kinds
 
+from ..models import EDITABLE_STEP_FIELDS as STEP_FIELDS
 from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
 from ..triggers import trigger_config_errors, trigger_sync
-
-STEP_FIELDS = (
-    "key",
-    "name",
-    "kind",
-    "config",
-    "next_step",
-    "branches",
-    "timeout_seconds",
-    "on_error",
-    "on_error_goto",
-    "retry_max_attempts",
-    "retry_initial_delay",
-    "retry_multiplier",
-    "retry_max_delay",
-    "retry_jitter",
-)
 
 
 class StepSerializer(serializers.ModelSerializer):
