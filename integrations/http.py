@@ -205,7 +205,7 @@ class _PinnedTransport(httpx.HTTPTransport):
         return super().handle_request(_pinned(request, addresses[-1]))
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), or None."""
     if not value:
         return None
@@ -227,7 +227,7 @@ def _status_error(method: str, url: str, response: httpx.Response, text: str) ->
     retryable = status >= 500 or status in (408, 429)
     excerpt = text[:EXCERPT_CHARS].strip() + ("…" if len(text) > EXCERPT_CHARS else "")
     message = f"{method} {safe_url(url)} answered HTTP {status}" + (f": {excerpt}" if excerpt else "")
-    retry_after = _retry_after(response.headers.get("Retry-After")) if retryable else None
+    retry_after = parse_retry_after(response.headers.get("Retry-After")) if retryable else None
     return HttpError(message, retryable=retryable, status=status, retry_after=retry_after, response_body=text)
 
 

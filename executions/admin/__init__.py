@@ -1,7 +1,5 @@
 """Admin for executions: history with filters, and a read-only detail with every step attempt."""
 
-import json
-
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
@@ -12,13 +10,8 @@ from django.views.decorators.http import require_POST
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
+from .display import pretty_json
 from .timeline import render_timeline
-
-
-def pretty_json(value) -> str:
-    if value is None:
-        return "—"
-    return format_html('<pre class="faos-json">{}</pre>', json.dumps(value, indent=2, default=str, ensure_ascii=False))
 
 
 class StepRunInline(admin.TabularInline):

@@ -12,12 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..models import Approval, ApprovalDecision
-
-
-def pretty(value):
-    import json
-
-    return format_html('<pre class="faos-json">{}</pre>', json.dumps(value, indent=2, default=str, ensure_ascii=False))
+from .display import pretty_json
 
 
 class DecisionInline(admin.TabularInline):
@@ -115,7 +110,7 @@ class ApprovalAdmin(admin.ModelAdmin):
 
     @admin.display(description="Trigger data")
     def trigger_data(self, obj):
-        return pretty(obj.execution.input)
+        return pretty_json(obj.execution.input)
 
     @admin.display(description="Approvals")
     def decided(self, obj):

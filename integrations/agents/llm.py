@@ -146,13 +146,8 @@ def _mapped(exc: Exception, creds: dict) -> StepError:
     """Connection problems, time-outs, 429 and 5xx are retryable; the rest (bad request, auth) are not."""
     status = getattr(exc, "status_code", None)
     retryable = status is None or status == 429 or status >= 500
-    retry_after = None
     response = getattr(exc, "response", None)
-    if response is not None and response.headers.get("retry-after"):
-        try:
-            retry_after = float(response.headers["retry-after"])
-        except ValueError:
-            retry_after = None
+    retry_after = http.parse_retry_after(response.headers.get("retry-after")) if response is not None else None
     message = redact(f"{type(exc).__name__}: {exc}", creds)
     return StepError(f"model provider error: {message}", retryable=retryable, retry_after=retry_after)
 
