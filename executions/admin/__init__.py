@@ -52,6 +52,20 @@ class StepRunInline(admin.TabularInline):
         return pretty_json(obj.output)
 
 
+class VersionFilter(admin.SimpleListFilter):
+    """Runs of one version number (combine with the workflow filter for "workflow X, v2")."""
+
+    title = "version"
+    parameter_name = "version"
+
+    def lookups(self, request, model_admin):
+        numbers = model_admin.get_queryset(request).order_by().values_list("version__number", flat=True).distinct()
+        return [(str(n), f"v{n}") for n in sorted(numbers)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(version__number=self.value()) if self.value() else queryset
+
+
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
     list_display = (
@@ -64,9 +78,10 @@ class ExecutionAdmin(admin.ModelAdmin):
         "created_at",
         "duration",
     )
-    list_filter = ("status", "workflow", "trigger_kind", "is_test", "created_at")
+    list_filter = ("status", "workflow", VersionFilter, "trigger_kind", "is_test", "created_at")
     list_select_related = ("workflow", "version")
-    search_fields = ("=id", "workflow__name", "error")
+    search_fields = ("=id", "workflow__name", "error", "input")  # input: a value anywhere in the trigger data
+    search_help_text = "Run id, workflow name, error text, or a value in the input (e.g. an e-mail address)."
     date_hierarchy = "created_at"
     readonly_fields = (
         "timeline",

@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ..models import Execution
 
@@ -11,7 +12,7 @@ def render_timeline(execution: Execution) -> str:
     runs = list(execution.step_runs.order_by("started_at", "id"))
     started = [r.started_at for r in runs if r.started_at]
     if not started:
-        return format_html("<p>No step has started yet.</p>")
+        return mark_safe("<p>No step has started yet.</p>")
     origin = min(started)
     end = max([r.finished_at or timezone.now() for r in runs if r.started_at] + [execution.finished_at or origin])
     total = max((end - origin).total_seconds(), 0.001)

@@ -87,6 +87,22 @@ def test_execution_history_filters_by_status(client_in):
     assert "0 executions" in client_in.get(url + "?status__exact=failed").content.decode()
 
 
+def test_execution_history_filters_by_version_and_finds_a_value_in_the_input(client_in):
+    from executions.services import execution_start
+
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    execution_start(workflow=workflow, input={"name": "Ada", "email": "ada@example.com"})
+    workflow.steps.filter(key="greet").update(name="Greet The Customer")
+    workflow_activate(workflow=workflow)
+    execution_start(workflow=workflow, input={"name": "Bob", "email": "bob@example.com"})
+    url = reverse("admin:executions_execution_changelist")
+    by_version = client_in.get(url + "?version=2").context["cl"].result_list
+    assert [e.input["name"] for e in by_version] == ["Bob"]
+    found = client_in.get(url, {"q": "ada@example"}).context["cl"].result_list
+    assert [e.input["name"] for e in found] == ["Ada"]
+
+
 def test_a_cron_trigger_edited_in_the_admin_shows_up_in_celery_beat(client_in):
     from django_celery_beat.models import PeriodicTask
 
