@@ -102,6 +102,9 @@ class StepRun(models.Model):
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     error_detail = models.JSONField(null=True, blank=True)
+    requests = models.JSONField(
+        null=True, blank=True, help_text="Outbound requests this attempt sent (credentials redacted)."
+    )
     retryable = models.BooleanField(null=True, blank=True)
     tokens_in = models.PositiveIntegerField(default=0, help_text="Model tokens read (agent steps).")
     tokens_out = models.PositiveIntegerField(default=0, help_text="Model tokens written (agent steps).")

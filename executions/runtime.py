@@ -222,6 +222,7 @@ class ActionRunner:
             execution_id=self.execution_id,
             set_variables=ctx.extra.setdefault("set_vars", {}),
             send_reads=bool(ctx.extra.get("send_reads")),
+            sent=ctx.extra.setdefault("sent", []),
             credentials=lambda service, name: connection_credentials(
                 service=service, name=name, test_mode=ctx.test_mode
             ),
@@ -263,6 +264,7 @@ def _record(step_run: StepRun, outcome: Outcome, ctx: StepContext) -> None:
     step_run.status = StepRun.Status.SUCCEEDED if outcome.status == "succeeded" else StepRun.Status.FAILED
     step_run.input = ctx.input
     step_run.output = outcome.result
+    step_run.requests = ctx.extra.get("sent") or None
     step_run.error = outcome.error
     step_run.error_detail = outcome.error_detail or None
     step_run.retryable = outcome.retryable if outcome.status == "failed" else None

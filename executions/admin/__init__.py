@@ -27,6 +27,7 @@ class StepRunInline(admin.TabularInline):
         "status_badge",
         "input_json",
         "output_json",
+        "requests_json",
         "error",
         "started_at",
         "duration_ms",
@@ -50,6 +51,10 @@ class StepRunInline(admin.TabularInline):
     @admin.display(description="Output")
     def output_json(self, obj):
         return pretty_json(obj.output)
+
+    @admin.display(description="Requests sent")
+    def requests_json(self, obj):
+        return pretty_json(obj.requests)
 
 
 class VersionFilter(admin.SimpleListFilter):

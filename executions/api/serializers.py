@@ -20,6 +20,7 @@ class StepRunSerializer(serializers.ModelSerializer):
             "status",
             "input",
             "output",
+            "requests",
             "error",
             "retryable",
             "branch",

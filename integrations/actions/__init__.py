@@ -28,6 +28,7 @@ class ActionContext:
     execution_id: int | None = None
     set_variables: dict = field(default_factory=dict)
     send_reads: bool = False  # test runs: let read-only calls through (default: record everything)
+    sent: list = field(default_factory=list)  # outbound requests, credentials redacted, kept on the StepRun
     credentials: Callable[[str, str | None], dict] = field(default=lambda service, name: {}, repr=False)
 
 

@@ -48,6 +48,7 @@ class HttpRequestAction(Action):
 
     def run(self, inputs, ctx):
         request = self.describe(inputs, ctx)
+        ctx.sent.append(request)
         policy = http.HttpPolicy(allow_hosts=frozenset(settings.FAOS_HTTP_ALLOW_HOSTS))
         try:
             response = http.send(

@@ -132,23 +132,17 @@ class ConnectorAction(Action):
 
     def describe(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
-        request = self.build(inputs, creds, ctx)
-        headers = {k: "[redacted]" if SENSITIVE_HEADER.search(k) else v for k, v in request.headers.items()}
-        return redact(
-            {
-                "method": request.method,
-                "url": request.url,
-                "headers": headers,
-                "json": request.json,
-                "data": request.data,
-                "params": request.params,
-            },
-            creds,
-        )
+        return summary(self.build(inputs, creds, ctx), self.secrets(creds))
+
+    def secrets(self, creds: dict) -> dict:
+        """The credentials to hide: all but the fields the service marks as not secret (base URL, client id…)."""
+        fields = _SERVICES[self.service].credential_fields if self.service in _SERVICES else {}
+        return {k: v for k, v in creds.items() if fields.get(k, {}).get("secret", True)}
 
     def run(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
-        request = self.build(inputs, creds, ctx)
+        request, secrets = self.build(inputs, creds, ctx), self.secrets(creds)
+        ctx.sent.append(summary(request, secrets))  # shown on the step run: the exact request, secrets redacted
         try:
             result = http.send(
                 request.method,
@@ -163,11 +157,19 @@ class ConnectorAction(Action):
             )
             self.check_body(result)
         except http.HttpError as exc:
-            message = redact(f"{self.service}: {exc}", creds)
+            message = redact(f"{self.service}: {exc}", secrets)
             raise StepError(
                 message, retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status}
             ) from None
-        return redact(self.parse(result, inputs), creds)
+        return redact(self.parse(result, inputs), secrets)
+
+
+def summary(request: Request, secrets: dict) -> dict:
+    """The request as the step run shows it: method, URL, headers and body, credentials redacted."""
+    headers = {k: "[redacted]" if SENSITIVE_HEADER.search(k) else v for k, v in request.headers.items()}
+    described = {"method": request.method, "url": request.url, "headers": headers, "json": request.json}
+    described |= {"data": request.data, "params": request.params}
+    return redact(described, secrets)
 
 
 def policy() -> http.HttpPolicy:

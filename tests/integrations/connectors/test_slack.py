@@ -60,3 +60,34 @@ def test_test_runs_work_without_any_connection(vendor):
 def test_a_live_run_without_a_connection_names_what_is_missing(vendor):
     with pytest.raises(StepError, match="no slack connection"):
         call("slack.post_message", {"channel": "#x", "text": "hi"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_classifies_a_ticket_and_the_slack_step_run_shows_the_exact_request(vendor, connect):
+    from executions.services import execution_start
+    from tests.factories import workflow_with_steps
+    from workflows.models import Agent
+    from workflows.services import workflow_activate
+
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/chat.postMessage", body={"ok": True, "channel": "C1", "ts": "1700.1"})
+    Agent.objects.create(name="Triage", role="Support", allowed_actions=["classify"])
+    classify = {"agent": "Triage", "action": "classify", "input": {"text": "{{trigger.subject}}"}}
+    classify |= {"labels": ["low", "critical"], "rules": {"critical": ["outage"]}, "default": "low"}
+    post = {"action": "slack.post_message", "inputs": {"channel": "#support", "text": "{{triage.result.label}}: hi"}}
+    workflow = workflow_with_steps(
+        [
+            {"key": "triage", "name": "Classify Ticket", "kind": "agent", "config": classify},
+            {"key": "notify", "name": "Post To Slack", "config": post},
+        ]
+    )
+    workflow_activate(workflow=workflow)
+    execution = execution_start(workflow=workflow, input={"subject": "Checkout outage"})
+    execution.refresh_from_db()
+    notify = execution.step_runs.get(step_key="notify")
+    assert execution.status == "succeeded", execution.error
+    [sent] = notify.requests
+    assert (sent["method"], sent["url"]) == ("POST", f"{vendor.url}/api/chat.postMessage")
+    assert sent["json"] == {"channel": "#support", "text": "critical: hi"} == vendor.requests[0].json()
+    assert sent["headers"]["Authorization"] == "[redacted]" and TOKEN not in str(notify.requests)
+    assert notify.output == {"channel": "C1", "ts": "1700.1"}
