@@ -1,0 +1,222 @@
+"""Jira Cloud (REST API v3): create issues and comment on them. Auth: HTTP Basic with an email and an API token.
+
+v3 takes rich text as Atlassian Document Format (ADF); plain text from a step is turned into paragraphs.
+Jira documents no idempotency header: a create retried after a lost answer may open a second issue.
+"""
+
+import base64
+import re
+from urllib.parse import quote
+
+from executions.engine.errors import StepError
+
+from ..actions import register
+from . import ConnectorAction, Request, Service, register_service
+
+JIRA = register_service(
+    Service(
+        name="jira",
+        label="Jira",
+        category="Project Management",
+        docs_url="https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/",
+        credential_fields={
+            "site": {
+                "label": "Site",
+                "secret": False,
+                "required": True,
+                "help": "acme for https://acme.atlassian.net",
+            },
+            "email": {
+                "label": "Atlassian account email",
+                "secret": False,
+                "required": True,
+                "help": "The account the API token belongs to",
+            },
+            "api_token": {
+                "label": "API token",
+                "secret": True,
+                "required": True,
+                "help": "id.atlassian.com → Security → API tokens",
+            },
+            "base_url": {
+                "label": "API base URL",
+                "secret": False,
+                "required": False,
+                "help": "Leave empty for https://{site}.atlassian.net",
+            },
+        },
+        test_action="jira.myself",
+    )
+)
+CONNECTION = {"type": "string", "title": "Connection"}
+ISSUE_KEY = {"type": "string", "title": "Issue key", "minLength": 1, "description": "e.g. OPS-42 (or the issue ID)"}
+
+
+def base_url(creds: dict) -> str:
+    """The site's API root: the base_url override, else https://{site}.atlassian.net."""
+    if creds.get("base_url"):
+        return creds["base_url"].rstrip("/")
+    site = str(creds.get("site") or "").strip().removeprefix("https://").removeprefix("http://")
+    site = site.split(".atlassian.net")[0].strip("/")
+    # Anything that could move the host elsewhere would send the API token there too.
+    if not site or any(c in site for c in "/?#@:\\ "):
+        raise StepError("jira: set the connection's site (acme for https://acme.atlassian.net)")
+    return f"https://{site}.atlassian.net"
+
+
+def authorization(creds: dict) -> str:
+    if not creds.get("email") or not creds.get("api_token"):
+        raise StepError("jira: the connection needs the account email and an API token")
+    return "Basic " + base64.b64encode(f"{creds['email']}:{creds['api_token']}".encode()).decode()
+
+
+def adf(text: str) -> dict:
+    """An ADF document: one paragraph per blank-line-separated block, single newlines as hard breaks."""
+    blocks = [block for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()) if block.strip()]
+    return {"type": "doc", "version": 1, "content": [paragraph(block) for block in blocks]}
+
+
+def paragraph(block: str) -> dict:
+    content: list[dict] = []
+    for number, line in enumerate(block.split("\n")):
+        if number:
+            content.append({"type": "hardBreak"})
+        if line:  # ADF refuses empty text nodes
+            content.append({"type": "text", "text": line})
+    return {"type": "paragraph", "content": content}
+
+
+def site_of(api_url: str) -> str:
+    """The site root of a `self` link (https://acme.atlassian.net/rest/api/3/… → https://acme.atlassian.net)."""
+    return api_url.split("/rest/api/")[0]
+
+
+class JiraAction(ConnectorAction):
+    service = "jira"
+    category = "Project Management"
+    http_method = "POST"
+
+    def build(self, inputs, creds, ctx):
+        return Request(
+            self.http_method,
+            f"{base_url(creds)}{self.path(inputs)}",
+            headers={"Authorization": authorization(creds), "Accept": "application/json"},
+            json=self.payload(inputs),
+        )
+
+    def path(self, inputs: dict) -> str:
+        raise NotImplementedError
+
+    def payload(self, inputs: dict) -> dict | None:
+        return None
+
+
+@register
+class CreateIssue(JiraAction):
+    """Create an issue in a project (POST /rest/api/3/issue), the description as ADF."""
+
+    name = "jira.create_issue"
+    label = "Jira: create an issue"
+    input_schema = {
+        "type": "object",
+        "required": ["project_key", "summary"],
+        "properties": {
+            "connection": CONNECTION,
+            "project_key": {"type": "string", "title": "Project key", "minLength": 1, "description": "e.g. OPS"},
+            "issue_type": {
+                "type": "string",
+                "title": "Issue type",
+                "default": "Task",
+                "description": "As named in the project: Task, Bug, Story…",
+            },
+            "summary": {"type": "string", "title": "Summary", "minLength": 1, "maxLength": 255},
+            "description": {
+                "type": "string",
+                "title": "Description",
+                "description": "Plain text; a blank line starts a paragraph",
+            },
+            "labels": {"type": "array", "title": "Labels", "items": {"type": "string", "pattern": "^\\S+$"}},
+            "assignee_account_id": {"type": "string", "title": "Assignee account ID"},
+            "priority": {"type": "string", "title": "Priority", "description": "e.g. High, Medium, Low"},
+            "due_date": {"type": "string", "title": "Due date", "format": "date"},
+        },
+    }
+
+    def path(self, inputs):
+        return "/rest/api/3/issue"
+
+    def payload(self, inputs):
+        fields = {
+            "project": {"key": inputs["project_key"]},
+            "issuetype": {"name": inputs.get("issue_type") or "Task"},
+            "summary": inputs["summary"],
+        }
+        given = {k: v for k, v in inputs.items() if v not in (None, "", [])}
+        if "description" in given:
+            fields["description"] = adf(given["description"])
+        if "assignee_account_id" in given:
+            fields["assignee"] = {"id": given["assignee_account_id"]}
+        if "priority" in given:
+            fields["priority"] = {"name": given["priority"]}
+        if "due_date" in given:
+            fields["duedate"] = given["due_date"]
+        if "labels" in given:
+            fields["labels"] = given["labels"]
+        return {"fields": fields}
+
+    def parse(self, result, inputs):
+        body = result.body if isinstance(result.body, dict) else {}
+        url = f"{site_of(body['self'])}/browse/{body.get('key')}" if body.get("self") else None
+        return {"id": body.get("id"), "key": body.get("key"), "url": url}
+
+
+@register
+class AddComment(JiraAction):
+    """Comment on an issue (POST /rest/api/3/issue/{key}/comment), the text as ADF."""
+
+    name = "jira.add_comment"
+    label = "Jira: comment on an issue"
+    input_schema = {
+        "type": "object",
+        "required": ["issue_key", "body"],
+        "properties": {
+            "connection": CONNECTION,
+            "issue_key": ISSUE_KEY,
+            "body": {"type": "string", "title": "Comment", "minLength": 1, "description": "Plain text"},
+        },
+    }
+
+    def path(self, inputs):
+        return f"/rest/api/3/issue/{quote(inputs['issue_key'], safe='')}/comment"
+
+    def payload(self, inputs):
+        return {"body": adf(inputs["body"])}
+
+    def parse(self, result, inputs):
+        body = result.body if isinstance(result.body, dict) else {}
+        url = None
+        if body.get("self"):
+            url = f"{site_of(body['self'])}/browse/{inputs['issue_key']}?focusedCommentId={body.get('id')}"
+        return {"id": body.get("id"), "created": body.get("created"), "url": url}
+
+
+@register
+class Myself(JiraAction):
+    """The account the API token acts as (used by "Test connection")."""
+
+    name = "jira.myself"
+    label = "Jira: check the API token"
+    http_method = "GET"
+    read_only = True
+    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+
+    def path(self, inputs):
+        return "/rest/api/3/myself"
+
+    def parse(self, result, inputs):
+        body = result.body if isinstance(result.body, dict) else {}
+        return {
+            "account_id": body.get("accountId"),
+            "display_name": body.get("displayName"),
+            "active": body.get("active"),
+        }
