@@ -1,0 +1,126 @@
+"""Asana (REST API 1.0): create tasks. Auth: a personal access token as a Bearer header.
+
+Asana wraps request and response bodies in {"data": …}. It documents no idempotency header: a create retried
+after a lost answer may add a second task.
+"""
+
+from executions.engine.errors import StepError
+
+from ..actions import register
+from . import ConnectorAction, Request, Service, register_service
+
+ASANA = register_service(
+    Service(
+        name="asana",
+        label="Asana",
+        category="Project Management",
+        docs_url="https://developers.asana.com/reference/rest-api-reference",
+        credential_fields={
+            "personal_access_token": {
+                "label": "Personal access token",
+                "secret": True,
+                "required": True,
+                "help": "My settings → Apps → Developer console → Create new token",
+            },
+            "base_url": {
+                "label": "API base URL",
+                "secret": False,
+                "required": False,
+                "help": "Leave empty for https://app.asana.com",
+            },
+        },
+        test_action="asana.current_user",
+    )
+)
+CONNECTION = {"type": "string", "title": "Connection"}
+
+
+def data_of(body) -> dict:
+    """The {"data": …} payload of an Asana answer."""
+    return (body.get("data") or {}) if isinstance(body, dict) else {}
+
+
+class AsanaAction(ConnectorAction):
+    service = "asana"
+    category = "Project Management"
+    http_method = "POST"
+
+    def build(self, inputs, creds, ctx):
+        if not creds.get("personal_access_token"):
+            raise StepError("asana: the connection has no personal access token")
+        base = (creds.get("base_url") or "https://app.asana.com").rstrip("/")
+        return Request(
+            self.http_method,
+            f"{base}/api/1.0{self.path(inputs)}",
+            headers={"Authorization": f"Bearer {creds['personal_access_token']}", "Accept": "application/json"},
+            json=self.payload(inputs),
+        )
+
+    def path(self, inputs: dict) -> str:
+        raise NotImplementedError
+
+    def payload(self, inputs: dict) -> dict | None:
+        return None
+
+
+@register
+class CreateTask(AsanaAction):
+    """Create a task in a workspace or projects (POST /api/1.0/tasks)."""
+
+    name = "asana.create_task"
+    label = "Asana: create a task"
+    input_schema = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "connection": CONNECTION,
+            "name": {"type": "string", "title": "Name", "minLength": 1},
+            "notes": {"type": "string", "title": "Notes", "description": "Plain-text description"},
+            "projects": {
+                "type": "array",
+                "title": "Project IDs",
+                "items": {"type": "string"},
+                "description": "GIDs of the projects to add the task to",
+            },
+            "workspace": {
+                "type": "string",
+                "title": "Workspace ID",
+                "description": "GID; not needed when projects are given",
+            },
+            "assignee": {"type": "string", "title": "Assignee", "description": "A user GID, an email, or me"},
+            "due_on": {"type": "string", "title": "Due date", "format": "date"},
+        },
+    }
+    FIELDS = ("name", "notes", "projects", "workspace", "assignee", "due_on")
+
+    def path(self, inputs):
+        return "/tasks"
+
+    def payload(self, inputs):
+        # Asana needs the task's workspace, given directly or through its projects.
+        if not inputs.get("workspace") and not inputs.get("projects"):
+            raise StepError("asana: set a workspace or at least one project")
+        return {"data": {k: inputs[k] for k in self.FIELDS if inputs.get(k) not in (None, "", [])}}
+
+    def parse(self, result, inputs):
+        task = data_of(result.body)
+        return {"gid": task.get("gid"), "name": task.get("name"), "url": task.get("permalink_url")}
+
+
+@register
+class CurrentUser(AsanaAction):
+    """The user the token acts as and their workspaces (used by "Test connection")."""
+
+    name = "asana.current_user"
+    label = "Asana: check the token"
+    http_method = "GET"
+    read_only = True
+    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+
+    def path(self, inputs):
+        return "/users/me"
+
+    def parse(self, result, inputs):
+        user = data_of(result.body)
+        workspaces = [{"gid": w.get("gid"), "name": w.get("name")} for w in user.get("workspaces") or []]
+        return {"gid": user.get("gid"), "name": user.get("name"), "workspaces": workspaces}
