@@ -33,6 +33,7 @@ class StepKind:
     default_timeout: float = 30.0
     terminal: bool = False  # True: the path ends here (complete, fail)
     branch_labels: tuple[str, ...] = ()  # labels this kind may choose, e.g. ("true", "false")
+    config_schema: dict = {"type": "object"}  # JSON Schema (2020-12) of `config`: the editor's form and checks
 
     def run(self, step: StepDef, ctx: StepContext) -> Outcome:
         raise NotImplementedError

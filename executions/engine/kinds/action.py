@@ -12,6 +12,25 @@ class ActionKind(StepKind):
 
     name = "action"
     label = "Action"
+    config_schema = {
+        "type": "object",
+        "required": ["action"],
+        "additionalProperties": False,
+        "properties": {
+            "action": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Action",
+                "description": "The built-in or connector action to run, e.g. send_email or slack.post_message.",
+            },
+            "inputs": {
+                "type": "object",
+                "title": "Inputs",
+                "description": "The action's inputs; text may use {{trigger.field}} or {{step_key.result}}.",
+                "default": {},
+            },
+        },
+    }
     default_timeout = 30.0
 
     def run(self, step, ctx):

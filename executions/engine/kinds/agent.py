@@ -9,6 +9,73 @@ AGENT_ACTIONS = ("classify", "score", "extract", "draft_reply", "summarize", "de
 PASSTHROUGH = ("labels", "rules", "default", "thresholds", "fields", "sentences", "schema", "question", "instruction")
 
 
+def _action_is(action: str) -> dict:
+    """A JSON Schema `if` that holds when the config's action is `action`."""
+    return {"properties": {"action": {"const": action}}, "required": ["action"]}
+
+
+def _field(actions: list[str], title: str, description: str, **schema) -> dict:
+    """A config field that only `actions` read; `x-actions` tells the editor when to show it."""
+    return {**schema, "title": title, "description": description, "x-actions": actions}
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+ACTION_FIELDS = {
+    "labels": _field(["classify"], "Labels", "The labels to choose from.", minItems=1, **STRINGS),
+    "rules": _field(
+        ["classify"],
+        "Keyword rules",
+        'Label → keywords that point to it, e.g. {"critical": ["outage", "down"]}.',
+        type="object",
+        additionalProperties=STRINGS,
+    ),
+    "default": _field(
+        ["classify", "score"],
+        "Default label",
+        "When no rule matches, or the score is below every threshold.",
+        type="string",
+    ),
+    "criteria": _field(
+        ["score"],
+        "Criteria",
+        'Points per rule, e.g. [{"if": "trigger.company_size > 100", "points": 30, "reason": "large company"}].',
+        type="array",
+        items={
+            "type": "object",
+            "required": ["if", "points"],
+            "properties": {
+                "if": {"type": "string", "format": "expression"},
+                "points": {"type": "number"},
+                "reason": {"type": "string"},
+            },
+        },
+    ),
+    "thresholds": _field(
+        ["score"],
+        "Thresholds",
+        'Lowest score per label, e.g. {"hot": 70, "warm": 40}.',
+        type="object",
+        additionalProperties={"type": "number"},
+    ),
+    "fields": _field(
+        ["extract"],
+        "Fields",
+        "Name → pattern (email, phone, number, url, amount or a regular expression).",
+        type="object",
+        additionalProperties={"type": "string"},
+    ),
+    "schema": _field(["custom"], "Output schema", "The JSON Schema the agent's answer must fit.", type="object"),
+    "instruction": _field(["custom"], "Instruction", "What the agent should do.", type="string"),
+    "template": _field(["draft_reply"], "Reply template", "The reply, with {{ }} placeholders.", type="string"),
+    "subject": _field(["draft_reply"], "Subject", "The reply's subject line.", type="string"),
+    "sentences": _field(["summarize"], "Sentences", "How long the summary is.", type="integer", minimum=1, default=2),
+    "question": _field(["decide"], "Question", "The yes/no question.", type="string"),
+    "yes_if": _field(
+        ["decide"], "Yes if", "The rule that says yes, e.g. trigger.amount < 100.", type="string", format="expression"
+    ),
+}
+
+
 @register
 class AgentKind(StepKind):
     """config: {"agent": "Customer Service Agent", "action": "classify", "input": {"text": "{{trigger.body}}"},
@@ -21,6 +88,37 @@ class AgentKind(StepKind):
 
     name = "agent"
     label = "Agent"
+    config_schema = {
+        "type": "object",
+        "required": ["agent", "action"],
+        "additionalProperties": False,
+        "allOf": [
+            {"if": _action_is("classify"), "then": {"required": ["labels"]}},
+            {"if": _action_is("score"), "then": {"required": ["thresholds"]}},
+        ],
+        "properties": {
+            "agent": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Agent",
+                "description": "The agent (Workflows → Agents) that performs this step.",
+            },
+            "action": {
+                "type": "string",
+                "minLength": 1,
+                "examples": list(AGENT_ACTIONS),
+                "title": "Action",
+                "description": "What the agent does, or a tool it may use (e.g. send_email).",
+            },
+            "input": {
+                "type": "object",
+                "default": {},
+                "title": "Input",
+                "description": 'What the agent works on, e.g. {"text": "{{trigger.body}}"}; for a tool, its inputs.',
+            },
+            **ACTION_FIELDS,
+        },
+    }
     default_timeout = 120.0
 
     def run(self, step, ctx):

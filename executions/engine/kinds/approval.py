@@ -20,6 +20,65 @@ class ApprovalKind(StepKind):
 
     name = "approval"
     label = "Approval"
+    config_schema = {
+        "type": "object",
+        "required": ["title"],
+        "anyOf": [{"required": ["approvers"]}, {"required": ["groups"]}],
+        "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "title": "Title", "description": "What is asked."},
+            "details": {"type": "string", "title": "Details", "description": "What the approvers need to know."},
+            "amount": {
+                "type": ["number", "string"],
+                "title": "Amount",
+                "description": "The sum at stake, if any, e.g. {{trigger.refund.amount}}.",
+            },
+            "currency": {"type": "string", "title": "Currency", "description": "Three-letter code, e.g. USD."},
+            "approvers": {
+                "type": "array",
+                "items": {"type": "string"},
+                "title": "Approvers",
+                "description": "User names of the people who may decide.",
+            },
+            "groups": {
+                "type": "array",
+                "items": {"type": "string"},
+                "title": "Approver groups",
+                "description": "Groups whose members may decide.",
+            },
+            "required": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 1,
+                "title": "Approvals needed",
+                "description": "How many approvals it takes.",
+            },
+            "allow_requester": {
+                "type": "boolean",
+                "default": False,
+                "title": "Requester may approve",
+                "description": "Whether whoever started the run may approve it too.",
+            },
+            "due": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "title": "Due in",
+                "description": "After this the request expires (branch on_expired), e.g. 2d.",
+            },
+            "remind_every": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "title": "Remind every",
+                "description": "Nudge the approvers this often while undecided, e.g. 24h.",
+            },
+            "escalate_to": {
+                "type": "array",
+                "items": {"type": "string"},
+                "title": "Escalate to",
+                "description": "Groups told when the request is overdue.",
+            },
+        },
+    }
     branch_labels = ("on_approved", "on_rejected", "on_expired")
 
     def run(self, step, ctx):

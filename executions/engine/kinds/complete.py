@@ -10,6 +10,16 @@ class CompleteKind(StepKind):
 
     name = "complete"
     label = "Complete"
+    config_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "output": {
+                "title": "Output",
+                "description": 'The run\'s output (any JSON), e.g. {"status": "{{check.result.status}}"}.',
+            },
+        },
+    }
     terminal = True
 
     def run(self, step, ctx):

@@ -11,6 +11,20 @@ class ConditionKind(StepKind):
 
     name = "condition"
     label = "Condition"
+    config_schema = {
+        "type": "object",
+        "required": ["expression"],
+        "additionalProperties": False,
+        "properties": {
+            "expression": {
+                "type": "string",
+                "minLength": 1,
+                "format": "expression",
+                "title": "Condition",
+                "description": 'True or false, e.g. trigger.amount > 100 or {{trigger.plan}} == "premium".',
+            },
+        },
+    }
     branch_labels = ("true", "false")
 
     def run(self, step, ctx):

@@ -11,6 +11,19 @@ class FailKind(StepKind):
 
     name = "fail"
     label = "Fail"
+    config_schema = {
+        "type": "object",
+        "required": ["message"],
+        "additionalProperties": False,
+        "properties": {
+            "message": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Message",
+                "description": "Why the workflow fails, e.g. Payment declined for {{trigger.customer.email}}.",
+            },
+        },
+    }
     terminal = True
 
     def run(self, step, ctx):

@@ -19,6 +19,53 @@ class LoopKind(StepKind):
 
     name = "loop"
     label = "Loop (for each)"
+    config_schema = {
+        "type": "object",
+        "required": ["items", "steps"],
+        "additionalProperties": False,
+        "properties": {
+            "items": {
+                "type": ["string", "array"],
+                "minLength": 1,
+                "title": "Items",
+                "description": "The list to loop over, e.g. {{trigger.order.items}}.",
+            },
+            "steps": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "format": "step-key"},
+                "title": "Steps",
+                "description": "The steps to run for each item, in order; they read {{item}} and {{index}}.",
+            },
+            "mode": {
+                "enum": ["sequential", "parallel"],
+                "default": "sequential",
+                "title": "Mode",
+                "description": "One item at a time, or several at once.",
+            },
+            "delay_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "default": 0,
+                "title": "Delay (seconds)",
+                "description": "Pause between items.",
+            },
+            "concurrency": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 10,
+                "title": "Concurrency",
+                "description": "In parallel mode: at most this many items at once.",
+            },
+            "max_items": {
+                "type": "integer",
+                "minimum": 1,
+                "default": MAX_ITEMS,
+                "title": "Maximum items",
+                "description": "Fail the step if the list is longer.",
+            },
+        },
+    }
 
     def run(self, step, ctx):
         items = ctx.render(step.config.get("items"))

@@ -26,6 +26,31 @@ class ParallelKind(StepKind):
 
     name = "parallel"
     label = "Parallel"
+    config_schema = {
+        "type": "object",
+        "required": ["branches"],
+        "additionalProperties": False,
+        "properties": {
+            "branches": {
+                "type": "array",
+                "minItems": 2,
+                "items": {
+                    "anyOf": [
+                        {"type": "array", "items": {"type": "string", "format": "step-key"}},
+                        {"type": "string", "format": "step-key"},
+                    ]
+                },
+                "title": "Branches",
+                "description": "Each branch is a list of step keys run in order; the branches run at the same time.",
+            },
+            "join": {
+                "anyOf": [{"enum": ["all", "any"]}, {"type": "integer", "minimum": 1}],
+                "default": "all",
+                "title": "Carry on when",
+                "description": "all branches finished, any one, or this many.",
+            },
+        },
+    }
     default_timeout = 10.0
 
     def run(self, step, ctx):

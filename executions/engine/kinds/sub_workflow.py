@@ -20,6 +20,38 @@ class SubWorkflowKind(StepKind):
 
     name = "sub_workflow"
     label = "Sub-workflow"
+    config_schema = {
+        "type": "object",
+        "required": ["workflow"],
+        "additionalProperties": False,
+        "properties": {
+            "workflow": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Workflow",
+                "description": "The name of the workflow to run; its active version is used.",
+            },
+            "input": {
+                "type": "object",
+                "default": {},
+                "title": "Input",
+                "description": 'The child run\'s input, e.g. {"invoice": "{{item}}"}.',
+            },
+            "wait": {
+                "type": "boolean",
+                "default": True,
+                "title": "Wait for it",
+                "description": "Wait for the child run and use its output; off: start it and carry on.",
+            },
+            "timeout": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "default": "1d",
+                "title": "Time-out",
+                "description": "Fail the step if the child has not finished by then, e.g. 1d.",
+            },
+        },
+    }
 
     def run(self, step, ctx):
         resume = ctx.resume or {}

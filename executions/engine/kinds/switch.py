@@ -14,6 +14,19 @@ class SwitchKind(StepKind):
 
     name = "switch"
     label = "Switch (n-way branch)"
+    config_schema = {
+        "type": "object",
+        "required": ["value"],
+        "additionalProperties": False,
+        "properties": {
+            "value": {
+                "type": ["string", "number", "boolean"],
+                "minLength": 1,
+                "title": "Value",
+                "description": "The value to switch on, e.g. {{score.result.label}}; each case is a branch.",
+            },
+        },
+    }
 
     def run(self, step, ctx):
         value = ctx.render(step.config["value"])

@@ -19,6 +19,36 @@ class TaskKind(StepKind):
 
     name = "task"
     label = "Human task"
+    config_schema = {
+        "type": "object",
+        "required": ["title"],
+        "anyOf": [{"required": ["assignee"]}, {"required": ["group"]}],
+        "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "title": "Title", "description": "What needs doing."},
+            "description": {"type": "string", "title": "Description", "description": "Details for the assignee."},
+            "assignee": {"type": "string", "title": "Assignee", "description": "User name of the person to do it."},
+            "group": {"type": "string", "title": "Group", "description": "Or a group whose members may do it."},
+            "due": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "title": "Due in",
+                "description": "e.g. 2d or 4h.",
+            },
+            "checklist": {
+                "type": "array",
+                "items": {"type": "string"},
+                "title": "Checklist",
+                "description": "Items to tick off.",
+            },
+            "wait": {
+                "type": "boolean",
+                "default": False,
+                "title": "Wait until done",
+                "description": "Pause the run until someone marks the task done.",
+            },
+        },
+    }
 
     def run(self, step, ctx):
         resume = ctx.resume or {}

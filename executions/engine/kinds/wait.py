@@ -42,6 +42,30 @@ class WaitKind(StepKind):
 
     name = "wait"
     label = "Wait"
+    config_schema = {
+        "type": "object",
+        "anyOf": [{"required": ["duration"]}, {"required": ["seconds"]}, {"required": ["until"]}],
+        "additionalProperties": False,
+        "properties": {
+            "duration": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "title": "Duration",
+                "description": "How long to wait, e.g. 3d or 1h 30m.",
+            },
+            "seconds": {
+                "type": ["number", "string"],
+                "minimum": 0,
+                "title": "Seconds",
+                "description": "Or how long in seconds.",
+            },
+            "until": {
+                "type": "string",
+                "title": "Until",
+                "description": "Or until when: an ISO date-time, e.g. {{trigger.renewal_date}}.",
+            },
+        },
+    }
 
     def run(self, step, ctx):
         now = ctx.now or datetime.now(UTC)

@@ -20,6 +20,32 @@ class WaitForEventKind(StepKind):
 
     name = "wait_for_event"
     label = "Wait for event"
+    config_schema = {
+        "type": "object",
+        "required": ["event"],
+        "additionalProperties": False,
+        "properties": {
+            "event": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Event type",
+                "description": "The event to wait for, e.g. proposal.replied.",
+            },
+            "match": {
+                "type": "string",
+                "format": "expression",
+                "title": "Match",
+                "description": "Which event counts, e.g. event.data.proposal_id == trigger.proposal_id.",
+            },
+            "timeout": {
+                "type": ["string", "number"],
+                "format": "duration",
+                "default": "7d",
+                "title": "Time-out",
+                "description": "Give up after this long (branch on_timeout), e.g. 3d.",
+            },
+        },
+    }
     branch_labels = ("on_event", "on_timeout")
 
     def run(self, step, ctx):
