@@ -5,6 +5,7 @@ then sends the call with it. Tokens are not cached: a cache would have to be per
 the credentials change and keep them encrypted at rest; one extra request per step costs far less than that.
 """
 
+import base64
 from dataclasses import replace
 
 from executions.engine.errors import StepError
@@ -98,6 +99,11 @@ class PayPalAction(ConnectorAction):
         if not body.get("access_token"):
             raise StepError("paypal: the token endpoint answered without an access_token")
         return body
+
+    def secrets(self, creds):
+        # A token endpoint that echoes the Authorization header would show the pair in its encoded form.
+        pair = f"{creds.get('client_id', '')}:{creds.get('client_secret', '')}".encode()
+        return {**super().secrets(creds), "basic_auth": base64.b64encode(pair).decode()}
 
     def token_summary(self, creds: dict) -> dict:
         """The token request as step runs and test runs show it (the Basic credentials travel in `auth`)."""

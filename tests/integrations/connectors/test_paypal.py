@@ -180,10 +180,11 @@ def test_neither_the_secret_nor_the_access_token_appears_in_results_or_errors(pa
     with pytest.raises(StepError) as exc:
         call("paypal.get_order", {"order_id": "O2"})
     assert TOKEN not in str(exc.value) and SECRET not in str(exc.value) and "bad token" in str(exc.value)
-    paypal.route("POST", "/v1/oauth2/token", status=400, body={"error_description": f"bad secret {SECRET}"})
+    basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    paypal.route("POST", "/v1/oauth2/token", status=400, body={"error_description": f"bad secret {SECRET} {basic}"})
     with pytest.raises(StepError) as exc:
         call("paypal.get_order", {"order_id": "O3"})
-    assert SECRET not in str(exc.value) and "bad secret" in str(exc.value)
+    assert SECRET not in str(exc.value) and basic not in str(exc.value) and "bad secret" in str(exc.value)
 
 
 def test_test_runs_record_both_requests_redacted_and_send_nothing(vendor, connect):
