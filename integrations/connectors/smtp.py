@@ -76,12 +76,12 @@ def settings_from(creds: dict, timeout: float) -> dict:
     }
 
 
-def check_host(host: str) -> None:
+def check_host(host: str, creds: dict) -> None:
     """Refuse private, loopback and link-local mail hosts unless allow-listed, as for HTTP steps."""
     try:
         http.check_url(f"http://[{host}]" if ":" in host else f"http://{host}", policy())
     except http.HttpError as exc:
-        raise StepError(f"smtp: {exc}", retryable=exc.retryable) from None
+        raise StepError(redact(f"smtp: {exc}", creds), retryable=exc.retryable) from None
 
 
 def reply(code: int, text: bytes | str) -> str:
@@ -133,7 +133,7 @@ class SmtpAction(ConnectorAction):
     def run(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
         options = settings_from(creds, ctx.timeout)
-        check_host(options["host"])
+        check_host(options["host"], creds)
         try:
             result = self.talk(get_connection(BACKEND, fail_silently=False, **options), inputs, creds, ctx)
         except (OSError, smtplib.SMTPException) as exc:  # SMTPException is an OSError; both named for clarity
