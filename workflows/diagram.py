@@ -28,26 +28,17 @@ BRANCHES = {  # the labels a kind chooses between; the ones not wired fall throu
     "wait_for_event": ("on_event", "on_timeout"),
     "switch": ("default",),
 }
-KIND_LABELS = {
-    "wait_for_event": "wait for event",
-    "sub_workflow": "sub-workflow",
-    "loop": "loop · for each",
+KIND_LABELS = {"wait_for_event": "wait for event", "sub_workflow": "sub-workflow", "loop": "loop · for each"}
+FAMILY_KINDS = {  # kinds of one family share an accent colour
+    "decide": ("condition", "switch"),
+    "human": ("approval", "task"),
+    "wait": ("wait", "wait_for_event"),
+    "group": ("parallel", "loop", "sub_workflow"),
+    "act": ("action", "agent"),
+    "done": ("complete",),
+    "fail": ("fail",),
 }
-FAMILIES = {  # the accent colour class of each kind
-    "condition": "decide",
-    "switch": "decide",
-    "approval": "human",
-    "task": "human",
-    "wait": "wait",
-    "wait_for_event": "wait",
-    "parallel": "group",
-    "loop": "group",
-    "sub_workflow": "group",
-    "action": "act",
-    "agent": "act",
-    "complete": "done",
-    "fail": "fail",
-}
+FAMILIES = {kind: family for family, kinds in FAMILY_KINDS.items() for kind in kinds}
 
 
 @dataclass
@@ -388,9 +379,9 @@ def _wrap(text: str, width: float, lines: int = 2) -> list[str]:
         while words and text_width(f"{line} {words[0]}", NAME_SIZE) <= width:
             line += " " + words.pop(0)
         out.append(line)
-    if words or text_width(out[-1], NAME_SIZE) > width:
-        out[-1] = _cut(" ".join([out[-1], *words]), width)
-    return out
+    if words:
+        out[-1] = " ".join([out[-1], *words])
+    return [_cut(line, width) if text_width(line, NAME_SIZE) > width else line for line in out]
 
 
 def _cut(text: str, width: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MARGIN = 16
-MIN_GAP = 84  # between columns: edge tracks and branch labels live here, so it widens for long labels
+MIN_GAP = 60  # between columns: edge tracks and branch labels live here, so it widens for long labels
 ROW_GAP = 44  # between nodes of a column: room for the back-edge channel and its label
 PASS_GAP = 22  # between an edge passing through a column and its neighbours
 CHANNEL = 14  # back-edges run this far above or below the nodes they leave and reach
@@ -233,7 +233,7 @@ def place_rows(boxes: dict[str, Box], columns: list[list[str]], chains: list[lis
             _settle(boxes, column, wanted)
     top = min((b.y - b.h / 2 for b in boxes.values()), default=0)
     for box in boxes.values():
-        box.y += MARGIN - top
+        box.y = round(box.y + MARGIN - top)  # whole pixels: nearly level edges become level
 
 
 def _mean(boxes: dict[str, Box], keys: list[str], default: float) -> float:
@@ -264,8 +264,10 @@ def back_sides(boxes: dict[str, Box], chains: list[list[str]], back: set[int]) -
 
 
 def _climb(boxes: dict[str, Box], chain: list[str], side: int) -> float:
+    """Vertical travel on that side; on a tie, the outer side (above when the edge leaves higher than it lands)."""
     ys = [boxes[k].channel(side) for k in chain]
-    return sum(abs(a - b) for a, b in zip(ys, ys[1:], strict=False)) + (0.5 if side < 0 else 0)
+    outer = -1 if boxes[chain[-1]].y < boxes[chain[0]].y - 0.5 else 1
+    return sum(abs(a - b) for a, b in zip(ys, ys[1:], strict=False)) + (0.5 if side != outer else 0)
 
 
 def assign_tracks(boxes: dict[str, Box], chains: list[list[str]], sides: dict[int, int]) -> dict[tuple, int]:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from tests.browser.conftest import ARTIFACTS, login, shot
 from workflows.library import template_use, templates_load
 from workflows.models import WorkflowTemplate
+from workflows.services import workflow_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,3 +55,10 @@ def test_every_step_is_a_visible_node_and_nothing_overlaps(live_server, page, dj
     page.locator(".faos-flow-module").screenshot(path=str(DOCS_SHOT))
     page.emulate_media(color_scheme="dark")
     page.locator(".faos-flow-module").screenshot(path=str(ARTIFACTS / "flow-diagram-dark.png"))
+
+    version = workflow_snapshot(workflow=workflow)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("admin:workflows_workflowversion_change", args=[version.pk]))
+    assert page.locator('.faos-flow [data-key="wait_more"]').is_visible()
+    shot(page, "flow-diagram-version")

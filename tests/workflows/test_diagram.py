@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from executions.engine.definition import Definition
 from tests.factories import TriggerFactory, workflow_with_steps
@@ -53,15 +55,65 @@ def test_every_branch_is_an_edge_with_its_label(slug):
             assert any(shown in text.split(" / ") for text in texts), shown
 
 
-@pytest.mark.parametrize("slug", sorted(TEMPLATES))
-def test_no_two_nodes_overlap(slug):
-    nodes, graph_edges = build_graph(Definition.from_dict(clean(TEMPLATES[slug])), [])
-    placed = layout({k: NODE for k in nodes}, [(e.source, e.target) for e in graph_edges], [0] * len(graph_edges), [])
-    boxes = [b for b in placed.boxes.values() if not b.dummy]
+def placed(definition: dict):
+    nodes, graph_edges = build_graph(Definition.from_dict(clean(definition)), [])
+    return layout({k: NODE for k in nodes}, [(e.source, e.target) for e in graph_edges], [0] * len(graph_edges), [])
+
+
+def crosses(points, box) -> bool:
+    """Whether an orthogonal polyline runs through the inside of a box (touching its border is fine)."""
+    top, bottom = box.y - box.h / 2 + 0.5, box.y + box.h / 2 - 0.5
+    for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
+        assert x1 == x2 or y1 == y2, "edges are orthogonal"
+        if top < y1 < bottom and y1 == y2 and min(x1, x2) < box.right - 0.5 and max(x1, x2) > box.x + 0.5:
+            return True
+        if box.x + 0.5 < x1 < box.right - 0.5 and x1 == x2 and min(y1, y2) < bottom and max(y1, y2) > top:
+            return True
+    return False
+
+
+def assert_apart(boxes):
+    boxes = [b for b in boxes.values() if not b.dummy]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             apart = a.right <= b.x or b.right <= a.x or a.y + a.h / 2 <= b.y - b.h / 2 or b.y + b.h / 2 <= a.y - a.h / 2
             assert apart, (a.id, b.id)
+
+
+@pytest.mark.parametrize("slug", sorted(TEMPLATES))
+def test_no_two_nodes_overlap_and_no_edge_runs_through_a_node(slug):
+    plan = placed(TEMPLATES[slug])
+    assert_apart(plan.boxes)
+    nodes = [b for b in plan.boxes.values() if not b.dummy]
+    assert not any(crosses(route.points, box) for route in plan.routes for box in nodes)
+
+
+KEYS = [f"s{i}" for i in range(12)]
+TARGETS = st.sampled_from([*KEYS, "end", "ghost"])
+STEP = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(KEYS),
+        "kind": st.sampled_from(["action", "condition", "switch", "parallel", "loop", "approval", "wait_for_event"]),
+        "next": st.none() | TARGETS,
+        "branches": st.dictionaries(st.sampled_from(["true", "false", "on_event", "default", "x"]), TARGETS),
+        "config": st.fixed_dictionaries(
+            {"branches": st.lists(st.lists(TARGETS, max_size=3), max_size=3), "steps": st.lists(TARGETS, max_size=3)}
+        ),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(STEP, min_size=1, max_size=12))
+def test_any_wiring_draws_every_step_without_overlap(steps):
+    definition = {"steps": steps}
+    svg = flow_svg(definition)
+    assert "could not be drawn" not in svg
+    assert all(f'data-key="{s["key"]}"' in svg for s in steps)
+    plan = placed(definition)
+    assert_apart(plan.boxes)
+    nodes = [b for b in plan.boxes.values() if not b.dummy]
+    assert not any(crosses(route.points, box) for route in plan.routes for box in nodes)
 
 
 def test_unwired_branches_fall_through_with_their_labels():
