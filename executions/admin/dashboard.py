@@ -31,7 +31,7 @@ def dashboard_view(request):
         "workflow_id": workflow_id,
         "workflow_choices": workflows,
         "overall": _labelled(overall),
-        "cards": _cards(overall),
+        "cards": metric_cards(overall),
         "rows": rows,
         "chart": _chart(runs_per_day(days=days, workflow_id=workflow_id)),
         "failing": failing_steps(days=days, workflow_id=workflow_id),
@@ -81,7 +81,7 @@ def _state(value, ok) -> str:
     return "ok" if ok(value) else "breach"
 
 
-def _cards(overall: dict) -> list[dict]:
+def metric_cards(overall: dict) -> list[dict]:
     """The four numbers the guide asks to watch, each judged against its target."""
     stuck = overall["stuck"]
     return [

@@ -225,3 +225,24 @@ def test_view_needs_the_view_execution_permission():
     staff = type(staff).objects.get(pk=staff.pk)  # reload: permissions are cached per instance
     WorkflowFactory(name="Visible")
     assert "Visible" in dashboard_view(request_as(staff)).content.decode()
+
+
+def test_the_admin_index_shows_the_week_and_my_pending_approvals(client, admin_user, django_assert_max_num_queries):
+    from executions.models import Approval
+
+    wf = make_workflow("Refunds")
+    execution = run(wf, "waiting")
+    step_run = StepRun.objects.create(execution=execution, step_key="a", step_kind="approval", status="pending")
+    Approval.objects.create(execution=execution, step_run=step_run, title="Refund 249.50 to Ann?", amount="249.50")
+    run(wf, "succeeded", duration=1200)
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(12):
+        html = client.get("/admin/").content.decode()
+    assert 'id="faos-index-summary"' in html and "Active executions" in html and "100.0 %" in html
+    assert "Refund 249.50 to Ann?" in html and "Refunds" in html
+
+
+def test_the_admin_index_summary_is_hidden_from_staff_who_may_not_view_runs(client):
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert "faos-index-summary" not in client.get("/admin/").content.decode()

@@ -1,0 +1,22 @@
+"""The admin index's summary: the guide's four numbers for the last 7 days and my pending approvals."""
+
+from django import template
+
+from ..admin.dashboard import metric_cards
+from ..approvals import approvals_visible_to
+from ..dashboard import overall_metrics
+
+register = template.Library()
+DAYS = 7
+
+
+@register.inclusion_tag("admin/executions/index_summary.html", takes_context=True)
+def faos_index_summary(context):
+    """Two queries: the overall aggregate and this user's five oldest pending approvals."""
+    user = context["request"].user
+    if not user.has_perm("executions.view_execution"):
+        return {"show": False}
+    overall = overall_metrics(days=DAYS)
+    pending = approvals_visible_to(user).filter(status="pending").order_by("created_at")[:5]
+    has_runs = bool(overall["runs"] or overall["active"])
+    return {"show": True, "days": DAYS, "has_runs": has_runs, "cards": metric_cards(overall), "pending": list(pending)}
