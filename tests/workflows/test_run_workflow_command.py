@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from workflows.library import template_use, templates_load
-from workflows.models import WorkflowTemplate
+from workflows.models import Workflow, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def _run_with(workflow, payload):
 
 
 def test_bad_input_files_and_unknown_workflows_are_clear_errors(tmp_path):
-    with pytest.raises(CommandError, match="No workflow named"):
+    with pytest.raises(CommandError, match="No workflow or template named 'Nope'"):
         call_command("run_workflow", "Nope", stdout=StringIO())
     templates_load()
     workflow = template_use(template=WorkflowTemplate.objects.get(slug="refund-approval"))
@@ -51,3 +51,21 @@ def test_bad_input_files_and_unknown_workflows_are_clear_errors(tmp_path):
     broken.write_text("{")
     with pytest.raises(CommandError, match="--input"):
         call_command("run_workflow", workflow.name, "--input", str(broken), "--test", stdout=StringIO())
+
+
+def test_a_template_name_alone_makes_a_draft_and_test_runs_it(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    templates_load()
+    out = StringIO()
+    call_command("run_workflow", "Lead Qualification & Routing", "--test", "--inline", stdout=out)
+    assert "Created draft workflow" in out.getvalue() and "succeeded" in out.getvalue()
+    call_command("run_workflow", "lead-qualification", "--test", "--inline", stdout=StringIO())
+    assert Workflow.objects.filter(template_slug="lead-qualification").count() == 1  # the draft is reused
+
+
+def test_a_run_waiting_for_an_approval_says_where_to_decide_it(settings):
+    templates_load()
+    out = StringIO()
+    with pytest.raises(CommandError, match="still waiting after 1 s"):
+        call_command("run_workflow", "Refund Approval", "--test", "--inline", "--timeout", "1", stdout=out)
+    assert "… waiting for an approval: " in out.getvalue() and "/admin/executions/approval/" in out.getvalue()

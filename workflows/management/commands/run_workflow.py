@@ -4,13 +4,17 @@ import json
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from django.urls import reverse
 
 from executions import runtime
 from executions.models import Execution
 from executions.sweep import sweep
-from workflows.models import Workflow
+from workflows.library import template_use
+from workflows.models import Workflow, WorkflowTemplate
 
 
 class Command(BaseCommand):
@@ -54,10 +58,20 @@ class Command(BaseCommand):
         )
 
     def _workflow(self, name):
-        found = Workflow.objects.filter(pk=name) if str(name).isdigit() else Workflow.objects.filter(name=name)
-        workflow = found.select_related("active_version").first()
+        by_name = Q(name=name) | Q(template_slug=name)  # a workflow made from the template `name` counts too
+        found = Workflow.objects.filter(pk=name) if str(name).isdigit() else Workflow.objects.filter(by_name)
+        workflow = found.select_related("active_version").order_by("-pk").first()
         if workflow is None:
-            raise CommandError(f"No workflow named '{name}'.")
+            workflow = self._from_template(name)
+        return workflow
+
+    def _from_template(self, name):
+        """No workflow of that name, but a template of that name or slug: make a draft from it first."""
+        template = WorkflowTemplate.objects.filter(Q(name=name) | Q(slug=name)).first()
+        if template is None:
+            raise CommandError(f"No workflow or template named '{name}'.")
+        workflow = template_use(template=template)
+        self.stdout.write(f"Created draft workflow #{workflow.pk} '{workflow.name}' from the template.")
         return workflow
 
     def _payload(self, path, workflow):
@@ -69,12 +83,13 @@ class Command(BaseCommand):
             raise CommandError(f"--input: {exc}") from exc
 
     def _follow(self, execution, inline, timeout):
-        seen, deadline = set(), time.monotonic() + timeout
+        seen, deadline = {"runs": set(), "approvals": set()}, time.monotonic() + timeout
         while time.monotonic() < deadline:
             if inline:
                 runtime.execution_run(execution_id=execution.pk)
                 sweep()
             self._print_new(execution, seen)
+            self._print_waiting_people(execution, seen)
             execution.refresh_from_db()
             if execution.is_finished:
                 self._print_new(execution, seen)
@@ -82,14 +97,22 @@ class Command(BaseCommand):
             time.sleep(0.2)
         raise CommandError(f"Run #{execution.pk} still {execution.status} after {timeout:g} s.")
 
+    def _print_waiting_people(self, execution, seen):
+        """Say once which approvals the run waits for, and where to decide them."""
+        base = settings.SITE_URL.rstrip("/")
+        for approval in execution.approvals.filter(status="pending").exclude(pk__in=seen["approvals"]):
+            seen["approvals"].add(approval.pk)
+            url = base + reverse("admin:executions_approval_change", args=[approval.pk])
+            self.stdout.write(f"… waiting for an approval: {approval.title} — decide it at {url}")
+
     def _print_new(self, execution, seen):
         done = execution.step_runs.filter(status__in=("succeeded", "failed", "cancelled")).order_by("id")
         total = len(execution.version.definition.get("steps", []))
-        for run in done.exclude(pk__in=seen):
-            seen.add(run.pk)
+        for run in done.exclude(pk__in=seen["runs"]):
+            seen["runs"].add(run.pk)
             mark = {"succeeded": "✓", "failed": "✗"}.get(run.status, "·")
             detail = f" — {run.error}" if run.error else ""
             self.stdout.write(
-                f"[{len({r for r in seen})}/{total}] {mark} {run.step_name or run.step_key} "
+                f"[{len(seen['runs'])}/{total}] {mark} {run.step_name or run.step_key} "
                 f"({run.duration_ms or 0} ms){detail}"
             )
