@@ -41,6 +41,14 @@ class StepInline(admin.StackedInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("workflow")
 
+    def get_formset(self, request, obj=None, **kwargs):
+        """Each page gets its own config widget, so the editor's data is written once into that page."""
+        from .widgets import EditorPage, StepConfigWidget
+
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.base_fields["config"].widget = StepConfigWidget(page=EditorPage(obj))
+        return formset
+
     @admin.display(description="Variables you can use")
     def variables_help(self, obj):
         """The names this step can read: trigger fields from the sample input, earlier steps, workflow, vars."""

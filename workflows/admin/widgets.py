@@ -1,0 +1,91 @@
+"""The step config editor: the JSON textarea (the source of truth) plus what step_editor.js builds its forms from."""
+
+import json
+
+from django import forms
+from django.utils.html import format_html, json_script
+
+DATA_ID = "faos-step-editor-data"
+
+
+def kind_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """(name, label) of every step kind, plus an unknown current kind so a save never changes it silently."""
+    from executions.engine import kinds
+
+    choices = [(name, f"{kinds.get(name).label} ({name})") for name in kinds.names()]
+    if current and current not in dict(choices):
+        choices.append((current, f"{current} (unknown kind)"))
+    return choices
+
+
+def action_groups() -> list[dict]:
+    """Every action's name, label and input schema, grouped by category (built-ins first)."""
+    from integrations import actions
+
+    groups: dict[str, list[dict]] = {}
+    for action in actions.all_actions():
+        groups.setdefault(action.category or "Other", []).append(
+            {"name": action.name, "label": action.label or action.name, "schema": action.input_schema}
+        )
+    order = sorted(groups, key=lambda category: (category != "Built-in", category))
+    return [{"category": category, "actions": groups[category]} for category in order]
+
+
+def editor_data(workflow) -> dict:
+    """Kind schemas, actions, agents and the workflow's step keys: everything the editor script reads."""
+    from executions.engine import kinds
+    from executions.engine.kinds.agent import AGENT_ACTIONS
+
+    from ..models import Agent
+
+    described = {}
+    for name in kinds.names():
+        kind = kinds.get(name)
+        described[name] = {"label": kind.label, "schema": kind.config_schema, "branches": list(kind.branch_labels)}
+    agents = [{"name": a["name"], "allowed": a["allowed_actions"] or []} for a in Agent.objects.values()]
+    keys = list(workflow.steps.values_list("key", flat=True)) if workflow is not None and workflow.pk else []
+    return {
+        "kinds": described,
+        "actions": action_groups(),
+        "agentActions": list(AGENT_ACTIONS),
+        "agents": agents,
+        "stepKeys": keys,
+    }
+
+
+class EditorPage:
+    """One page's editor data, written into the page by the first config widget that renders."""
+
+    def __init__(self, workflow=None):
+        self.workflow = workflow
+        self.written = False
+
+    def script(self) -> str:
+        if self.written:
+            return ""
+        self.written = True
+        return json_script(editor_data(self.workflow), DATA_ID)
+
+
+class StepConfigWidget(forms.Textarea):
+    """A step's config as JSON (kept as the fallback); step_editor.js adds a form built from the kind's schema."""
+
+    class Media:
+        js = ("faos/step_editor.js",)
+
+    def __init__(self, page: EditorPage | None = None, attrs: dict | None = None):
+        base = {"rows": 6, "cols": 70, "spellcheck": "false", "class": "faos-config-json"}
+        super().__init__({**base, **(attrs or {})})
+        self.page = page  # shared by the copies Django makes of this widget for each form
+
+    def format_value(self, value):
+        """Indented JSON, easier to edit by hand; text that is not JSON (a rejected edit) stays as typed."""
+        try:
+            return json.dumps(json.loads(value), indent=2, ensure_ascii=False) if value else value
+        except (TypeError, ValueError):
+            return super().format_value(value)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        textarea = super().render(name, value, attrs, renderer)
+        data = self.page.script() if self.page is not None else ""
+        return format_html('<div class="faos-step-config" data-faos-config>{}{}</div>', textarea, data)
