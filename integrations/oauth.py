@@ -31,6 +31,7 @@ def authorize_url(*, connection: Connection, redirect_uri: str) -> str:
     }
     if oauth.scopes:
         query["scope"] = oauth.scope_separator.join(oauth.scopes)
+    query.update(oauth.authorize_params)
     return f"{_base(connection, oauth.authorize_url)}?{urlencode(query)}"
 
 
@@ -90,11 +91,12 @@ def _token_request(connection: Connection, form: dict) -> dict:
 
 
 def _store(connection: Connection, tokens: dict) -> Connection:
+    oauth = _oauth(connection)
     creds = {**connection.credentials, "access_token": tokens["access_token"]}
-    if tokens.get("refresh_token"):
-        creds["refresh_token"] = tokens["refresh_token"]
-    if tokens.get("expires_in"):
-        creds["expires_at"] = int(time.time()) + int(tokens["expires_in"])
+    creds |= {key: tokens[key] for key in ("refresh_token", *oauth.keep) if tokens.get(key)}
+    lifetime = tokens.get("expires_in") or oauth.default_lifetime
+    if lifetime:
+        creds["expires_at"] = int(time.time()) + int(lifetime)
     connection.credentials = creds
     connection.status = Connection.Status.OK
     connection.save(update_fields=["credentials", "status", "updated_at"])

@@ -20,7 +20,8 @@ from executions.engine.errors import StepError
 from .. import http
 from ..actions import Action, ActionContext
 
-SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|signature", re.IGNORECASE)
+# Header names that carry credentials; an Idempotency-Key is not one (test runs show it).
+SENSITIVE_HEADER = re.compile(r"auth|token|(?<!idempotency-)key|secret|signature", re.IGNORECASE)
 _SERVICES: dict[str, Service] = {}
 _LOADED: list[bool] = []
 
@@ -33,6 +34,9 @@ class OAuth:
     token_url: str
     scopes: tuple[str, ...] = ()
     scope_separator: str = " "
+    authorize_params: tuple[tuple[str, str], ...] = ()  # e.g. Google's access_type=offline for a refresh token
+    keep: tuple[str, ...] = ()  # token-response fields to store too, e.g. Salesforce's instance_url
+    default_lifetime: int | None = None  # seconds, for providers whose token response has no expires_in
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,10 @@ class ConnectorAction(Action):
 
     def secrets(self, creds: dict) -> dict:
         """The credentials to hide: all but the fields the service marks as not secret (base URL, client id…)."""
-        fields = _SERVICES[self.service].credential_fields if self.service in _SERVICES else {}
-        return {k: v for k, v in creds.items() if fields.get(k, {}).get("secret", True)}
+        service = _SERVICES.get(self.service)
+        fields = service.credential_fields if service else {}
+        public = set(service.oauth.keep) if service and service.oauth else set()  # e.g. Salesforce's instance_url
+        return {k: v for k, v in creds.items() if k not in public and fields.get(k, {}).get("secret", True)}
 
     def run(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
@@ -156,6 +162,10 @@ class ConnectorAction(Action):
                 timeout=ctx.timeout,
             )
             self.check_body(result)
+        except StepError as exc:  # check_body's vendor message may echo a credential too
+            raise StepError(
+                redact(str(exc), secrets), retryable=exc.retryable, retry_after=exc.retry_after, detail=exc.detail
+            ) from None
         except http.HttpError as exc:
             message = redact(f"{self.service}: {exc}", secrets)
             raise StepError(
@@ -178,7 +188,8 @@ def policy() -> http.HttpPolicy:
 
 def redact(value: Any, creds: dict) -> Any:
     """Replace every credential value (and its Basic/Bearer forms) wherever it appears."""
-    secrets = [str(v) for v in creds.values() if isinstance(v, str | int) and len(str(v)) >= 6]
+    # Longest first, so a secret that contains another (a webhook URL holding its base URL) goes whole.
+    secrets = sorted({str(v) for v in creds.values() if isinstance(v, str | int) and len(str(v)) >= 6}, key=len)[::-1]
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, "[redacted]")

@@ -62,6 +62,7 @@ GOOGLE_WORKSPACE = register_service(
             authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
             token_url="https://oauth2.googleapis.com/token",
             scopes=(SCOPE,),
+            authorize_params=(("access_type", "offline"), ("prompt", "consent")),  # else no refresh token
         ),
     )
 )

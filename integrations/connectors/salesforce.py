@@ -60,6 +60,8 @@ SALESFORCE = register_service(
             authorize_url="https://login.salesforce.com/services/oauth2/authorize",
             token_url="https://login.salesforce.com/services/oauth2/token",
             scopes=("api", "refresh_token"),
+            keep=("instance_url",),  # every org has its own API host
+            default_lifetime=900,  # no expires_in; sessions last at least 15 minutes, so refresh after that
         ),
     )
 )

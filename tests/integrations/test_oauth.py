@@ -64,3 +64,32 @@ def test_a_forged_or_stale_state_is_refused(client, admin_user, provider):
 def test_the_callback_needs_a_staff_login(client, provider):
     assert client.get("/integrations/oauth/callback/", {"code": "x", "state": "s"}).status_code == 302
     assert provider.requests == []
+
+
+def test_google_asks_for_offline_access_so_it_gets_a_refresh_token(client, admin_user, provider):
+    connection = Connection.objects.create(
+        service="google_workspace",
+        credentials={"client_id": "cid", "client_secret": "csecret", "oauth_base_url": provider.url},
+    )
+    client.force_login(admin_user)
+    query = parse_qs(
+        urlsplit(client.get(reverse("admin:integrations_connection_oauth", args=[connection.pk])).url).query
+    )
+    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
+
+
+def test_salesforce_keeps_the_instance_url_and_refreshes_without_expires_in(client, admin_user, provider):
+    connection = Connection.objects.create(
+        service="salesforce",
+        credentials={"client_id": "cid", "client_secret": "csecret", "oauth_base_url": provider.url},
+    )
+    client.force_login(admin_user)
+    start = client.get(reverse("admin:integrations_connection_oauth", args=[connection.pk]))
+    state = parse_qs(urlsplit(start.url).query)["state"][0]
+    tokens = {"access_token": "00D-first", "refresh_token": "r-1", "instance_url": "https://acme.my.salesforce.com"}
+    provider.route("POST", "/services/oauth2/token", body=tokens)
+    client.get("/integrations/oauth/callback/", {"code": "c", "state": state})
+    connection.refresh_from_db()
+    creds = connection.credentials
+    assert creds["instance_url"] == "https://acme.my.salesforce.com"
+    assert 880 <= creds["expires_at"] - time.time() <= 900  # refreshed after Salesforce's shortest session

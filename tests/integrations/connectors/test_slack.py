@@ -91,3 +91,11 @@ def test_an_agent_classifies_a_ticket_and_the_slack_step_run_shows_the_exact_req
     assert sent["json"] == {"channel": "#support", "text": "critical: hi"} == vendor.requests[0].json()
     assert sent["headers"]["Authorization"] == "[redacted]" and TOKEN not in str(notify.requests)
     assert notify.output == {"channel": "C1", "ts": "1700.1"}
+
+
+def test_a_credential_in_an_ok_false_error_is_redacted(vendor, connect):
+    connect("slack", bot_token=TOKEN)
+    vendor.route("POST", "/api/chat.postMessage", body={"ok": False, "error": f"invalid_auth for {TOKEN}"})
+    with pytest.raises(StepError) as exc:
+        call("slack.post_message", {"channel": "#x", "text": "hi"})
+    assert TOKEN not in str(exc.value) and "invalid_auth" in str(exc.value)

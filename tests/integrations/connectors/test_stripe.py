@@ -237,6 +237,7 @@ def test_test_runs_record_the_refund_with_credentials_redacted_and_send_nothing(
     assert sent["method"] == "POST" and sent["url"] == f"{vendor.url}/v1/refunds"
     assert sent["headers"]["Authorization"] == "[redacted]" and KEY not in str(result)
     assert sent["data"] == {"charge": "ch_1", "amount": 500, "metadata[a]": "b"}
+    assert sent["headers"]["Idempotency-Key"] == "faos-1-step-1"  # shown: it is no credential
 
 
 def test_test_runs_without_a_connection_show_the_real_api_host(vendor):
