@@ -2,17 +2,19 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from executions.engine.errors import StepError
 
 from . import connectors
 from .actions import ActionContext, all_actions, run_action
 from .models import Connection, KnowledgeArticle
-from .oauth import authorize_url
+from .oauth import authorize_url, fresh_credentials
 from .services import connection_record_test
 from .views import callback_uri
 
@@ -103,14 +105,30 @@ class ConnectionAdmin(admin.ModelAdmin):
         return format_html("{}<br><small>Stored now: {} (values hidden)</small>", "; ".join(items), stored)
 
     change_list_template = "admin/integrations/connection/change_list.html"
+    change_form_template = "admin/integrations/connection/change_form.html"
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        service = connectors.get_service(obj.service) if obj else None
+        context |= {"faos_service": service, "faos_redirect_uri": callback_uri() if service and service.oauth else ""}
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def get_urls(self):
         catalog = self.admin_site.admin_view(self.catalog_view)
         oauth = self.admin_site.admin_view(self.oauth_start_view)
+        test = self.admin_site.admin_view(require_POST(self.test_view))
         return [
             path("services/", catalog, name="integrations_connection_services"),
             path("<int:pk>/oauth/", oauth, name="integrations_connection_oauth"),
+            path("<int:pk>/test/", test, name="integrations_connection_test"),
         ] + super().get_urls()
+
+    def test_view(self, request, pk):
+        """The change page's Test connection button (POST): call the service, say what happened."""
+        connection = get_object_or_404(Connection, pk=pk)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        self.test_selected(request, Connection.objects.filter(pk=pk))
+        return redirect("admin:integrations_connection_change", pk)
 
     def oauth_start_view(self, request, pk):
         """Send the user to the provider's consent screen; the callback stores the tokens."""
@@ -153,12 +171,11 @@ def connection_test(connection: Connection) -> tuple[bool, str]:
     service = connectors.get_service(connection.service)
     if service is None or not service.test_action:
         return False, "This service has no connection test."
-    ctx = ActionContext(
-        idempotency_key=f"faos-test-{connection.pk}",
-        timeout=15,
-        credentials=lambda _service, _name: connection.credentials,
-    )
     try:
+        credentials = fresh_credentials(connection)  # an expired OAuth token is refreshed first
+        ctx = ActionContext(
+            idempotency_key=f"faos-test-{connection.pk}", timeout=15, credentials=lambda _service, _name: credentials
+        )
         run_action(service.test_action, {"connection": connection.name}, ctx)
     except StepError as exc:
         connection_record_test(connection=connection, ok=False, error=str(exc))

@@ -138,3 +138,24 @@ def test_the_integrations_page_lists_every_connector_and_its_status(client, admi
     assert "slack.post_message" in page and "?service=slack" in page and CANARY not in page
     form = client.get(reverse("admin:integrations_connection_add") + "?service=slack").content.decode()
     assert '<option value="slack" selected>' in form
+
+
+def test_the_connection_page_tests_stripe_with_one_click_and_offers_sign_in_where_oauth(client, admin_user, settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    from tests.fakes import FakeServer
+
+    server = FakeServer()
+    server.route("GET", "/v1/balance", body={"object": "balance", "available": [{"amount": 0, "currency": "usd"}]})
+    stripe = Connection.objects.create(service="stripe", credentials={"secret_key": CANARY, "base_url": server.url})
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:integrations_connection_change", args=[stripe.pk])).content.decode()
+    assert "Test connection" in page and "Sign in with" not in page and CANARY not in page
+    done = client.post(reverse("admin:integrations_connection_test", args=[stripe.pk]), follow=True)
+    server.close()
+    stripe.refresh_from_db()
+    assert stripe.status == "ok" and [str(m) for m in done.context["messages"]] == ["stripe: default: OK"]
+    assert server.requests[0].headers["Authorization"] == f"Bearer {CANARY}"
+    assert client.get(reverse("admin:integrations_connection_test", args=[stripe.pk])).status_code == 405
+    hubspot = Connection.objects.create(service="hubspot", credentials={"client_id": "c", "client_secret": "s"})
+    page = client.get(reverse("admin:integrations_connection_change", args=[hubspot.pk])).content.decode()
+    assert "Sign in with HubSpot" in page and "/integrations/oauth/callback/" in page
