@@ -1,6 +1,5 @@
 """Admin for integrations: connections with write-only credentials and a "Test connection" action."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -13,64 +12,19 @@ from executions.engine.errors import StepError
 
 from . import connectors
 from .actions import ActionContext, all_actions, run_action
+from .forms import PREFIX, ConnectionForm, connection_form_for
 from .models import Connection, KnowledgeArticle
 from .oauth import authorize_url, fresh_credentials
 from .services import connection_record_test
 from .views import callback_uri
 
+SECRETS_NOTE = "secrets are stored encrypted and never shown again; leave a secret empty to keep the stored one."
 
-class ConnectionForm(forms.ModelForm):
-    """Credentials are typed in, stored encrypted and never rendered back; empty keeps the stored value."""
 
-    credential_values = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "autocomplete": "off"}),
-        label="Credentials",
-        help_text="One per line as name=value (see the service's fields below). "
-        "Stored encrypted; never shown again. Leave empty to keep the current credentials.",
-    )
-
-    class Meta:
-        model = Connection
-        fields = ("service", "name")
-        widgets = {"service": forms.Select(choices=[])}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["service"].widget.choices = [(s.name, f"{s.label} ({s.category})") for s in connectors.services()]
-
-    def clean_credential_values(self):
-        text, values = self.cleaned_data["credential_values"], {}
-        for number, line in enumerate(filter(None, (ln.strip() for ln in text.splitlines())), start=1):
-            if "=" not in line:
-                raise forms.ValidationError(f"Line {number}: write name=value.")
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-        return values
-
-    def clean(self):
-        cleaned = super().clean()
-        service = connectors.get_service(cleaned.get("service") or "")
-        values = cleaned.get("credential_values") or {}
-        if service is None:
-            self.add_error("service", "Unknown service.")
-        elif values or not self.instance.pk:
-            missing = service.missing_credentials(values)
-            if missing:
-                self.add_error("credential_values", f"{service.label} needs: {missing}.")
-            unknown = sorted(set(values) - set(service.credential_fields))
-            if unknown:
-                self.add_error("credential_values", f"Unknown field(s) for {service.label}: {', '.join(unknown)}.")
-        return cleaned
-
-    def save(self, commit=True):
-        connection = super().save(commit=False)
-        if self.cleaned_data.get("credential_values"):
-            connection.credentials = self.cleaned_data["credential_values"]
-            connection.status = Connection.Status.UNTESTED
-        if commit:
-            connection.save()
-        return connection
+def chosen_service(request, obj=None) -> connectors.Service | None:
+    """The service whose fields the form shows: the one posted, asked for (?service=), or the connection's."""
+    name = request.POST.get("service") or request.GET.get("service") or (obj.service if obj else "")
+    return connectors.get_service(name)
 
 
 @admin.register(Connection)
@@ -78,8 +32,31 @@ class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
     list_display = ("service_label", "name", "status_badge", "last_tested_at", "last_error")
     list_filter = ("service", "status")
-    readonly_fields = ("status", "last_tested_at", "last_error", "fields_help")
-    fields = ("service", "name", "credential_values", "fields_help", "status", "last_tested_at", "last_error")
+    readonly_fields = ("status", "last_tested_at", "last_error", "stored")
+
+    def get_fieldsets(self, request, obj=None):
+        service = chosen_service(request, obj)
+        inputs = [f"{PREFIX}{key}" for key in service.credential_fields] if service else []
+        described = f"{service.label}: " if service else "Choose a service first: its fields appear here. "
+        fieldsets = [
+            (None, {"fields": ("service", "name")}),
+            ("Credentials", {"fields": (*inputs, "credential_values"), "description": described + SECRETS_NOTE}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Status", {"fields": ("status", ("last_tested_at", "last_error"), "stored")}))
+        return fieldsets
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """After Connect, open the connection so its Test connection button is one click away."""
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"Saved {obj}. Press “Test connection” to check it.", messages.SUCCESS)
+        return redirect("admin:integrations_connection_change", obj.pk)
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = connection_form_for(chosen_service(request, obj))
+        return super().get_form(request, obj, **kwargs)
+
     actions = ("test_selected",)
 
     @admin.display(description="Service", ordering="service")
@@ -92,17 +69,10 @@ class ConnectionAdmin(admin.ModelAdmin):
         css = {"ok": "succeeded", "failed": "failed"}.get(obj.status, "pending")
         return format_html('<span class="faos-badge faos-{}">{}</span>', css, obj.get_status_display())
 
-    @admin.display(description="Credential fields")
-    def fields_help(self, obj):
-        service = connectors.get_service(obj.service) if obj and obj.service else None
-        if service is None:
-            return "Choose a service and save to see its fields."
-        items = [
-            f"{k}{' (required)' if f.get('required') else ''}: {f.get('label', '')}"
-            for k, f in service.credential_fields.items()
-        ]
-        stored = ", ".join(sorted(obj.credentials)) if obj.credentials else "none"
-        return format_html("{}<br><small>Stored now: {} (values hidden)</small>", "; ".join(items), stored)
+    @admin.display(description="Stored credentials")
+    def stored(self, obj):
+        names = ", ".join(sorted(obj.credentials)) if obj and obj.credentials else "none"
+        return f"{names} (values hidden)"
 
     change_list_template = "admin/integrations/connection/change_list.html"
     change_form_template = "admin/integrations/connection/change_form.html"

@@ -64,7 +64,7 @@ def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, adm
     server.close()
     assert execution.status == "failed"
     run = execution.step_runs.get()
-    assert CANARY not in f"{run.input}{run.output}{run.error}{run.error_detail}{execution.error}"
+    assert CANARY not in f"{run.input}{run.output}{run.requests}{run.error}{run.error_detail}{execution.error}"
     client.force_login(admin_user)
     pages = [
         reverse("admin:executions_execution_change", args=[execution.pk]),
@@ -159,3 +159,21 @@ def test_the_connection_page_tests_stripe_with_one_click_and_offers_sign_in_wher
     hubspot = Connection.objects.create(service="hubspot", credentials={"client_id": "c", "client_secret": "s"})
     page = client.get(reverse("admin:integrations_connection_change", args=[hubspot.pk])).content.decode()
     assert "Sign in with HubSpot" in page and "/integrations/oauth/callback/" in page
+
+
+def test_connect_shows_one_input_per_credential_and_never_renders_a_secret_back(client, admin_user):
+    client.force_login(admin_user)
+    add = reverse("admin:integrations_connection_add")
+    form = client.get(add + "?service=stripe").content.decode()
+    assert 'type="password" name="cred_secret_key"' in form and 'name="cred_base_url"' in form
+    refused = client.post(add, {"service": "stripe", "name": "default", "cred_base_url": "https://api.stripe.com"})
+    assert "Stripe needs: secret_key" in refused.content.decode() and not Connection.objects.exists()
+    client.post(add, {"service": "stripe", "name": "default", "cred_secret_key": CANARY, "credential_values": ""})
+    connection = Connection.objects.get()
+    change = reverse("admin:integrations_connection_change", args=[connection.pk])
+    edit = {"service": "stripe", "name": "default", "cred_secret_key": "", "cred_base_url": "http://stripe.test"}
+    client.post(change, edit)
+    connection.refresh_from_db()
+    assert connection.credentials == {"secret_key": CANARY, "base_url": "http://stripe.test"}
+    page = client.get(change).content.decode()
+    assert CANARY not in page and 'value="http://stripe.test"' in page and "Stored (hidden)" in page
