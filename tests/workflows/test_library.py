@@ -8,6 +8,7 @@ from executions.models import Approval, Execution, Task
 from executions.services import execution_start
 from integrations.models import KnowledgeArticle
 from tests.factories import UserFactory
+from tests.workflows import template_branches as branches
 from workflows import io
 from workflows.library import template_files, template_use, templates_load
 from workflows.models import WorkflowTemplate
@@ -62,26 +63,12 @@ def live(library, slug):
     return workflow
 
 
-@pytest.mark.parametrize(
-    ("subject", "with_article", "urgency", "route"),
-    [
-        ("How do I reset my password?", True, "low", "send_auto_response"),
-        ("Site is down, total outage!", True, "critical", "escalate"),
-        ("Weird bug in the export", False, "medium", "escalate"),
-    ],
-)
+@pytest.mark.parametrize(("subject", "with_article", "urgency", "route"), branches.TICKETS)
 def test_support_escalation_branches(library, subject, with_article, urgency, route):
     if with_article:
-        KnowledgeArticle.objects.create(
-            title="Reset your password",
-            body="Use Forgot password. The site is down rarely.",
-            url="https://help.example/reset",
-        )
+        KnowledgeArticle.objects.create(**branches.ARTICLE)
     workflow = live(library, "support-ticket-escalation")
-    payload = {
-        **workflow.sample_input,
-        "ticket": {**workflow.sample_input["ticket"], "subject": subject, "description": ""},
-    }
+    payload = branches.merged(workflow.sample_input, "ticket", subject=subject, description="")
     execution = execution_start(workflow=workflow, input=payload)
     steps = path(execution)
     assert execution.step_runs.get(step_key="classify_urgency").output["label"] == urgency
@@ -90,25 +77,14 @@ def test_support_escalation_branches(library, subject, with_article, urgency, ro
         assert Task.objects.get().title.startswith(f"[{urgency.upper()}]")
 
 
-@pytest.mark.parametrize(
-    ("lead", "label", "last"),
-    [
-        ({"company_size": 800, "industry": "saas", "budget": 25000}, "hot", "create_crm_record"),
-        ({"company_size": 800, "industry": "retail", "budget": 0}, "warm", "create_crm_record"),
-        (
-            {"company_size": 3, "industry": "retail", "budget": 0, "message": "just looking"},
-            "cold",
-            "create_crm_record",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("lead", "label", "last"), branches.LEADS)
 def test_lead_qualification_routes_hot_warm_cold(library, lead, label, last):
     workflow = live(library, "lead-qualification")
-    payload = {"lead": {**workflow.sample_input["lead"], **lead}}
+    payload = branches.merged(workflow.sample_input, "lead", **lead)
     execution = execution_start(workflow=workflow, input=payload)
     steps = path(execution)
     assert execution.step_runs.get(step_key="score_lead").output["label"] == label
-    expected = {"hot": "notify_sales_rep", "warm": "add_to_nurture", "cold": "long_term_follow_up"}[label]
+    expected = branches.LEAD_ROUTES[label]
     assert expected in steps and steps[-1] == last
 
 
@@ -119,15 +95,12 @@ def test_lead_qualification_rejects_an_invalid_email(library):
     assert execution.status == "failed" and "Invalid e-mail address" in execution.error
 
 
-@pytest.mark.parametrize(
-    ("amount", "decision", "last"),
-    [(40, None, "send_confirmation"), (180, "approve", "send_confirmation"), (180, "reject", "tell_declined")],
-)
+@pytest.mark.parametrize(("amount", "decision", "last"), branches.REFUNDS)
 def test_refund_approval_below_and_above_100(library, amount, decision, last):
     manager = UserFactory(username="boss")
     Group.objects.get(name="Managers").user_set.add(manager)
     workflow = live(library, "refund-approval")
-    payload = {**workflow.sample_input, "refund": {**workflow.sample_input["refund"], "amount": amount}}
+    payload = branches.merged(workflow.sample_input, "refund", amount=amount)
     execution = execution_start(workflow=workflow, input=payload)
     if decision:
         from executions.approvals import approval_decide
@@ -186,10 +159,7 @@ def _after(delta):
         sweep()
 
 
-@pytest.mark.parametrize(
-    ("text", "branch"),
-    [("Great help, thanks!", "thank_customer"), ("Terrible, slow and not helpful", "escalation_ticket")],
-)
+@pytest.mark.parametrize(("text", "branch"), branches.FEEDBACK)
 def test_feedback_loop_positive_vs_negative_after_the_one_hour_wait(library, text, branch):
     from datetime import timedelta
 
@@ -232,17 +202,12 @@ def bank(settings):
     server.close()
 
 
-@pytest.mark.parametrize(
-    ("statuses", "last"), [(["pending", "completed"], "send_confirmation"), (["failed"], "notify_finance")]
-)
+@pytest.mark.parametrize(("statuses", "last"), branches.TRANSFERS)
 def test_bank_transfer_pending_then_completed_or_failed(library, bank, statuses, last):
     from datetime import timedelta
 
     workflow = live(library, "bank-transfer-wait-retry")
-    payload = {
-        **workflow.sample_input,
-        "transfer": {**workflow.sample_input["transfer"], "status_url": f"{bank.url}/tr"},
-    }
+    payload = branches.merged(workflow.sample_input, "transfer", status_url=f"{bank.url}/tr")
     bank.route("GET", "/tr", body={"status": statuses[0]})
     execution = execution_start(workflow=workflow, input=payload)
     _after(timedelta(hours=1, seconds=5))
@@ -253,7 +218,7 @@ def test_bank_transfer_pending_then_completed_or_failed(library, bank, statuses,
     assert steps[-1] == last and steps.count("check_status") == len(statuses)
 
 
-@pytest.mark.parametrize(("missing", "last"), [(set(), "proceed_to_checkout"), ({"C-3"}, "notify_customer")])
+@pytest.mark.parametrize(("missing", "last"), branches.INVENTORY)
 def test_inventory_fan_out_all_available_vs_one_missing(library, bank, missing, last):
     workflow = live(library, "order-inventory-fan-out")
     order = {**workflow.sample_input["order"], "inventory_url": f"{bank.url}/inventory"}
@@ -286,16 +251,10 @@ def test_employee_onboarding_runs_all_seven_steps_and_the_day_before_reminder(li
     assert mailoutbox[-1].subject == "See you tomorrow!" and isinstance(start, datetime)
 
 
-@pytest.mark.parametrize(
-    ("plan", "expected"),
-    [
-        ("premium", {"assign_account_manager", "schedule_kickoff_call", "send_premium_resources"}),
-        ("basic", {"standard_onboarding"}),
-    ],
-)
+@pytest.mark.parametrize(("plan", "expected"), branches.PLANS)
 def test_new_customer_onboarding_premium_vs_standard(library, plan, expected, mailoutbox):
     workflow = live(library, "new-customer-onboarding")
-    payload = {**workflow.sample_input, "customer": {**workflow.sample_input["customer"], "plan": plan}}
+    payload = branches.merged(workflow.sample_input, "customer", plan=plan)
     execution = execution_start(workflow=workflow, input=payload)
     execution.refresh_from_db()
     steps = set(path(execution))
@@ -303,22 +262,14 @@ def test_new_customer_onboarding_premium_vs_standard(library, plan, expected, ma
     assert mailoutbox[0].subject == "Welcome, Ada Lovelace!"  # sent by the agent, which may send e-mail
 
 
-@pytest.mark.parametrize(("in_stock", "last"), [(True, "send_confirmation"), (False, "create_restock_task")])
+@pytest.mark.parametrize(("in_stock", "last"), branches.STOCK)
 def test_fulfilment_in_stock_vs_backorder(library, in_stock, last):
     workflow = live(library, "ecommerce-order-fulfillment")
-    payload = {**workflow.sample_input, "order": {**workflow.sample_input["order"], "in_stock": in_stock}}
+    payload = branches.merged(workflow.sample_input, "order", in_stock=in_stock)
     assert path(execution_start(workflow=workflow, input=payload))[-1] == last
 
 
-@pytest.mark.parametrize(
-    ("similarity", "title", "decision", "last"),
-    [
-        (0.05, "Good tips", "approve", "publish"),
-        (0.05, "Good tips", "reject", "return_to_author"),
-        (0.5, "Good tips", None, "return_to_author"),
-        (0.05, "Cheap guaranteed tips!!!", None, "return_to_author"),
-    ],
-)
+@pytest.mark.parametrize(("similarity", "title", "decision", "last"), branches.CONTENT)
 def test_content_passing_vs_failing_checks_approved_vs_rejected(library, similarity, title, decision, last):
     from executions.approvals import approval_decide
 
@@ -332,9 +283,7 @@ def test_content_passing_vs_failing_checks_approved_vs_rejected(library, similar
     assert path(execution)[-1] == last
 
 
-@pytest.mark.parametrize(
-    ("card", "charge_status", "last"), [("2026-11-30", 200, "thank_customer"), ("2030-01-31", 500, "notify_billing")]
-)
+@pytest.mark.parametrize(("card", "charge_status", "last"), branches.RENEWALS)
 def test_renewal_expiring_card_charge_success_and_three_failed_retries(library, bank, card, charge_status, last):
     from datetime import timedelta
 
