@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import start_worker  # noqa: F401 - the real worker fixture, shared
+from tests.e2e.conftest import fake_server, start_worker  # noqa: F401 - fixtures shared with the e2e tests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
