@@ -1,0 +1,94 @@
+"""The step editor in a real browser: forms built from each kind's schema, the action picker, reordering without
+retyping, an inline error naming the field, and the JSON fallback; the saved Step rows are what the forms said."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, login, shot
+from tests.factories import workflow_with_steps
+from workflows.models import Agent
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+STEPS = [
+    {
+        "key": "greet",
+        "name": "Greet Customer",
+        "config": {"action": "log", "inputs": {"message": "Hi {{trigger.name}}"}},
+    },
+    {"key": "notify", "name": "Notify Customer", "config": {"action": "log", "inputs": {"message": "notify"}}},
+    {"key": "done", "name": "Done", "kind": "complete", "config": {"output": {"greeted": "{{trigger.name}}"}}},
+]
+
+
+def field(page, row: str, path: str):
+    """The generated input for a config field of one step row."""
+    return page.locator(f'#{row} [data-path="{path}"]').locator("input, textarea, select").first
+
+
+def docs_shot(page):
+    """The README's picture: the send_email step and the condition step as the forms show them."""
+    top = page.locator("#steps-1").bounding_box()
+    bottom = page.locator("#steps-2 .field-config").bounding_box()
+    clip = {"x": top["x"], "y": top["y"], "width": top["width"], "height": bottom["y"] + bottom["height"] - top["y"]}
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "step-editor.png"), clip=clip, full_page=True)
+
+
+def test_build_a_step_from_forms_reorder_and_save(live_server, page, django_user_model):
+    django_user_model.objects.create_superuser("owner", "owner@example.com", "pw-owner-123")
+    Agent.objects.create(name="Support Agent", allowed_actions=["classify", "send_email"])
+    workflow = workflow_with_steps(STEPS, name="Welcome Customers")
+    login(page, live_server.url, "owner", "pw-owner-123")
+    page.goto(f"{live_server.url}/admin/workflows/workflow/{workflow.pk}/change/")
+    assert page.locator("#steps-0 textarea.faos-config-json").is_hidden()  # the form replaces the raw JSON
+    assert field(page, "steps-0", "inputs.message").input_value() == "Hi {{trigger.name}}"
+
+    # a new condition step, its expression typed into the generated form
+    page.click("#steps-group .add-row a")
+    page.fill("#steps-3 input[name=steps-3-key]", "is_vip")
+    page.fill("#steps-3 input[name=steps-3-name]", "Is VIP Customer")
+    page.select_option("#steps-3 select[name=steps-3-kind]", "condition")
+    field(page, "steps-3", "expression").fill('trigger.plan == "vip"')
+    assert "An expression" in page.inner_text('#steps-3 [data-path="expression"]')
+
+    # the second step becomes send_email, but leave "to" empty first: the save is refused, naming the field
+    page.select_option("#steps-1 select#steps-1-cfg-action", "send_email")
+    field(page, "steps-1", "inputs.subject").fill("Welcome, {{trigger.name}}!")
+    field(page, "steps-1", "inputs.body").fill("Hello {{trigger.name}}, welcome aboard.")
+    page.click("#steps-3 .faos-move-up")  # is_vip above done, without retyping any position
+    page.click('input[name="_continue"]')
+    page.wait_for_selector(".errornote")
+    assert "config.inputs.to: is required" in page.inner_text("#steps-1")
+    assert page.locator('#steps-1 [data-path="inputs.to"].faos-invalid').count() == 1
+    page.locator("#steps-1").screenshot(path=str(ARTIFACTS / "step-editor-error.png"))
+
+    field(page, "steps-1", "inputs.to").fill("{{trigger.email}}")
+    field(page, "steps-1", "inputs.cc").fill("team@example.com, boss@example.com")
+    page.locator("#steps-1 .faos-json-toggle").click()  # the advanced fallback shows the JSON the form wrote
+    raw = json.loads(page.locator("#steps-1 textarea.faos-config-json").input_value())
+    assert raw["inputs"]["cc"] == ["team@example.com", "boss@example.com"]
+    page.locator("#steps-1 .faos-json-toggle").click()
+    shot(page, "step-editor")
+    page.click('input[name="_continue"]')
+    page.wait_for_selector(".messagelist .success")
+    docs_shot(page)
+    page.emulate_media(color_scheme="dark")
+    page.locator("#steps-1").screenshot(path=str(ARTIFACTS / "step-editor-dark.png"))
+
+    steps = {s.key: s for s in workflow.steps.all()}
+    assert steps["notify"].config == {
+        "action": "send_email",
+        "inputs": {
+            "to": "{{trigger.email}}",
+            "cc": ["team@example.com", "boss@example.com"],
+            "subject": "Welcome, {{trigger.name}}!",
+            "body": "Hello {{trigger.name}}, welcome aboard.",
+        },
+    }
+    assert steps["is_vip"].kind == "condition" and steps["is_vip"].config == {"expression": 'trigger.plan == "vip"'}
+    assert [s.key for s in workflow.steps.order_by("position")] == ["greet", "notify", "is_vip", "done"]
+    assert (steps["is_vip"].position, steps["done"].position) == (2, 3)
+    shot(page, "step-editor-saved")
