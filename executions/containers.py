@@ -18,8 +18,8 @@ def spawn_items(execution: Execution, definition: Definition, loop_run: StepRun,
     """Start the loop body's first step for each item index, in the item's own scope."""
     loop = definition.step(loop_run.step_key)
     first = lanes_of(loop)[0][0]
-    if execution.is_test and execution.trigger_meta.get("fast_forward"):
-        delay = 0  # test runs fast-forward rate limits like waits
+    if execution.fast_forward:
+        delay = 0
     wake_at = timezone.now() + timedelta(seconds=delay) if delay else None
     for index in indexes:
         add_step(execution, definition, first, scope=scopes.child(loop_run.scope, loop.key, index), wake_at=wake_at)

@@ -78,6 +78,11 @@ class Execution(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def fast_forward(self) -> bool:
+        """A test run asked to skip time: waits, loop rate limits and retry back-offs end at once."""
+        return self.is_test and bool(self.trigger_meta.get("fast_forward"))
+
 
 class StepRun(models.Model):
     """One attempt of one step in one execution: rendered input, output, error, timing and lease."""

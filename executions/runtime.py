@@ -107,7 +107,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
         now=timezone.now(),
         timeout=interpreter.step_timeout(step),
         resume=step_run.output if step_run.wake_at and isinstance(step_run.output, dict) else None,
-        fast_forward=execution.is_test and bool(execution.trigger_meta.get("fast_forward")),
+        fast_forward=execution.fast_forward,
         extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
     )
     return interpreter.run_step(step, ctx), ctx
@@ -314,6 +314,7 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
         )
         return
     if decision.retry_in is not None:
+        retry_in = 0 if execution.fast_forward else decision.retry_in
         add_step(
             execution,
             definition,
@@ -321,11 +322,11 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
             scope=step_run.scope,
             attempt=step_run.attempt + 1,
             visit=step_run.visit,
-            wake_at=timezone.now() + timedelta(seconds=decision.retry_in),
+            wake_at=timezone.now() + timedelta(seconds=retry_in),
         )
-        if decision.retry_in <= SHORT_TIMER:
-            enqueue(execution.pk, countdown=decision.retry_in)
-        _pause_deadline(execution, decision.retry_in)
+        if retry_in <= SHORT_TIMER:
+            enqueue(execution.pk, countdown=retry_in)
+        _pause_deadline(execution, retry_in)
         return
     started = _follow(execution, definition, step_run, decision)
     for _ in range(started - 1):
