@@ -24,7 +24,12 @@ class RunWorkflowForm(forms.Form):
         required=False,
         initial=True,
         label="Fast-forward waits (test runs)",
-        help_text="Waits, rate limits and timeouts end at once so you see the whole path now.",
+        help_text="Waits, rate limits, retry back-offs and timeouts end at once so you see the whole path now.",
+    )
+    send_reads = forms.BooleanField(
+        required=False,
+        label="Send read-only calls (test runs)",
+        help_text="Lookups in connected services (get an order, check a transfer) really run; writes stay recorded.",
     )
 
     def clean_input(self):

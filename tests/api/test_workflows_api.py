@@ -5,7 +5,7 @@ import yaml
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from executions.models import Approval
+from executions.models import Approval, Execution
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -307,3 +307,11 @@ def test_api_changes_show_in_the_objects_admin_history(api):
         "Added event trigger through the API.",
     ]
     assert {e.user.username for e in entries} == {"ops"}
+
+
+def test_a_test_run_through_the_api_takes_fast_forward_and_send_reads(api):
+    workflow = api.post("/api/workflows/", DEFINITION, format="json").json()
+    body = {"input": {"score": "hot"}, "test": True, "fast_forward": True, "send_reads": True}
+    run = api.post(f"/api/workflows/{workflow['id']}/run/", body, format="json")
+    assert run.status_code == 202
+    assert Execution.objects.get(pk=run.json()["id"]).trigger_meta == {"fast_forward": True, "send_reads": True}

@@ -256,3 +256,29 @@ def test_each_step_lists_the_variables_it_can_use(client_in):
     assert "each.result" not in first and "item" not in first
     page = client_in.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
     assert "<code>trigger.customer.email</code>" in page
+
+
+def test_pause_and_resume_from_the_workflow_page(client_in):
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    change = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    status = reverse("admin:workflows_workflow_status", args=[workflow.pk])
+    assert 'id="faos-pause"' in client_in.get(change).content.decode()
+    assert client_in.get(status).status_code == 405
+    paused = client_in.post(status, {"what": "pause"}, follow=True).content.decode()
+    workflow.refresh_from_db()
+    assert (
+        workflow.status == "paused"
+        and "no new runs start; 0 in flight go on" in paused
+        and 'id="faos-resume"' in paused
+    )
+    client_in.post(status, {"what": "resume"})
+    workflow.refresh_from_db()
+    assert workflow.status == "active" and workflow.active_version.number == 1
+
+
+def test_a_test_run_from_the_admin_can_send_read_only_calls(client_in):
+    workflow = workflow_with_steps(STEPS)
+    run = reverse("admin:workflows_workflow_run", args=[workflow.pk])
+    client_in.post(run, {"input": "{}", "test_run": "on", "send_reads": "on"})
+    assert Execution.objects.get().trigger_meta == {"fast_forward": False, "send_reads": True}

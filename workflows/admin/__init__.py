@@ -187,6 +187,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             path("<int:pk>/run/", view(self.run_view), name="workflows_workflow_run"),
             path("<int:pk>/activate/", view(self.activate_view), name="workflows_workflow_activate"),
             path("<int:pk>/validate/", view(self.validate_view), name="workflows_workflow_validate"),
+            path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
         ] + super().get_urls()
 
     def run_view(self, request, pk):
@@ -204,7 +205,7 @@ class WorkflowAdmin(admin.ModelAdmin):
                     user=request.user,
                     is_test=form.cleaned_data["test_run"],
                     source=f"admin:{request.user.get_username()}",
-                    trigger_meta={"fast_forward": form.cleaned_data["test_run"] and form.cleaned_data["fast_forward"]},
+                    trigger_meta=run_options(form.cleaned_data),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -232,6 +233,26 @@ class WorkflowAdmin(admin.ModelAdmin):
             self.message_user(request, "Not activated: fix the problems above first.", messages.ERROR)
         else:
             self.message_user(request, f"Activated version {version.number}; new runs use it.", messages.SUCCESS)
+        return redirect("admin:workflows_workflow_change", pk)
+
+    def status_view(self, request, pk):
+        """Pause (triggers stop starting runs), resume the active version, or archive; runs in flight go on."""
+        workflow = get_object_or_404(Workflow.objects.select_related("active_version"), pk=pk)
+        if not self.has_change_permission(request, workflow):
+            raise PermissionDenied
+        what = request.POST.get("what")
+        if what == "resume" and workflow.active_version:
+            workflow_activate(workflow=workflow, user=request.user, version=workflow.active_version)
+            self.message_user(request, f"Resumed: v{workflow.active_version.number} takes new runs again.")
+        elif what in ("pause", "archive"):
+            status = Workflow.Status.PAUSED if what == "pause" else Workflow.Status.ARCHIVED
+            workflow_set_status(workflow=workflow, status=status)
+            in_flight = workflow.executions.unfinished().count()
+            self.message_user(
+                request, f"{workflow.get_status_display()}: no new runs start; {in_flight} in flight go on."
+            )
+        else:
+            self.message_user(request, "Nothing to do.", messages.WARNING)
         return redirect("admin:workflows_workflow_change", pk)
 
     def validate_view(self, request, pk):
@@ -314,6 +335,11 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
         return redirect("admin:workflows_workflow_change", workflow.pk)
+
+
+def run_options(data: dict) -> dict:
+    """The test-run switches of the Run form (a live run ignores them)."""
+    return {key: bool(data["test_run"] and data[key]) for key in ("fast_forward", "send_reads")}
 
 
 def render_diff(diff: dict, old: int, new: int):

@@ -29,7 +29,17 @@ from ..triggers import trigger_sync
 from .serializers import ProblemSerializer, TriggerSerializer, VersionSerializer, WorkflowSerializer
 
 RunInput = inline_serializer(
-    "RunInput", {"input": serializers.JSONField(), "test": serializers.BooleanField(default=False)}
+    "RunInput",
+    {
+        "input": serializers.JSONField(help_text="The trigger data: a JSON object."),
+        "test": serializers.BooleanField(default=False, help_text="Run the draft with side effects recorded."),
+        "fast_forward": serializers.BooleanField(
+            default=False, help_text="Test runs: waits, rate limits and retry back-offs end at once."
+        ),
+        "send_reads": serializers.BooleanField(
+            default=False, help_text="Test runs: send read-only calls to connected services (writes stay recorded)."
+        ),
+    },
 )
 
 
@@ -162,6 +172,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 trigger_kind="api",
                 is_test=bool(request.data.get("test")),
                 source=f"api:{request.user}",
+                trigger_meta=test_options(request.data),
             )
         except WorkflowInvalid as exc:
             return problems_response(exc.problems)
@@ -170,6 +181,13 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(
             ExecutionSerializer(execution, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
+
+
+def test_options(data) -> dict:
+    """The test-run switches a run request may set (ignored for live runs)."""
+    if not isinstance(data, dict) or not data.get("test"):
+        return {}
+    return {key: bool(data.get(key)) for key in ("fast_forward", "send_reads")}
 
 
 class TriggerViewSet(viewsets.ModelViewSet):
