@@ -8,14 +8,12 @@ from django.urls import path
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from executions.engine.errors import StepError
-
 from . import connectors
-from .actions import ActionContext, all_actions, run_action
+from .actions import all_actions
 from .forms import PREFIX, ConnectionForm, connection_form_for
 from .models import Connection, KnowledgeArticle
-from .oauth import authorize_url, fresh_credentials
-from .services import connection_record_test
+from .oauth import authorize_url
+from .services import connection_test
 from .views import callback_uri
 
 SECRETS_NOTE = "secrets are stored encrypted and never shown again; leave a secret empty to keep the stored one."
@@ -131,27 +129,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.action(description="Test connection")
     def test_selected(self, request, queryset):
         for connection in queryset:
-            ok, error = connection_test(connection)
+            ok, error = connection_test(connection=connection)
             level = messages.SUCCESS if ok else messages.ERROR
             self.message_user(request, f"{connection}: {'OK' if ok else error}", level)
-
-
-def connection_test(connection: Connection) -> tuple[bool, str]:
-    """Call the service's cheap read-only action with this connection; record the outcome."""
-    service = connectors.get_service(connection.service)
-    if service is None or not service.test_action:
-        return False, "This service has no connection test."
-    try:
-        credentials = fresh_credentials(connection)  # an expired OAuth token is refreshed first
-        ctx = ActionContext(
-            idempotency_key=f"faos-test-{connection.pk}", timeout=15, credentials=lambda _service, _name: credentials
-        )
-        run_action(service.test_action, {"connection": connection.name}, ctx)
-    except StepError as exc:
-        connection_record_test(connection=connection, ok=False, error=str(exc))
-        return False, str(exc)
-    connection_record_test(connection=connection, ok=True)
-    return True, ""
 
 
 @admin.register(KnowledgeArticle)

@@ -45,3 +45,25 @@ def connection_record_test(*, connection: Connection, ok: bool, error: str = "")
     connection.last_tested_at, connection.last_error = timezone.now(), error[:2000]
     connection.save(update_fields=["status", "last_tested_at", "last_error"])
     return connection
+
+
+def connection_test(*, connection: Connection) -> tuple[bool, str]:
+    """Call the service's cheap read-only action with this connection; record and return the outcome."""
+    from . import connectors
+    from .actions import ActionContext, run_action
+    from .oauth import fresh_credentials
+
+    service = connectors.get_service(connection.service)
+    if service is None or not service.test_action:
+        return False, "This service has no connection test."
+    try:
+        credentials = fresh_credentials(connection)  # an expired OAuth token is refreshed first
+        ctx = ActionContext(
+            idempotency_key=f"faos-test-{connection.pk}", timeout=15, credentials=lambda _service, _name: credentials
+        )
+        run_action(service.test_action, {"connection": connection.name}, ctx)
+    except StepError as exc:
+        connection_record_test(connection=connection, ok=False, error=str(exc))
+        return False, str(exc)
+    connection_record_test(connection=connection, ok=True)
+    return True, ""

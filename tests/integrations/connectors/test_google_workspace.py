@@ -7,10 +7,9 @@ import pytest
 
 from executions.engine.errors import StepError
 from integrations.actions import ActionContext, run_action
-from integrations.admin import connection_test
 from integrations.connectors.google_workspace import strong_password
 from integrations.oauth import authorize_url
-from integrations.services import connection_credentials
+from integrations.services import connection_credentials, connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +136,7 @@ def test_test_runs_without_a_connection_record_the_real_host_and_no_password(ven
 def test_test_connection_lists_one_user_of_my_customer(vendor, connect):
     connection = connect("google_workspace", access_token=TOKEN)
     vendor.route("GET", USERS, body={"kind": "admin#directory#users", "users": [CREATED], "nextPageToken": "x"})
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     [request] = vendor.requests
     assert (request.method, request.path) == ("GET", f"{USERS}?customer=my_customer&maxResults=1")
     assert request.headers["Authorization"] == f"Bearer {TOKEN}" and request.body == b""

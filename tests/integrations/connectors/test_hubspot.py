@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
 from integrations.oauth import authorize_url
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +146,7 @@ def test_test_connection_reads_the_account_details(vendor, connect):
     connection = connect("hubspot", private_app_token=TOKEN)
     details = {"portalId": 62515, "accountType": "STANDARD", "timeZone": "US/Eastern", "uiDomain": "app.hubspot.com"}
     vendor.route("GET", "/account-info/v3/details", body=details)
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     [request] = vendor.requests
     assert (request.method, request.path) == ("GET", "/account-info/v3/details")
     assert request.headers["Authorization"] == f"Bearer {TOKEN}" and request.body == b""

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -230,7 +230,7 @@ def test_test_runs_without_a_connection_show_the_live_api_host(vendor):
 def test_test_connection_fetches_a_token_and_never_returns_it(vendor, connect):
     connection = connect("paypal", client_id=CLIENT_ID, client_secret=SECRET)
     vendor.route("POST", "/v1/oauth2/token", body=TOKEN_BODY)
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     assert_token_request(vendor.requests[0])
     result = call("paypal.check_credentials", {})
     assert result == {"app_id": "APP-80W284485P519543T", "token_type": "Bearer", "expires_in": 31668}

@@ -3,7 +3,7 @@
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_test_connection_reads_the_current_user(vendor, connect):
     connection = connect("pipedrive", api_token=TOKEN)
     me = {"id": 7, "name": "Grace", "email": "grace@example.com", "company_id": 3, "company_domain": "acme"}
     vendor.route("GET", "/api/v1/users/me", body={"success": True, "data": me})
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     [request] = vendor.requests
     assert (request.method, request.path) == ("GET", "/api/v1/users/me")
     assert request.headers["x-api-token"] == TOKEN and request.body == b""

@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
 from integrations.oauth import authorize_url
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +166,7 @@ def test_test_runs_without_a_connection_record_a_placeholder_instance(vendor):
 def test_test_connection_reads_the_limits(vendor, connect):
     connection = connect("salesforce", access_token=TOKEN)
     vendor.route("GET", f"{API}/limits/", body={"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     [request] = vendor.requests
     assert (request.method, request.path) == ("GET", f"{API}/limits/")
     assert request.headers["Authorization"] == f"Bearer {TOKEN}" and request.body == b""

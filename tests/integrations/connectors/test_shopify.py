@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
 from integrations.connectors.shopify import API_VERSION
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -249,7 +249,7 @@ def test_test_connection_reads_the_shop(vendor, connect):
         }
     }
     vendor.route("GET", f"{API}/shop.json", body=body)
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     assert (vendor.requests[0].method, vendor.requests[0].path) == ("GET", f"{API}/shop.json")
     assert vendor.requests[0].headers["X-Shopify-Access-Token"] == TOKEN
     assert call("shopify.get_shop", {}) == {

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +254,7 @@ def test_test_connection_reads_the_balance(vendor, connect):
         "pending": [{"amount": 61414, "currency": "usd", "source_types": {"card": 61414}}],
     }
     vendor.route("GET", "/v1/balance", body=balance)
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     [request] = vendor.requests
     assert (request.method, request.path) == ("GET", "/v1/balance")
     assert request.headers["Authorization"] == f"Bearer {KEY}"

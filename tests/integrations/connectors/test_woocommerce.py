@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from executions.engine.errors import StepError
-from integrations.admin import connection_test
+from integrations.services import connection_test
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +210,7 @@ def test_test_connection_reads_the_store_currency(vendor, connect):
         f"{API}/data/currencies/current",
         body={"code": "USD", "name": "United States (US) dollar", "symbol": "$"},
     )
-    assert connection_test(connection) == (True, "")
+    assert connection_test(connection=connection) == (True, "")
     assert (vendor.requests[0].method, vendor.requests[0].path) == ("GET", f"{API}/data/currencies/current")
     assert vendor.requests[0].headers["Authorization"] == BASIC
     assert call("woocommerce.get_currency", {}) == {"code": "USD", "name": "United States (US) dollar", "symbol": "$"}
