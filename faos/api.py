@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
+from integrations.api.views import ConnectionViewSet, ConnectorViewSet
+from workflows.api.catalog import AgentViewSet, TemplateViewSet
 from workflows.api.views import TriggerViewSet, WorkflowViewSet
 from workflows.api.webhooks import WebhookView
 
@@ -14,6 +16,10 @@ router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("events", EventViewSet, basename="event")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("agents", AgentViewSet, basename="agent")
+router.register("connections", ConnectionViewSet, basename="connection")
+router.register("connectors", ConnectorViewSet, basename="connector")
 
 urlpatterns = [
     path("hooks/<str:token>/", WebhookView.as_view(), name="webhook"),

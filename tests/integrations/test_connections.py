@@ -41,7 +41,8 @@ def test_key_rotation_re_encrypts_with_the_new_key(settings):
     assert Connection.objects.get(pk=connection.pk).credentials == {"bot_token": CANARY}
 
 
-def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, admin_user, settings):
+def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, admin_user, settings, caplog):
+    caplog.set_level("DEBUG")
     settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
     from tests.fakes import FakeServer
 
@@ -70,9 +71,13 @@ def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, adm
         reverse("admin:executions_execution_change", args=[execution.pk]),
         reverse("admin:integrations_connection_change", args=[Connection.objects.get().pk]),
         reverse("admin:integrations_connection_changelist"),
+        f"/api/executions/{execution.pk}/",
+        "/api/connections/",
     ]
     for url in pages:
-        assert CANARY not in client.get(url).content.decode()
+        response = client.get(url)
+        assert response.status_code == 200 and CANARY not in response.content.decode()
+    assert CANARY not in caplog.text  # nothing logged it either (the worker's log lines included)
 
 
 def test_the_admin_form_keeps_credentials_when_left_empty_and_requires_fields(client, admin_user):

@@ -1,0 +1,98 @@
+"""API shapes for connections (credentials write-only), connectors and their actions."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .. import connectors
+from ..models import Connection
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """`credentials` is write-only and merged into what is stored; responses list only the stored field names."""
+
+    credentials = serializers.DictField(
+        child=serializers.CharField(), write_only=True, required=False, help_text="Field name → value; never returned."
+    )
+    stored_fields = serializers.SerializerMethodField(help_text="Names of the stored credentials (values hidden).")
+
+    class Meta:
+        model = Connection
+        fields = (
+            "id",
+            "service",
+            "name",
+            "credentials",
+            "stored_fields",
+            "status",
+            "last_tested_at",
+            "last_error",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("status", "last_tested_at", "last_error", "created_at", "updated_at")
+
+    def get_stored_fields(self, obj) -> list[str]:
+        return sorted(obj.credentials or {})
+
+    def validate_service(self, value):
+        if connectors.get_service(value) is None:
+            known = ", ".join(s.name for s in connectors.services())
+            raise serializers.ValidationError(f"unknown service '{value}' (known: {known})")
+        return value
+
+    def validate(self, attrs):
+        service = connectors.get_service(attrs.get("service") or self.instance.service)
+        typed = attrs.get("credentials") or {}
+        unknown = sorted(set(typed) - set(service.credential_fields))
+        if unknown:
+            raise serializers.ValidationError({"credentials": [f"unknown field(s) for {service.label}: {unknown}"]})
+        same_service = self.instance is not None and self.instance.service == service.name
+        missing = service.missing_credentials((self.instance.credentials if same_service else {}) | typed)
+        if missing:
+            raise serializers.ValidationError({"credentials": [f"{service.label} needs: {missing}"]})
+        attrs["credentials"] = typed
+        return attrs
+
+    def create(self, validated):
+        return Connection.objects.create(**validated)
+
+    def update(self, instance, validated):
+        typed = validated.pop("credentials")
+        if typed:
+            kept = instance.credentials if validated.get("service", instance.service) == instance.service else {}
+            instance.credentials = kept | typed
+            instance.status = Connection.Status.UNTESTED
+        return super().update(instance, validated)
+
+
+class ConnectorActionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    input_schema = serializers.JSONField()
+    read_only = serializers.BooleanField()
+
+
+class ConnectorSerializer(serializers.Serializer):
+    """One service: what it needs to connect, whether it signs in with OAuth, and its actions with their schemas."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+    docs_url = serializers.CharField()
+    credential_fields = serializers.JSONField()
+    oauth = serializers.SerializerMethodField()
+    test_action = serializers.CharField(allow_null=True)
+    actions = serializers.SerializerMethodField()
+
+    def get_oauth(self, service) -> bool:
+        return service.oauth is not None
+
+    def get_actions(self, service) -> list[dict]:
+        from ..actions import all_actions
+
+        found = [a for a in all_actions() if a.name.startswith(f"{service.name}.")]
+        rows = [
+            {"name": a.name, "label": a.label, "input_schema": a.input_schema, "read_only": a.read_only} for a in found
+        ]
+        return ConnectorActionSerializer(rows, many=True).data
