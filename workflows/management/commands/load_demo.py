@@ -1,10 +1,12 @@
-"""Load the demo workflows (once) and activate them, so `make run` has something to run."""
+"""Load the demo workflows (once) and activate them, and a few help-centre articles, so `make run` has something
+to run and the support templates something to find."""
 
 from pathlib import Path
 
 import yaml
 from django.core.management.base import BaseCommand
 
+from integrations.models import KnowledgeArticle
 from workflows.models import Workflow
 from workflows.services import workflow_activate, workflow_import
 
@@ -22,3 +24,13 @@ class Command(BaseCommand):
             workflow = workflow_import(definition=definition)
             version = workflow_activate(workflow=workflow)
             self.stdout.write(f"Loaded demo workflow '{workflow.name}' (v{version.number}, active).")
+        self._articles()
+
+    def _articles(self):
+        """Add the demo articles that are missing (by title); articles you edited are left alone."""
+        added = 0
+        for article in yaml.safe_load((DEMO_DIR / "knowledge" / "articles.yaml").read_text()):
+            _, created = KnowledgeArticle.objects.get_or_create(title=article["title"], defaults=article)
+            added += created
+        if added:
+            self.stdout.write(f"Added {added} demo knowledge-base article(s).")
