@@ -9,7 +9,7 @@ import math
 from fractions import Fraction
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Q, Window
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
@@ -192,3 +192,15 @@ def failing_steps(*, days: int = 30, limit: int = 10, workflow_id=None, include_
         }
         for row in rows
     ]
+
+
+def model_usage(*, days: int = 30, workflow_id=None, include_test: bool = False) -> dict[int, dict]:
+    """Model tokens and estimated cost per workflow over the period, in one grouped query."""
+    window, _ = _scopes("execution__", days=days, include_test=include_test, workflow_id=workflow_id)
+    rows = (
+        StepRun.objects.filter(window, step_kind="agent")
+        .order_by()
+        .values("execution__workflow_id")
+        .annotate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost_usd=Sum("cost_usd"))
+    )
+    return {row.pop("execution__workflow_id"): row for row in rows}

@@ -8,7 +8,15 @@ from django.shortcuts import render
 
 from workflows.models import Workflow
 
-from ..dashboard import ERROR_TARGET, SUCCESS_TARGET, failing_steps, overall_metrics, runs_per_day, workflow_metrics
+from ..dashboard import (
+    ERROR_TARGET,
+    SUCCESS_TARGET,
+    failing_steps,
+    model_usage,
+    overall_metrics,
+    runs_per_day,
+    workflow_metrics,
+)
 
 PERIODS = (7, 30, 90)
 CHART = {"width": 720, "height": 200, "left": 40, "right": 24, "top": 10, "bottom": 24}
@@ -22,7 +30,8 @@ def dashboard_view(request):
     workflows = list(Workflow.objects.order_by("name", "id").values_list("id", "name"))
     workflow_id = _choice(request.GET.get("workflow"), [pk for pk, _ in workflows], None)
     overall = overall_metrics(days=days, workflow_id=workflow_id)
-    rows = [_labelled(row) for row in workflow_metrics(days=days, workflow_id=workflow_id)]
+    usage = model_usage(days=days, workflow_id=workflow_id)
+    rows = [_labelled(row, usage.get(row["id"])) for row in workflow_metrics(days=days, workflow_id=workflow_id)]
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",
@@ -63,8 +72,10 @@ def _percent(value) -> str:
     return "—" if value is None else f"{value:.1f} %"
 
 
-def _labelled(row: dict) -> dict:
-    """Add display strings to a metrics row."""
+def _labelled(row: dict, usage: dict | None = None) -> dict:
+    """Add display strings to a metrics row (and its model usage, when its agents used any)."""
+    tokens = (usage["tokens_in"] + usage["tokens_out"]) if usage else 0
+    row["usage_label"] = f"{tokens:,} tokens · ≈ ${usage['cost_usd']:.4f}" if tokens else "—"
     row["success_label"] = _percent(row["success_rate"])
     row["error_label"] = _percent(row["error_rate"])
     row["avg_label"] = _duration(row["avg_duration_ms"])

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions.admin.dashboard import dashboard_view
-from executions.dashboard import failing_steps, overall_metrics, runs_per_day, workflow_metrics
+from executions.dashboard import failing_steps, model_usage, overall_metrics, runs_per_day, workflow_metrics
 from executions.models import Execution, StepRun
 from tests.factories import UserFactory, WorkflowFactory, workflow_with_steps
 from workflows.services import workflow_activate
@@ -246,3 +246,20 @@ def test_the_admin_index_summary_is_hidden_from_staff_who_may_not_view_runs(clie
     staff = UserFactory(is_staff=True)
     client.force_login(staff)
     assert "faos-index-summary" not in client.get("/admin/").content.decode()
+
+
+def test_model_usage_is_summed_per_workflow_in_one_query(admin_user):
+    from decimal import Decimal
+
+    alpha, beta = make_workflow("Alpha"), make_workflow("Beta")
+    for tokens, cost in ((100, "0.0010"), (50, "0.0005")):
+        execution = run(alpha, "succeeded", duration=100)
+        usage = {"tokens_in": tokens, "tokens_out": tokens, "cost_usd": Decimal(cost)}
+        StepRun.objects.create(execution=execution, step_key="a", step_kind="agent", status="succeeded", **usage)
+    run(beta, "succeeded", duration=100)
+    assert count_queries(lambda: model_usage(days=7)) == 1
+    totals = model_usage(days=7)
+    assert totals[alpha[0].pk] == {"tokens_in": 150, "tokens_out": 150, "cost_usd": Decimal("0.0015")}
+    assert beta[0].pk not in totals
+    html = dashboard_view(request_as(admin_user)).content.decode()
+    assert "300 tokens · ≈ $0.0015" in html
