@@ -8,7 +8,7 @@ import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executions.engine import expressions
+from executions.engine import cel_helpers
 from executions.engine.errors import ExpressionError
 from executions.engine.expressions import check_syntax, evaluate, evaluate_condition, references, render
 
@@ -240,7 +240,7 @@ def test_date_helpers_use_the_clock_that_time_machine_moves():
 
 
 def test_the_clock_can_be_patched(monkeypatch):
-    monkeypatch.setattr(expressions, "utcnow", lambda: datetime(2026, 12, 20, 10, 0, tzinfo=UTC))
+    monkeypatch.setattr(cel_helpers, "utcnow", lambda: datetime(2026, 12, 20, 10, 0, tzinfo=UTC))
     assert evaluate("days_since(trigger.timestamp)", CTX) == 30.0
     assert evaluate_condition("days_since(timestamp(trigger.timestamp)) == 30.0", CTX) is True
 
