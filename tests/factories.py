@@ -52,6 +52,22 @@ def workflow_with_steps(steps: list[dict], **kwargs) -> Workflow:
     return workflow
 
 
+def log_step(key: str, message: str = "hi", **extra) -> dict:
+    """A `log` action step as Step fields, named after its key ("send_email" → "Send Email")."""
+    name = key.replace("_", " ").title()
+    return {"key": key, "name": name, "config": {"action": "log", "inputs": {"message": message}}, **extra}
+
+
+def active_workflow(steps: list[dict], **kwargs) -> Workflow:
+    """A workflow with these steps, activated (its first version), fresh from the database."""
+    from workflows.services import workflow_activate
+
+    workflow = workflow_with_steps(steps, **kwargs)
+    workflow_activate(workflow=workflow)
+    workflow.refresh_from_db()
+    return workflow
+
+
 __all__ = [
     "Execution",
     "StepRun",
@@ -60,4 +76,6 @@ __all__ = [
     "StepFactory",
     "TriggerFactory",
     "workflow_with_steps",
+    "log_step",
+    "active_workflow",
 ]

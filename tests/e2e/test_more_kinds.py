@@ -7,26 +7,11 @@ from executions.events import event_emit
 from executions.models import Execution
 from executions.services import execution_cancel, execution_retry, execution_start
 from tests.e2e.conftest import wait_for
-from tests.factories import workflow_with_steps
+from tests.factories import active_workflow as active
+from tests.factories import log_step as log
 from workflows.services import workflow_activate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def active(steps, **kw):
-    workflow = workflow_with_steps(steps, **kw)
-    workflow_activate(workflow=workflow)
-    workflow.refresh_from_db()
-    return workflow
-
-
-def log(key, message="x", **extra):
-    return {
-        "key": key,
-        "name": key.replace("_", " ").title(),
-        "config": {"action": "log", "inputs": {"message": message}},
-        **extra,
-    }
 
 
 def settled(execution, statuses=("succeeded", "failed", "cancelled", "timed_out"), timeout=60):

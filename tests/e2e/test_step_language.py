@@ -6,17 +6,10 @@ import pytest
 from executions.models import Execution
 from executions.services import execution_start
 from tests.e2e.conftest import wait_for
+from tests.factories import active_workflow as active
 from tests.factories import workflow_with_steps
-from workflows.services import workflow_activate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def active(steps, **kw):
-    workflow = workflow_with_steps(steps, **kw)
-    workflow_activate(workflow=workflow)
-    workflow.refresh_from_db()
-    return workflow
 
 
 def call(key, url, path, **extra):

@@ -15,18 +15,10 @@ from executions.models import Approval
 from executions.services import execution_start
 from executions.sweep import sweep
 from tests.factories import UserFactory, workflow_with_steps
+from tests.factories import log_step as log
 from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def log(key, message="x", **extra):
-    return {
-        "key": key,
-        "name": key.replace("_", " ").title(),
-        "config": {"action": "log", "inputs": {"message": message}},
-        **extra,
-    }
 
 
 def refund_workflow(**approval_config):

@@ -11,21 +11,10 @@ from executions import runtime
 from executions.models import Execution, StepRun
 from executions.services import execution_cancel, execution_start
 from executions.sweep import sweep
-from tests.factories import workflow_with_steps
-from workflows.services import workflow_activate
+from tests.factories import active_workflow as active
+from tests.factories import log_step as log
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def active(steps, **kw):
-    workflow = workflow_with_steps(steps, **kw)
-    workflow_activate(workflow=workflow)
-    workflow.refresh_from_db()
-    return workflow
-
-
-def log(key, message="hi", **extra):
-    return {"key": key, "name": key.title(), "config": {"action": "log", "inputs": {"message": message}}, **extra}
 
 
 def test_a_linear_run_succeeds_and_records_rendered_inputs():

@@ -9,26 +9,11 @@ from django.utils import timezone
 from executions.models import Execution
 from executions.services import execution_start
 from executions.sweep import sweep
+from tests.factories import active_workflow as active
+from tests.factories import log_step as log
 from tests.factories import workflow_with_steps
-from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def active(steps, **kw):
-    workflow = workflow_with_steps(steps, **kw)
-    workflow_activate(workflow=workflow)
-    workflow.refresh_from_db()
-    return workflow
-
-
-def log(key, message="hi", **extra):
-    return {
-        "key": key,
-        "name": key.replace("_", " ").title(),
-        "config": {"action": "log", "inputs": {"message": message}},
-        **extra,
-    }
 
 
 def path(execution):

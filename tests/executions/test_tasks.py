@@ -7,8 +7,8 @@ from django.urls import reverse
 from executions.approvals import ApprovalError, approval_decide, approval_delegate
 from executions.models import Approval, Notification, Task
 from executions.services import execution_start
-from tests.factories import UserFactory, workflow_with_steps
-from workflows.services import workflow_activate
+from tests.factories import UserFactory
+from tests.factories import active_workflow as active
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,13 +20,6 @@ def accounts(settings):
     people = [UserFactory(username=n, is_staff=True) for n in ("maria", "tom")]
     group.user_set.add(*people)
     return people
-
-
-def active(steps):
-    workflow = workflow_with_steps(steps)
-    workflow_activate(workflow=workflow)
-    workflow.refresh_from_db()
-    return workflow
 
 
 REVIEW = {
