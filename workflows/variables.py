@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from executions.engine.definition import Definition
-from executions.engine.validation import _ancestors, _graph
+from executions.engine.validation import ancestors, step_graph
 
 from .models import Step
 from .services import workflow_definition
@@ -29,17 +29,17 @@ def _analysed(workflow_pk: int, updated_at: str) -> tuple[Definition, dict]:
     from .models import Workflow
 
     definition = Definition.from_dict(workflow_definition(workflow=Workflow.objects.get(pk=workflow_pk)))
-    return definition, _ancestors(_graph(definition))
+    return definition, ancestors(step_graph(definition))
 
 
 def available_variables(step: Step) -> list[str]:
     """trigger.* from the sample input, steps that can have run before this one, workflow.*, vars.*, item."""
     workflow = step.workflow
-    definition, ancestors = _analysed(workflow.pk, workflow.updated_at.isoformat())
+    definition, runs_before = _analysed(workflow.pk, workflow.updated_at.isoformat())
     names = ["trigger.payload", "trigger.timestamp", "trigger.source"]
     names += [p for p in _paths(workflow.sample_input or {}, "trigger")[1:]][:40]
     if definition.has_step(step.key):
-        before = ancestors.get(step.key, set())
+        before = runs_before.get(step.key, set())
         for earlier in definition.steps:
             if earlier.key in before:
                 names += [f"{earlier.key}.{field}" for field in STEP_FIELDS[:2]]

@@ -30,7 +30,7 @@ def validate(
     if not problems:
         problems += _check_reachable(definition)
     if not problems:
-        graph = _graph(definition)
+        graph = step_graph(definition)
         problems += _check_cycles(definition, graph)
         problems += _check_references(definition, graph)
     return problems
@@ -129,7 +129,7 @@ BRANCHING = frozenset({"condition", "switch", "wait_for_event"})
 NOT_STEPS = RESERVED | {"event"}
 
 
-def _graph(definition: Definition) -> dict[str, set[str]]:
+def step_graph(definition: Definition) -> dict[str, set[str]]:
     """Step → steps that may run next, including the way out of a lane after its container joins."""
     graph = {step.key: set(successors(definition, step)) for step in definition.steps}
     for step in definition.steps:
@@ -195,7 +195,7 @@ def _check_cycles(definition: Definition, graph: dict[str, set[str]]) -> list[Pr
     return problems
 
 
-def _ancestors(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+def ancestors(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     parents: dict[str, set[str]] = {key: set() for key in graph}
     for key, nexts in graph.items():
         for nxt in nexts:
@@ -214,7 +214,7 @@ def _ancestors(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def _check_references(definition: Definition, graph: dict[str, set[str]]) -> list[Problem]:
     """`{{step.result}}` must name a step that can have run before this one; `item` only inside a loop."""
-    before = _ancestors(graph)
+    before = ancestors(graph)
     keys = {s.key for s in definition.steps}
     problems = []
     for step in definition.steps:
