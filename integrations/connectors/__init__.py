@@ -7,11 +7,13 @@ maps errors for the retry policy, adds the idempotency key and keeps credentials
 
 from __future__ import annotations
 
+import base64
 import importlib
 import pkgutil
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -24,6 +26,8 @@ from ..actions import Action, ActionContext
 SENSITIVE_HEADER = re.compile(r"auth|token|(?<!idempotency-)key|secret|signature", re.IGNORECASE)
 _SERVICES: dict[str, Service] = {}
 _LOADED: list[bool] = []
+CONNECTION = {"type": "string", "title": "Connection"}
+CONNECTION_ONLY = {"type": "object", "properties": {"connection": CONNECTION}}  # check actions take nothing else
 
 
 @dataclass(frozen=True)
@@ -150,28 +154,95 @@ class ConnectorAction(Action):
         request, secrets = self.build(inputs, creds, ctx), self.secrets(creds)
         ctx.sent.append(summary(request, secrets))  # shown on the step run: the exact request, secrets redacted
         try:
-            result = http.send(
-                request.method,
-                request.url,
-                policy=policy(),
-                headers=request.headers,
-                params=request.params,
-                json=request.json,
-                data=request.data,
-                auth=request.auth,
-                timeout=ctx.timeout,
-            )
+            result = send(request, ctx.timeout)
             self.check_body(result)
         except StepError as exc:  # check_body's vendor message may echo a credential too
             raise StepError(
                 redact(str(exc), secrets), retryable=exc.retryable, retry_after=exc.retry_after, detail=exc.detail
             ) from None
         except http.HttpError as exc:
-            message = redact(f"{self.service}: {exc}", secrets)
-            raise StepError(
-                message, retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status}
-            ) from None
+            raise failure(exc, redact(f"{self.service}: {exc}", secrets)) from None
         return redact(self.parse(result, inputs), secrets)
+
+    def credential(self, creds: dict, *keys: str, what: str, hint: str = "") -> str:
+        """The first of these credentials that is set, else a StepError: "<service>: the connection has no <what>"."""
+        for key in keys:
+            if creds.get(key):
+                return creds[key]
+        raise StepError(f"{self.service}: the connection has no {what}" + (f"; {hint}" if hint else ""))
+
+
+class RestAction(ConnectorAction):
+    """A connector action whose request is a method, base URL + path, headers and a JSON, form or query body.
+
+    Example::
+
+        class AcmeAction(RestAction):
+            service = "acme"
+            default_base_url = "https://api.acme.com"  # the connection's base_url wins
+            json_content_type = True
+
+            def headers(self, creds, ctx):
+                return {"Authorization": f"Bearer {self.credential(creds, 'api_key', what='API key')}"}
+
+        @register
+        class CreateNote(AcmeAction):
+            name = "acme.create_note"
+            endpoint = "/v1/notes"
+
+            def payload(self, inputs):
+                return {"text": inputs["text"]}
+    """
+
+    http_method = "POST"
+    default_base_url = ""
+    endpoint = ""  # the path when it does not depend on the inputs; otherwise override path()
+    json_content_type = False  # True: a JSON body also names its Content-Type in the request (and its recording)
+
+    def build(self, inputs, creds, ctx):
+        # The credentials are checked first, then the host, then the inputs: an error names the first problem.
+        headers = self.headers(creds, ctx)
+        url = f"{self.base_url(creds, ctx)}{self.path(inputs)}"
+        body = self.payload(inputs)
+        if body is not None and self.json_content_type:
+            headers["Content-Type"] = "application/json"
+        return Request(
+            self.http_method, url, headers=headers, json=body, data=self.form(inputs), params=self.params(inputs)
+        )
+
+    def base_url(self, creds: dict, ctx: ActionContext) -> str:
+        """The API root the path follows: the connection's base_url, else the service's default."""
+        return (creds.get("base_url") or self.default_base_url).rstrip("/")
+
+    def headers(self, creds: dict, ctx: ActionContext) -> dict:
+        """The request's headers, authorization included; a fresh dict every call."""
+        return {}
+
+    def path(self, inputs: dict) -> str:
+        return self.endpoint
+
+    def payload(self, inputs: dict) -> Any:
+        """The JSON body, or None for none."""
+        return None
+
+    def form(self, inputs: dict) -> dict | None:
+        """The form-encoded body, or None for none."""
+        return None
+
+    def params(self, inputs: dict) -> dict | None:
+        """The query parameters, or None for none."""
+        return None
+
+    def tenant_url(self, creds: dict, field: str, host: str) -> str:
+        """The base_url override, else https://{name}{host} from the connection's `field` (acme for acme{host})."""
+        if creds.get("base_url"):
+            return creds["base_url"].rstrip("/")
+        name = str(creds.get(field) or "").strip().removeprefix("https://").removeprefix("http://")
+        name = name.split(host)[0].strip("/")
+        # Anything that could move the host elsewhere would send the credentials there too.
+        if not name or any(c in name for c in "/?#@:\\ "):
+            raise StepError(f"{self.service}: set the connection's {field} (acme for https://acme{host})")
+        return f"https://{name}{host}"
 
 
 def summary(request: Request, secrets: dict) -> dict:
@@ -184,6 +255,46 @@ def summary(request: Request, secrets: dict) -> dict:
 
 def policy() -> http.HttpPolicy:
     return http.HttpPolicy(allow_hosts=frozenset(settings.FAOS_HTTP_ALLOW_HOSTS))
+
+
+def send(request: Request, timeout: float) -> http.HttpResult:
+    """Send a Request through the SSRF-guarded client; failures raise http.HttpError."""
+    return http.send(
+        request.method,
+        request.url,
+        policy=policy(),
+        headers=request.headers,
+        params=request.params,
+        json=request.json,
+        data=request.data,
+        auth=request.auth,
+        timeout=timeout,
+    )
+
+
+def failure(exc: http.HttpError, message: str) -> StepError:
+    """The StepError for a failed call: the message (credentials already redacted) and the retry hints."""
+    return StepError(message, retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status})
+
+
+def base_url_field(help_text: str) -> dict:
+    """The optional "API base URL" credential field (tests, proxies, regional hosts)."""
+    return {"label": "API base URL", "secret": False, "required": False, "help": help_text}
+
+
+def as_dict(body: Any) -> dict:
+    """The body when it is a JSON object, else {} (error pages, 204 No Content)."""
+    return body if isinstance(body, dict) else {}
+
+
+def segment(value: Any) -> str:
+    """A value as one URL path segment: / ? # and the like are escaped, so an id cannot reach another path."""
+    return quote(str(value), safe="")
+
+
+def basic(user: str, password: str) -> str:
+    """The base64 of user:password that an HTTP Basic Authorization header carries."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def redact(value: Any, creds: dict) -> Any:

@@ -7,7 +7,7 @@ after a lost answer may add a second task.
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, RestAction, Service, as_dict, base_url_field, register_service
 
 ASANA = register_service(
     Service(
@@ -22,45 +22,29 @@ ASANA = register_service(
                 "required": True,
                 "help": "My settings → Apps → Developer console → Create new token",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://app.asana.com",
-            },
+            "base_url": base_url_field("Leave empty for https://app.asana.com"),
         },
         test_action="asana.current_user",
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 
 
 def data_of(body) -> dict:
     """The {"data": …} payload of an Asana answer."""
-    return (body.get("data") or {}) if isinstance(body, dict) else {}
+    return as_dict(body).get("data") or {}
 
 
-class AsanaAction(ConnectorAction):
+class AsanaAction(RestAction):
     service = "asana"
     category = "Project Management"
-    http_method = "POST"
+    default_base_url = "https://app.asana.com"
 
-    def build(self, inputs, creds, ctx):
-        if not creds.get("personal_access_token"):
-            raise StepError("asana: the connection has no personal access token")
-        base = (creds.get("base_url") or "https://app.asana.com").rstrip("/")
-        return Request(
-            self.http_method,
-            f"{base}/api/1.0{self.path(inputs)}",
-            headers={"Authorization": f"Bearer {creds['personal_access_token']}", "Accept": "application/json"},
-            json=self.payload(inputs),
-        )
+    def base_url(self, creds, ctx):
+        return f"{super().base_url(creds, ctx)}/api/1.0"
 
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        token = self.credential(creds, "personal_access_token", what="personal access token")
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
 
 @register
@@ -69,6 +53,7 @@ class CreateTask(AsanaAction):
 
     name = "asana.create_task"
     label = "Asana: create a task"
+    endpoint = "/tasks"
     input_schema = {
         "type": "object",
         "required": ["name"],
@@ -93,9 +78,6 @@ class CreateTask(AsanaAction):
     }
     FIELDS = ("name", "notes", "projects", "workspace", "assignee", "due_on")
 
-    def path(self, inputs):
-        return "/tasks"
-
     def payload(self, inputs):
         # Asana needs the task's workspace, given directly or through its projects.
         if not inputs.get("workspace") and not inputs.get("projects"):
@@ -114,11 +96,9 @@ class CurrentUser(AsanaAction):
     name = "asana.current_user"
     label = "Asana: check the token"
     http_method = "GET"
+    endpoint = "/users/me"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/users/me"
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
         user = data_of(result.body)

@@ -3,13 +3,20 @@
 Freshdesk documents no idempotency header: a create retried after a lost answer may open a second ticket.
 """
 
-import base64
-from urllib.parse import quote
-
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import (
+    CONNECTION,
+    CONNECTION_ONLY,
+    RestAction,
+    Service,
+    as_dict,
+    base_url_field,
+    basic,
+    register_service,
+    segment,
+)
 
 FRESHDESK = register_service(
     Service(
@@ -30,58 +37,27 @@ FRESHDESK = register_service(
                 "required": True,
                 "help": "Profile settings → View API key",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://{domain}.freshdesk.com",
-            },
+            "base_url": base_url_field("Leave empty for https://{domain}.freshdesk.com"),
         },
         test_action="freshdesk.current_agent",
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 STATUSES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 PRIORITIES = {"low": 1, "medium": 2, "high": 3, "urgent": 4}
 EMAILS = {"type": "array", "items": {"type": "string", "format": "email"}}
 
 
-def base_url(creds: dict) -> str:
-    """The helpdesk's API root: the base_url override, else https://{domain}.freshdesk.com."""
-    if creds.get("base_url"):
-        return creds["base_url"].rstrip("/")
-    domain = str(creds.get("domain") or "").strip().removeprefix("https://").removeprefix("http://")
-    domain = domain.split(".freshdesk.com")[0].strip("/")
-    # Anything that could move the host elsewhere would send the API key there too.
-    if not domain or any(c in domain for c in "/?#@:\\ "):
-        raise StepError("freshdesk: set the connection's domain (acme for https://acme.freshdesk.com)")
-    return f"https://{domain}.freshdesk.com"
-
-
-def authorization(creds: dict) -> str:
-    if not creds.get("api_key"):
-        raise StepError("freshdesk: the connection has no API key")
-    return "Basic " + base64.b64encode(f"{creds['api_key']}:X".encode()).decode()
-
-
-class FreshdeskAction(ConnectorAction):
+class FreshdeskAction(RestAction):
     service = "freshdesk"
     category = "Support"
-    http_method = "POST"
 
-    def build(self, inputs, creds, ctx):
-        return Request(
-            self.http_method,
-            f"{base_url(creds)}{self.path(inputs)}",
-            headers={"Authorization": authorization(creds), "Accept": "application/json"},
-            json=self.payload(inputs),
-        )
+    def base_url(self, creds, ctx):
+        return self.tenant_url(creds, "domain", ".freshdesk.com")
 
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        # Basic auth: the API key as user, "X" as password.
+        api_key = self.credential(creds, "api_key", what="API key")
+        return {"Authorization": f"Basic {basic(api_key, 'X')}", "Accept": "application/json"}
 
 
 @register
@@ -90,6 +66,7 @@ class CreateTicket(FreshdeskAction):
 
     name = "freshdesk.create_ticket"
     label = "Freshdesk: create a ticket"
+    endpoint = "/api/v2/tickets"
     input_schema = {
         "type": "object",
         "required": ["subject", "description"],
@@ -116,9 +93,6 @@ class CreateTicket(FreshdeskAction):
     }
     OPTIONAL = ("email", "requester_id", "name", "type", "tags", "cc_emails", "group_id", "responder_id")
 
-    def path(self, inputs):
-        return "/api/v2/tickets"
-
     def payload(self, inputs):
         if not inputs.get("email") and not inputs.get("requester_id"):
             raise StepError("freshdesk: set the requester's email or requester ID")
@@ -131,7 +105,7 @@ class CreateTicket(FreshdeskAction):
         return ticket | {k: inputs[k] for k in self.OPTIONAL if inputs.get(k) not in (None, "")}
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         status = {v: k for k, v in STATUSES.items()}.get(body.get("status"), body.get("status"))
         return {"id": body.get("id"), "status": status, "requester_id": body.get("requester_id")}
 
@@ -156,14 +130,14 @@ class Reply(FreshdeskAction):
     }
 
     def path(self, inputs):
-        return f"/api/v2/tickets/{quote(str(inputs['ticket_id']), safe='')}/reply"
+        return f"/api/v2/tickets/{segment(inputs['ticket_id'])}/reply"
 
     def payload(self, inputs):
         keys = ("body", "from_email", "cc_emails", "bcc_emails")
         return {k: inputs[k] for k in keys if inputs.get(k) not in (None, "")}
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         return {"id": body.get("id"), "ticket_id": body.get("ticket_id"), "created_at": body.get("created_at")}
 
 
@@ -174,11 +148,9 @@ class CurrentAgent(FreshdeskAction):
     name = "freshdesk.current_agent"
     label = "Freshdesk: check the API key"
     http_method = "GET"
+    endpoint = "/api/v2/agents/me"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/api/v2/agents/me"
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
         contact = result.body.get("contact") or {}

@@ -4,14 +4,22 @@ v3 takes rich text as Atlassian Document Format (ADF); plain text from a step is
 Jira documents no idempotency header: a create retried after a lost answer may open a second issue.
 """
 
-import base64
 import re
-from urllib.parse import quote
 
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import (
+    CONNECTION,
+    CONNECTION_ONLY,
+    RestAction,
+    Service,
+    as_dict,
+    base_url_field,
+    basic,
+    register_service,
+    segment,
+)
 
 JIRA = register_service(
     Service(
@@ -38,36 +46,12 @@ JIRA = register_service(
                 "required": True,
                 "help": "id.atlassian.com → Security → API tokens",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://{site}.atlassian.net",
-            },
+            "base_url": base_url_field("Leave empty for https://{site}.atlassian.net"),
         },
         test_action="jira.myself",
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 ISSUE_KEY = {"type": "string", "title": "Issue key", "minLength": 1, "description": "e.g. OPS-42 (or the issue ID)"}
-
-
-def base_url(creds: dict) -> str:
-    """The site's API root: the base_url override, else https://{site}.atlassian.net."""
-    if creds.get("base_url"):
-        return creds["base_url"].rstrip("/")
-    site = str(creds.get("site") or "").strip().removeprefix("https://").removeprefix("http://")
-    site = site.split(".atlassian.net")[0].strip("/")
-    # Anything that could move the host elsewhere would send the API token there too.
-    if not site or any(c in site for c in "/?#@:\\ "):
-        raise StepError("jira: set the connection's site (acme for https://acme.atlassian.net)")
-    return f"https://{site}.atlassian.net"
-
-
-def authorization(creds: dict) -> str:
-    if not creds.get("email") or not creds.get("api_token"):
-        raise StepError("jira: the connection needs the account email and an API token")
-    return "Basic " + base64.b64encode(f"{creds['email']}:{creds['api_token']}".encode()).decode()
 
 
 def adf(text: str) -> dict:
@@ -91,24 +75,17 @@ def site_of(api_url: str) -> str:
     return api_url.split("/rest/api/")[0]
 
 
-class JiraAction(ConnectorAction):
+class JiraAction(RestAction):
     service = "jira"
     category = "Project Management"
-    http_method = "POST"
 
-    def build(self, inputs, creds, ctx):
-        return Request(
-            self.http_method,
-            f"{base_url(creds)}{self.path(inputs)}",
-            headers={"Authorization": authorization(creds), "Accept": "application/json"},
-            json=self.payload(inputs),
-        )
+    def base_url(self, creds, ctx):
+        return self.tenant_url(creds, "site", ".atlassian.net")
 
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        if not creds.get("email") or not creds.get("api_token"):
+            raise StepError("jira: the connection needs the account email and an API token")
+        return {"Authorization": f"Basic {basic(creds['email'], creds['api_token'])}", "Accept": "application/json"}
 
 
 @register
@@ -117,6 +94,7 @@ class CreateIssue(JiraAction):
 
     name = "jira.create_issue"
     label = "Jira: create an issue"
+    endpoint = "/rest/api/3/issue"
     input_schema = {
         "type": "object",
         "required": ["project_key", "summary"],
@@ -142,9 +120,6 @@ class CreateIssue(JiraAction):
         },
     }
 
-    def path(self, inputs):
-        return "/rest/api/3/issue"
-
     def payload(self, inputs):
         fields = {
             "project": {"key": inputs["project_key"]},
@@ -165,7 +140,7 @@ class CreateIssue(JiraAction):
         return {"fields": fields}
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         url = f"{site_of(body['self'])}/browse/{body.get('key')}" if body.get("self") else None
         return {"id": body.get("id"), "key": body.get("key"), "url": url}
 
@@ -187,13 +162,13 @@ class AddComment(JiraAction):
     }
 
     def path(self, inputs):
-        return f"/rest/api/3/issue/{quote(inputs['issue_key'], safe='')}/comment"
+        return f"/rest/api/3/issue/{segment(inputs['issue_key'])}/comment"
 
     def payload(self, inputs):
         return {"body": adf(inputs["body"])}
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         url = None
         if body.get("self"):
             url = f"{site_of(body['self'])}/browse/{inputs['issue_key']}?focusedCommentId={body.get('id')}"
@@ -207,14 +182,12 @@ class Myself(JiraAction):
     name = "jira.myself"
     label = "Jira: check the API token"
     http_method = "GET"
+    endpoint = "/rest/api/3/myself"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/rest/api/3/myself"
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         return {
             "account_id": body.get("accountId"),
             "display_name": body.get("displayName"),

@@ -5,10 +5,12 @@ recorded requests by value and the HTTP client leaves queries out of error messa
 Trello documents no idempotency header: a create retried after a lost answer may add a second card.
 """
 
+from dataclasses import replace
+
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, RestAction, Service, as_dict, base_url_field, register_service
 
 TRELLO = register_service(
     Service(
@@ -29,40 +31,30 @@ TRELLO = register_service(
                 "required": True,
                 "help": "The user token from the authorize link next to the API key",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://api.trello.com",
-            },
+            "base_url": base_url_field("Leave empty for https://api.trello.com"),
         },
         test_action="trello.current_member",
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 
 
-class TrelloAction(ConnectorAction):
+class TrelloAction(RestAction):
     service = "trello"
     category = "Project Management"
-    http_method = "POST"
+    default_base_url = "https://api.trello.com"
 
     def build(self, inputs, creds, ctx):
+        request = super().build(inputs, creds, ctx)
+        # The key and token travel as the first query parameters, ahead of the action's own.
+        return replace(request, params={"key": creds["api_key"], "token": creds["token"], **(request.params or {})})
+
+    def base_url(self, creds, ctx):
+        return f"{super().base_url(creds, ctx)}/1"
+
+    def headers(self, creds, ctx):
         if not creds.get("api_key") or not creds.get("token"):
             raise StepError("trello: the connection needs an API key and a token")
-        base = (creds.get("base_url") or "https://api.trello.com").rstrip("/")
-        return Request(
-            self.http_method,
-            f"{base}/1{self.path(inputs)}",
-            headers={"Accept": "application/json"},
-            params={"key": creds["api_key"], "token": creds["token"], **self.query(inputs)},
-        )
-
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def query(self, inputs: dict) -> dict:
-        return {}
+        return {"Accept": "application/json"}
 
 
 @register
@@ -71,6 +63,7 @@ class CreateCard(TrelloAction):
 
     name = "trello.create_card"
     label = "Trello: create a card"
+    endpoint = "/cards"
     input_schema = {
         "type": "object",
         "required": ["idList"],
@@ -85,17 +78,14 @@ class CreateCard(TrelloAction):
         },
     }
 
-    def path(self, inputs):
-        return "/cards"
-
-    def query(self, inputs):
+    def params(self, inputs):
         fields = {k: inputs[k] for k in ("idList", "name", "desc", "due", "pos") if inputs.get(k) not in (None, "")}
         if inputs.get("idMembers"):
             fields["idMembers"] = ",".join(inputs["idMembers"])  # Trello's arrays are comma-separated IDs
         return fields
 
     def parse(self, result, inputs):
-        card = result.body if isinstance(result.body, dict) else {}
+        card = as_dict(result.body)
         return {
             "id": card.get("id"),
             "name": card.get("name"),
@@ -111,12 +101,10 @@ class CurrentMember(TrelloAction):
     name = "trello.current_member"
     label = "Trello: check the key and token"
     http_method = "GET"
+    endpoint = "/members/me"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/members/me"
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
-        member = result.body if isinstance(result.body, dict) else {}
+        member = as_dict(result.body)
         return {"id": member.get("id"), "username": member.get("username"), "full_name": member.get("fullName")}

@@ -3,13 +3,20 @@
 Auth: `{email}/token` and an API token as HTTP Basic, or an OAuth access token as a Bearer header.
 """
 
-import base64
-from urllib.parse import quote
-
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import (
+    CONNECTION,
+    CONNECTION_ONLY,
+    RestAction,
+    Service,
+    as_dict,
+    base_url_field,
+    basic,
+    register_service,
+    segment,
+)
 
 ZENDESK = register_service(
     Service(
@@ -42,18 +49,12 @@ ZENDESK = register_service(
                 "required": False,
                 "help": "Instead of an email and API token",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://{subdomain}.zendesk.com",
-            },
+            "base_url": base_url_field("Leave empty for https://{subdomain}.zendesk.com"),
         },
         test_action="zendesk.current_user",
         credential_sets=(("subdomain", "email", "api_token"), ("subdomain", "access_token")),
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 TICKET_ID = {"type": ["integer", "string"], "title": "Ticket ID", "description": "The ticket's number"}
 PRIORITY = {"type": "string", "title": "Priority", "enum": ["urgent", "high", "normal", "low"]}
 TAGS = {"type": "array", "title": "Tags", "items": {"type": "string"}}
@@ -61,34 +62,17 @@ ASSIGNEE = {"type": "integer", "title": "Assignee ID", "description": "The agent
 GROUP = {"type": "integer", "title": "Group ID"}
 
 
-def base_url(creds: dict) -> str:
-    """The account's API root: the base_url override, else https://{subdomain}.zendesk.com."""
-    if creds.get("base_url"):
-        return creds["base_url"].rstrip("/")
-    subdomain = str(creds.get("subdomain") or "").strip().removeprefix("https://").removeprefix("http://")
-    subdomain = subdomain.split(".zendesk.com")[0].strip("/")
-    # Anything that could move the host elsewhere would send the credentials there too.
-    if not subdomain or any(c in subdomain for c in "/?#@:\\ "):
-        raise StepError("zendesk: set the connection's subdomain (acme for https://acme.zendesk.com)")
-    return f"https://{subdomain}.zendesk.com"
-
-
 def authorization(creds: dict) -> str:
     """An OAuth access token as Bearer, else `{email}/token:{api_token}` as Basic."""
     if creds.get("access_token"):
         return f"Bearer {creds['access_token']}"
     if creds.get("email") and creds.get("api_token"):
-        pair = f"{creds['email']}/token:{creds['api_token']}".encode()
-        return f"Basic {base64.b64encode(pair).decode()}"
+        return f"Basic {basic(creds['email'] + '/token', creds['api_token'])}"
     raise StepError("zendesk: the connection needs an email and API token, or an OAuth access token")
 
 
-def as_dict(body) -> dict:
-    return body if isinstance(body, dict) else {}
-
-
 def ticket_path(inputs: dict) -> str:
-    return f"/api/v2/tickets/{quote(str(inputs['ticket_id']), safe='')}.json"
+    return f"/api/v2/tickets/{segment(inputs['ticket_id'])}.json"
 
 
 def ticket_result(body: dict) -> dict:
@@ -99,28 +83,20 @@ def ticket_result(body: dict) -> dict:
     return {"id": ticket.get("id"), "status": ticket.get("status"), "url": url}
 
 
-class ZendeskAction(ConnectorAction):
+class ZendeskAction(RestAction):
     service = "zendesk"
     category = "Support"
     http_method = "PUT"
 
-    def build(self, inputs, creds, ctx):
-        return Request(
-            self.http_method,
-            f"{base_url(creds)}{self.path(inputs)}",
-            headers={"Authorization": authorization(creds), "Accept": "application/json", **self.extra_headers(ctx)},
-            json=self.payload(inputs),
-        )
+    def base_url(self, creds, ctx):
+        return self.tenant_url(creds, "subdomain", ".zendesk.com")
+
+    def headers(self, creds, ctx):
+        # Zendesk documents Idempotency-Key for ticket creation only; updates set fields (a replay is harmless).
+        return {"Authorization": authorization(creds), "Accept": "application/json"}
 
     def path(self, inputs: dict) -> str:
-        return ticket_path(inputs)
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
-
-    def extra_headers(self, ctx) -> dict:
-        # Zendesk documents Idempotency-Key for ticket creation only; updates set fields (a replay is harmless).
-        return {}
+        return self.endpoint or ticket_path(inputs)  # the ticket's own path unless the action names another
 
 
 @register
@@ -130,6 +106,7 @@ class CreateTicket(ZendeskAction):
     name = "zendesk.create_ticket"
     label = "Zendesk: create a ticket"
     http_method = "POST"
+    endpoint = "/api/v2/tickets.json"
     input_schema = {
         "type": "object",
         "required": ["subject", "body"],
@@ -153,11 +130,8 @@ class CreateTicket(ZendeskAction):
         },
     }
 
-    def path(self, inputs):
-        return "/api/v2/tickets.json"
-
-    def extra_headers(self, ctx):
-        return {"Idempotency-Key": ctx.idempotency_key}
+    def headers(self, creds, ctx):
+        return {**super().headers(creds, ctx), "Idempotency-Key": ctx.idempotency_key}
 
     def payload(self, inputs):
         comment = {"body": inputs["body"]}
@@ -244,11 +218,9 @@ class CurrentUser(ZendeskAction):
     name = "zendesk.current_user"
     label = "Zendesk: check the credentials"
     http_method = "GET"
+    endpoint = "/api/v2/users/me.json"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/api/v2/users/me.json"
+    input_schema = CONNECTION_ONLY
 
     def check_body(self, result):
         # Zendesk answers unauthenticated calls to users/me with 200 and the anonymous user (no id).
