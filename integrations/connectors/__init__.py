@@ -219,6 +219,9 @@ class RestAction(ConnectorAction):
         return {}
 
     def path(self, inputs: dict) -> str:
+        """What follows base_url: the action's endpoint, unless it overrides this."""
+        if not self.endpoint:
+            raise NotImplementedError
         return self.endpoint
 
     def payload(self, inputs: dict) -> Any:

@@ -5,14 +5,13 @@ then sends the call with it. Tokens are not cached: a cache would have to be per
 the credentials change and keep them encrypted at rest; one extra request per step costs far less than that.
 """
 
-import base64
 from dataclasses import replace
 
 from executions.engine.errors import StepError
 
 from .. import http
 from ..actions import register
-from . import ConnectorAction, Request, Service, policy, redact, register_service, summary
+from . import Request, RestAction, Service, basic, failure, redact, register_service, send, summary
 
 LIVE = "https://api-m.paypal.com"
 SANDBOX = "https://api-m.sandbox.paypal.com"
@@ -60,10 +59,10 @@ def token_request(creds: dict) -> Request:
     )
 
 
-class PayPalAction(ConnectorAction):
+class PayPalAction(RestAction):
     service = "paypal"
     category = "Payment"
-    method = "GET"
+    http_method = "GET"
 
     def run(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
@@ -81,20 +80,9 @@ class PayPalAction(ConnectorAction):
         request = token_request(creds)
         ctx.sent.append(self.token_summary(creds))
         try:
-            result = http.send(
-                request.method,
-                request.url,
-                policy=policy(),
-                headers=request.headers,
-                data=request.data,
-                auth=request.auth,
-                timeout=ctx.timeout,
-            )
+            result = send(request, ctx.timeout)
         except http.HttpError as exc:
-            message = redact(f"paypal: getting an access token: {exc}", self.secrets(creds))
-            raise StepError(
-                message, retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status}
-            ) from None
+            raise failure(exc, redact(f"paypal: getting an access token: {exc}", self.secrets(creds))) from None
         body = result.body if isinstance(result.body, dict) else {}
         if not body.get("access_token"):
             raise StepError("paypal: the token endpoint answered without an access_token")
@@ -102,8 +90,8 @@ class PayPalAction(ConnectorAction):
 
     def secrets(self, creds):
         # A token endpoint that echoes the Authorization header would show the pair in its encoded form.
-        pair = f"{creds.get('client_id', '')}:{creds.get('client_secret', '')}".encode()
-        return {**super().secrets(creds), "basic_auth": base64.b64encode(pair).decode()}
+        pair = basic(creds.get("client_id", ""), creds.get("client_secret", ""))
+        return {**super().secrets(creds), "basic_auth": pair}
 
     def token_summary(self, creds: dict) -> dict:
         """The token request as step runs and test runs show it (the Basic credentials travel in `auth`)."""
@@ -111,23 +99,14 @@ class PayPalAction(ConnectorAction):
         described["headers"]["Authorization"] = "[redacted]"
         return described
 
-    def build(self, inputs, creds, ctx):
+    def base_url(self, creds, ctx):
+        return base(creds)
+
+    def headers(self, creds, ctx):
         headers = {"Authorization": f"Bearer {creds.get('access_token', '<access token>')}"}
-        body = self.payload(inputs) if self.method == "POST" else None
-        if body is not None:
+        if self.http_method == "POST":  # every POST here sends a JSON body
             headers["Content-Type"] = "application/json"
-        return Request(
-            self.method, f"{base(creds)}{self.path(inputs)}", headers={**headers, **self.headers(ctx)}, json=body
-        )
-
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict:
-        return {}
-
-    def headers(self, ctx) -> dict:
-        return {}
+        return headers
 
 
 def money(value) -> dict | None:
@@ -148,7 +127,7 @@ class RefundCapture(PayPalAction):
 
     name = "paypal.refund_capture"
     label = "PayPal: refund a captured payment"
-    method = "POST"
+    http_method = "POST"
     input_schema = {
         "type": "object",
         "required": ["capture_id"],
@@ -182,9 +161,10 @@ class RefundCapture(PayPalAction):
     def path(self, inputs):
         return f"/v2/payments/captures/{inputs['capture_id']}/refund"
 
-    def headers(self, ctx):
+    def headers(self, creds, ctx):
         # PayPal-Request-Id makes a retried refund return the first one; return=representation adds the amount.
-        return {"PayPal-Request-Id": ctx.idempotency_key, "Prefer": "return=representation"}
+        extra = {"PayPal-Request-Id": ctx.idempotency_key, "Prefer": "return=representation"}
+        return {**super().headers(creds, ctx), **extra}
 
     def payload(self, inputs):
         body = {}  # an empty body refunds the whole remaining amount

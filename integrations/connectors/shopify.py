@@ -9,7 +9,7 @@ import re
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import RestAction, Service, register_service
 
 API_VERSION = "2026-10"  # the newest stable version as of November 2026; supported until at least October 2027
 SHOPIFY = register_service(
@@ -66,27 +66,17 @@ def id_list(value) -> str:
     return value if isinstance(value, str) else ",".join(str(v) for v in value)
 
 
-class ShopifyAction(ConnectorAction):
+class ShopifyAction(RestAction):
     service = "shopify"
     category = "E-commerce"
-    method = "GET"
+    http_method = "GET"
+    json_content_type = True
 
-    def build(self, inputs, creds, ctx):
-        headers = {"X-Shopify-Access-Token": creds.get("access_token", ""), "Accept": "application/json"}
-        body = self.payload(inputs) if self.method == "POST" else None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        url = f"{base(creds, ctx)}/admin/api/{API_VERSION}/{self.path(inputs)}"
-        return Request(self.method, url, headers=headers, json=body, params=self.query(inputs))
+    def base_url(self, creds, ctx):
+        return f"{base(creds, ctx)}/admin/api/{API_VERSION}/"
 
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def query(self, inputs: dict) -> dict | None:
-        return None
-
-    def payload(self, inputs: dict) -> dict:
-        return {}
+    def headers(self, creds, ctx):
+        return {"X-Shopify-Access-Token": creds.get("access_token", ""), "Accept": "application/json"}
 
 
 @register
@@ -127,6 +117,7 @@ class InventoryLevels(ShopifyAction):
 
     name = "shopify.inventory_levels"
     label = "Shopify: get inventory levels"
+    endpoint = "inventory_levels.json"
     read_only = True
     input_schema = {
         "type": "object",
@@ -143,10 +134,7 @@ class InventoryLevels(ShopifyAction):
         },
     }
 
-    def path(self, inputs):
-        return "inventory_levels.json"
-
-    def query(self, inputs):
+    def params(self, inputs):
         params = {k: id_list(inputs[k]) for k in ("inventory_item_ids", "location_ids") if inputs.get(k)}
         return params | ({"limit": inputs["limit"]} if inputs.get("limit") else {})
 
@@ -164,7 +152,8 @@ class CreateFulfillment(ShopifyAction):
     # (Shopify answers 422), but a retried partial fulfilment could fulfil further remaining quantities.
     name = "shopify.create_fulfillment"
     label = "Shopify: create a fulfillment"
-    method = "POST"
+    http_method = "POST"
+    endpoint = "fulfillments.json"
     input_schema = {
         "type": "object",
         "anyOf": [{"required": ["fulfillment_order_id"]}, {"required": ["line_items_by_fulfillment_order"]}],
@@ -190,9 +179,6 @@ class CreateFulfillment(ShopifyAction):
             "message": {"type": "string", "title": "Message", "description": "A note kept with the fulfillment"},
         },
     }
-
-    def path(self, inputs):
-        return "fulfillments.json"
 
     def payload(self, inputs):
         orders = inputs.get("line_items_by_fulfillment_order") or [
@@ -221,11 +207,9 @@ class GetShop(ShopifyAction):
 
     name = "shopify.get_shop"
     label = "Shopify: get the shop"
+    endpoint = "shop.json"
     read_only = True
     input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "shop.json"
 
     def parse(self, result, inputs):
         shop = result.body.get("shop") or {}

@@ -10,7 +10,7 @@ import time
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import RestAction, Service, base_url_field, register_service
 
 STRIPE = register_service(
     Service(
@@ -26,12 +26,7 @@ STRIPE = register_service(
                 "help": "Dashboard → Developers → API keys. A restricted key needs read access to customers, "
                 "invoices and balance, and write access to refunds.",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://api.stripe.com",
-            },
+            "base_url": base_url_field("Leave empty for https://api.stripe.com"),
         },
         test_action="stripe.get_balance",
     )
@@ -41,15 +36,15 @@ CONNECTION = {"type": "string", "title": "Connection", "description": "Name of t
 STRIPE_ID = {"type": "string", "pattern": "^[A-Za-z0-9_]+$"}  # also keeps ids from changing the URL path
 
 
-def form(values: dict, prefix: str = "") -> dict:
+def brackets(values: dict, prefix: str = "") -> dict:
     """Flatten nested dicts and lists into Stripe's bracket notation: {"metadata": {"a": 1}} → {"metadata[a]": 1}."""
     flat = {}
     for key, value in values.items():
         name = f"{prefix}[{key}]" if prefix else str(key)
         if isinstance(value, dict):
-            flat.update(form(value, name))
+            flat.update(brackets(value, name))
         elif isinstance(value, list | tuple):
-            flat.update(form(dict(enumerate(value)), name))
+            flat.update(brackets(dict(enumerate(value)), name))
         elif isinstance(value, bool):
             flat[name] = "true" if value else "false"
         elif value is not None:
@@ -57,28 +52,17 @@ def form(values: dict, prefix: str = "") -> dict:
     return flat
 
 
-class StripeAction(ConnectorAction):
+class StripeAction(RestAction):
     service = "stripe"
     category = "Payment"
-    method = "GET"
+    http_method = "GET"
+    default_base_url = "https://api.stripe.com"
 
-    def build(self, inputs, creds, ctx):
-        base = (creds.get("base_url") or "https://api.stripe.com").rstrip("/")
+    def headers(self, creds, ctx):
         headers = {"Authorization": f"Bearer {creds.get('secret_key', '')}"}
-        body = None
-        if self.method == "POST":
+        if self.http_method == "POST":
             headers["Idempotency-Key"] = ctx.idempotency_key  # Stripe replays the first answer for 24 h
-            body = form(self.payload(inputs))
-        return Request(self.method, f"{base}{self.path(inputs)}", headers=headers, data=body, params=self.query(inputs))
-
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def query(self, inputs: dict) -> dict | None:
-        return None
-
-    def payload(self, inputs: dict) -> dict:
-        return {}
+        return headers
 
 
 def invoice_summary(invoice: dict) -> dict:
@@ -159,6 +143,7 @@ class ListOverdueInvoices(StripeAction):
 
     name = "stripe.list_overdue_invoices"
     label = "Stripe: list overdue invoices"
+    endpoint = "/v1/invoices"
     read_only = True
     input_schema = {
         "type": "object",
@@ -189,10 +174,7 @@ class ListOverdueInvoices(StripeAction):
                 return {"invoices": invoices, "count": len(invoices), "has_more": page["has_more"]}
             page_inputs["_cursor"] = page["invoices"][-1]["id"]
 
-    def path(self, inputs):
-        return "/v1/invoices"
-
-    def query(self, inputs):
+    def params(self, inputs):
         params = {
             "status": "open",
             "due_date[lt]": inputs.get("_now") or int(time.time()),
@@ -217,7 +199,8 @@ class Refund(StripeAction):
 
     name = "stripe.refund"
     label = "Stripe: refund a payment"
-    method = "POST"
+    http_method = "POST"
+    endpoint = "/v1/refunds"
     input_schema = {
         "type": "object",
         "anyOf": [{"required": ["payment_intent"]}, {"required": ["charge"]}],
@@ -245,14 +228,11 @@ class Refund(StripeAction):
         },
     }
 
-    def payload(self, inputs):
+    def form(self, inputs):
         if inputs.get("payment_intent") and inputs.get("charge"):
             raise StepError("stripe: give a payment intent or a charge to refund, not both")
         keys = ("payment_intent", "charge", "amount", "reason", "metadata")
-        return {k: inputs[k] for k in keys if inputs.get(k) not in (None, "", {})}
-
-    def path(self, inputs):
-        return "/v1/refunds"
+        return brackets({k: inputs[k] for k in keys if inputs.get(k) not in (None, "", {})})
 
     def parse(self, result, inputs):
         keys = ("id", "status", "amount", "currency", "payment_intent", "charge", "reason")
@@ -265,11 +245,9 @@ class GetBalance(StripeAction):
 
     name = "stripe.get_balance"
     label = "Stripe: get the balance"
+    endpoint = "/v1/balance"
     read_only = True
     input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "/v1/balance"
 
     def parse(self, result, inputs):
         body = result.body

@@ -5,7 +5,6 @@ http:// is refused unless its host is allow-listed for local use: the keys would
 None of its endpoints takes an idempotency key; the writes here are PUTs of absolute values, safe to repeat.
 """
 
-import base64
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.conf import settings
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import RestAction, Service, basic, register_service
 
 WOOCOMMERCE = register_service(
     Service(
@@ -65,35 +64,26 @@ def store(creds: dict, ctx) -> str:
     return url
 
 
-def basic(creds: dict) -> str:
+def key_pair(creds: dict) -> str:
     """The Basic credentials: base64 of consumer_key:consumer_secret."""
-    pair = f"{creds.get('consumer_key', '')}:{creds.get('consumer_secret', '')}"
-    return base64.b64encode(pair.encode()).decode()
+    return basic(creds.get("consumer_key", ""), creds.get("consumer_secret", ""))
 
 
-class WooAction(ConnectorAction):
+class WooAction(RestAction):
     service = "woocommerce"
     category = "E-commerce"
-    method = "GET"
+    http_method = "GET"
+    json_content_type = True
 
-    def build(self, inputs, creds, ctx):
-        headers = {"Authorization": f"Basic {basic(creds)}", "Accept": "application/json"}
-        body = self.payload(inputs) if self.method == "PUT" else None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        return Request(
-            self.method, f"{store(creds, ctx)}/wp-json/wc/v3/{self.path(inputs)}", headers=headers, json=body
-        )
+    def base_url(self, creds, ctx):
+        return f"{store(creds, ctx)}/wp-json/wc/v3/"
+
+    def headers(self, creds, ctx):
+        return {"Authorization": f"Basic {key_pair(creds)}", "Accept": "application/json"}
 
     def secrets(self, creds):
         # A store that echoes the Authorization header would show the pair in its encoded form.
-        return {**super().secrets(creds), "basic_auth": basic(creds)}
-
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict:
-        return {}
+        return {**super().secrets(creds), "basic_auth": key_pair(creds)}
 
 
 def order_summary(order: dict) -> dict:
@@ -144,7 +134,7 @@ class UpdateOrderStatus(WooAction):
 
     name = "woocommerce.update_order_status"
     label = "WooCommerce: update an order's status"
-    method = "PUT"
+    http_method = "PUT"
     input_schema = {
         "type": "object",
         "required": ["order_id", "status"],
@@ -197,7 +187,7 @@ class UpdateStock(WooAction):
 
     name = "woocommerce.update_stock"
     label = "WooCommerce: update stock"
-    method = "PUT"
+    http_method = "PUT"
     input_schema = {
         "type": "object",
         "required": ["product_id", "stock_quantity"],
@@ -230,11 +220,9 @@ class GetCurrency(WooAction):
 
     name = "woocommerce.get_currency"
     label = "WooCommerce: get the store currency"
+    endpoint = "data/currencies/current"
     read_only = True
     input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "data/currencies/current"
 
     def parse(self, result, inputs):
         return {k: result.body.get(k) for k in ("code", "name", "symbol")}
