@@ -1,8 +1,10 @@
-"""The step config editor: the JSON textarea (the source of truth) plus what step_editor.js builds its forms from."""
+"""The config editors: the JSON textarea (the source of truth) plus what step_editor.js and trigger_editor.js
+build their forms from (schema_form.js holds what they share)."""
 
 import json
 
 from django import forms
+from django.urls import reverse
 from django.utils.html import format_html, json_script
 
 DATA_ID = "faos-step-editor-data"
@@ -67,16 +69,8 @@ class EditorPage:
         return json_script(editor_data(self.workflow), DATA_ID)
 
 
-class StepConfigWidget(forms.Textarea):
-    """A step's config as JSON (kept as the fallback); step_editor.js adds a form built from the kind's schema."""
-
-    class Media:
-        js = ("faos/step_editor.js",)
-
-    def __init__(self, page: EditorPage | None = None, attrs: dict | None = None):
-        base = {"rows": 6, "cols": 70, "spellcheck": "false", "class": "faos-config-json"}
-        super().__init__({**base, **(attrs or {})})
-        self.page = page  # shared by the copies Django makes of this widget for each form
+class JsonTextarea(forms.Textarea):
+    """A JSON field's textarea, indented for editing by hand."""
 
     def format_value(self, value):
         """Indented JSON, easier to edit by hand; text that is not JSON (a rejected edit) stays as typed."""
@@ -85,7 +79,45 @@ class StepConfigWidget(forms.Textarea):
         except (TypeError, ValueError):
             return super().format_value(value)
 
+
+class StepConfigWidget(JsonTextarea):
+    """A step's config as JSON (kept as the fallback); step_editor.js adds a form built from the kind's schema."""
+
+    class Media:
+        js = ("faos/schema_form.js", "faos/step_editor.js")
+
+    def __init__(self, page: EditorPage | None = None, attrs: dict | None = None):
+        base = {"rows": 6, "cols": 70, "spellcheck": "false", "class": "faos-config-json"}
+        super().__init__({**base, **(attrs or {})})
+        self.page = page  # shared by the copies Django makes of this widget for each form
+
     def render(self, name, value, attrs=None, renderer=None):
         textarea = super().render(name, value, attrs, renderer)
         data = self.page.script() if self.page is not None else ""
         return format_html('<div class="faos-step-config" data-faos-config>{}{}</div>', textarea, data)
+
+
+def trigger_editor_data() -> dict:
+    """Each trigger kind's label and config schema, and where the schedule preview asks for the next runs."""
+    from ..models import Trigger
+    from ..triggers import config_schema
+
+    kinds = {str(kind.value): {"label": kind.label, "schema": config_schema(kind.value)} for kind in Trigger.Kind}
+    return {"kinds": kinds, "previewUrl": reverse("admin:workflows_workflow_trigger_preview")}
+
+
+class TriggerConfigWidget(JsonTextarea):
+    """A trigger's config as JSON (the fallback); trigger_editor.js adds a form built from the kind's schema."""
+
+    class Media:
+        js = ("faos/schema_form.js", "faos/trigger_editor.js")
+
+    def __init__(self, attrs: dict | None = None):
+        base = {"rows": 4, "cols": 70, "spellcheck": "false", "class": "faos-trigger-json"}
+        super().__init__({**base, **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        """The textarea in a wrapper carrying the editor's data (small: four schemas), so copied rows keep it."""
+        textarea = super().render(name, value, attrs, renderer)
+        data = json.dumps(trigger_editor_data(), ensure_ascii=False)
+        return format_html('<div class="faos-trigger-config" data-faos-trigger="{}">{}</div>', data, textarea)
