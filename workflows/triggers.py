@@ -1,4 +1,4 @@
-"""Trigger services: validate kind-specific config, keep schedules in sync with django-celery-beat."""
+"""Trigger services: a config schema per kind, validate kind-specific config, keep schedules in sync with Beat."""
 
 from __future__ import annotations
 
@@ -12,11 +12,159 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from executions.engine import expressions
+from integrations.webhooks import SCHEMES
 
 from .models import Trigger
 
 FIRE_TASK = "workflows.tasks.fire_schedule"
 AUTH_SCHEMES = ("none", "token", "hmac_sha256", "stripe", "shopify", "slack", "hubspot_v3", "zendesk")
+COMMON_TIME_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Zurich",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Istanbul",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Sao_Paulo",
+    "America/Mexico_City",
+    "America/New_York",
+    "America/Toronto",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+)
+SYSTEM_EVENTS = (
+    "execution.succeeded",
+    "execution.failed",
+    "execution.timed_out",
+    "execution.cancelled",
+    "approval.decided",
+)
+
+
+def _filter(description: str) -> dict:
+    return {"type": "string", "format": "expression", "title": "Only when", "description": description}
+
+
+# The shape of each kind's config (types, choices, known keys), for the admin form and its server-side check;
+# trigger_config_errors below says whether the values mean something (a valid cron, a known time zone…).
+# x-suggestions are offered as you type but any value is taken; x-show-if shows a field for some values of another.
+CONFIG_SCHEMAS = {
+    Trigger.Kind.MANUAL: {
+        "type": "object",
+        "description": "Nothing to set: runs start from the ▶ Run button or POST /api/workflows/{id}/run/.",
+        "additionalProperties": False,
+        "properties": {},
+    },
+    Trigger.Kind.WEBHOOK: {
+        "type": "object",
+        "description": "Once saved, Details below shows the URL to call, with a copy button and a curl example.",
+        "additionalProperties": False,
+        "properties": {
+            "auth": {
+                "enum": list(AUTH_SCHEMES),
+                "default": "token",
+                "x-enum-labels": {scheme: SCHEMES.get(scheme, scheme) for scheme in AUTH_SCHEMES},
+                "title": "Authentication",
+                "description": "How a delivery proves it comes from the sender; set the secret under New secret.",
+            },
+            "header": {
+                "type": "string",
+                "x-show-if": {"auth": ["token", "hmac_sha256"]},
+                "title": "Header",
+                "description": "The header carrying the token or signature, if not X-Webhook-Token / X-Signature-256.",
+            },
+            "rate_per_minute": {
+                "type": "integer",
+                "minimum": 1,
+                "title": "Deliveries a minute",
+                "description": "More than this in a minute are answered 429; empty uses the site's limit.",
+            },
+            "filter": _filter('Start a run only when this holds, e.g. trigger.type == "customer.created".'),
+        },
+    },
+    Trigger.Kind.SCHEDULE: {
+        "type": "object",
+        "description": "Kept in sync with a Celery Beat task; an occurrence runs once even if Beat fires twice.",
+        "additionalProperties": False,
+        "properties": {
+            "cron": {
+                "type": "string",
+                "format": "cron",
+                "examples": ["0 9 * * 1-5"],
+                "title": "Cron",
+                "description": "minute hour day month weekday, e.g. 0 9 * * 1-5 for weekdays at 09:00.",
+            },
+            "every_seconds": {
+                "type": "integer",
+                "title": "Or every (seconds)",
+                "description": "Instead of a cron expression: every this many seconds, at least 10.",
+            },
+            "timezone": {
+                "type": "string",
+                "x-suggestions": list(COMMON_TIME_ZONES),
+                "default": "UTC",
+                "title": "Time zone",
+                "description": "The cron's hours are in this zone: pick a common one or type any IANA name.",
+            },
+            "start": {
+                "type": "string",
+                "format": "date-time",
+                "examples": ["2026-12-01T09:00:00+01:00"],
+                "title": "Not before",
+                "description": "Optional: no runs before this ISO date-time.",
+            },
+            "end": {
+                "type": "string",
+                "format": "date-time",
+                "examples": ["2027-06-30T18:00:00+02:00"],
+                "title": "Not after",
+                "description": "Optional: no runs after this ISO date-time.",
+            },
+            "input": {
+                "type": "object",
+                "title": "Input",
+                "description": "What each run gets as trigger.*, as JSON.",
+            },
+        },
+    },
+    Trigger.Kind.EVENT: {
+        "type": "object",
+        "description": "Events come from POST /api/events/, from integrations and from the system itself.",
+        "additionalProperties": False,
+        "properties": {
+            "type": {
+                "type": "string",
+                "x-suggestions": list(SYSTEM_EVENTS),
+                "title": "Event type",
+                "description": "The event that starts a run, e.g. invoice.overdue, or one of the system's own.",
+            },
+            "filter": _filter("Start a run only when this holds over the event, e.g. trigger.amount > 100."),
+        },
+    },
+}
+
+
+def config_schema(kind: str) -> dict:
+    """The JSON Schema of a trigger kind's config (any object for an unknown kind)."""
+    return CONFIG_SCHEMAS.get(kind, {"type": "object"})
 
 
 def trigger_config_errors(kind: str, config: dict) -> dict[str, str]:

@@ -188,7 +188,31 @@ class WorkflowAdmin(admin.ModelAdmin):
             path("<int:pk>/activate/", view(self.activate_view), name="workflows_workflow_activate"),
             path("<int:pk>/validate/", view(self.validate_view), name="workflows_workflow_validate"),
             path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
+            path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
         ] + super().get_urls()
+
+    def trigger_preview_view(self, request):
+        """GET ?config=<json>: a schedule's next five runs (within its start and end) for the form, or why not."""
+        from datetime import datetime
+
+        from django.http import JsonResponse
+        from django.utils import timezone
+
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            config = json.loads(request.GET.get("config") or "{}")
+        except ValueError:
+            return JsonResponse({"errors": {"config": "is not valid JSON"}})
+        problems = TriggerInlineForm.problems(Trigger.Kind.SCHEDULE, config)
+        if problems:  # an answer about the config, not a bad request: no warning in the log for each keystroke
+            return JsonResponse({"errors": problems})
+        start, end = (config.get(f) and datetime.fromisoformat(config[f]) for f in ("start", "end"))
+        start, end = (m if not m or timezone.is_aware(m) else timezone.make_aware(m) for m in (start, end))
+        runs = next_runs(config, start=max(start, timezone.now()) if start else None)
+        runs = [run for run in runs if not end or run <= end]
+        answer = [{"at": run.isoformat(), "label": f"{run:%a %d %b %Y, %H:%M %Z}"} for run in runs]
+        return JsonResponse({"runs": answer, "ended": bool(end and len(runs) < 5)})
 
     def run_view(self, request, pk):
         """Manual trigger: a JSON input box; malformed JSON is a form error."""

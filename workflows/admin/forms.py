@@ -6,7 +6,7 @@ import jsonschema
 from django import forms
 
 from ..models import EDITABLE_STEP_FIELDS, RESERVED_STEP_KEYS, Step, Trigger
-from .widgets import StepConfigWidget, kind_choices
+from .widgets import StepConfigWidget, TriggerConfigWidget, kind_choices
 
 TYPE_WORDS = {
     "string": "text",
@@ -182,7 +182,7 @@ def _listed(value) -> list:
 
 
 class TriggerInlineForm(forms.ModelForm):
-    """Trigger config is checked per kind; a new signing secret is write-only (never shown back)."""
+    """Trigger config is checked against its kind's schema, then for meaning; a new secret is write-only."""
 
     new_secret = forms.CharField(
         required=False,
@@ -194,15 +194,26 @@ class TriggerInlineForm(forms.ModelForm):
     class Meta:
         model = Trigger
         fields = ("workflow", "kind", "name", "config", "is_enabled")
-        widgets = {"config": forms.Textarea(attrs={"rows": 3, "cols": 50, "spellcheck": "false"})}
+        widgets = {"config": TriggerConfigWidget()}
 
     def clean(self):
-        from ..triggers import trigger_config_errors
-
         cleaned = super().clean()
-        for field, message in trigger_config_errors(cleaned.get("kind", "manual"), cleaned.get("config") or {}).items():
-            self.add_error("config", f"{field}: {message}")
+        kind, config = cleaned.get("kind"), cleaned.get("config")
+        if kind and "config" not in self.errors:
+            for field, message in self.problems(kind, {} if config is None else config).items():
+                self.add_error("config", f"{field}: {message}")
         return cleaned
+
+    @staticmethod
+    def problems(kind: str, config) -> dict[str, str]:
+        """Field → problem: the shape from the kind's schema first, then (if it fits) what the values mean."""
+        from ..triggers import config_schema, trigger_config_errors
+
+        found = {}
+        for line in schema_errors(config_schema(kind), config, "config"):
+            field, _, message = line.partition(": ")
+            found.setdefault(field, message.replace(" (known: )", " (this kind has no settings)"))
+        return found or trigger_config_errors(kind, config)
 
     def save(self, commit=True):
         trigger = super().save(commit=False)
