@@ -8,12 +8,11 @@ from urllib.parse import quote
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, ConnectorAction, Request, Service, as_dict, register_service
 
 TRACK_BASE = "https://track.customer.io"
 APP_BASE = "https://api.customer.io"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CONNECTION = {"type": "string", "title": "Connection"}
 PERSON = {
     "type": "string",
     "title": "Person identifier",
@@ -203,7 +202,7 @@ class SendTransactional(CustomerIOAction):
         return app_request("POST", "/v1/send/email", creds, json=body)
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         return {"delivery_id": body.get("delivery_id"), "queued_at": body.get("queued_at")}
 
 
@@ -214,7 +213,7 @@ class CheckCredentials(CustomerIOAction):
     name = "customerio.check_credentials"
     label = "Customer.io: check the credentials"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+    input_schema = CONNECTION_ONLY
 
     def build(self, inputs, creds, ctx):
         has_track = given(creds.get("site_id")) and given(creds.get("api_key"))
@@ -223,7 +222,7 @@ class CheckCredentials(CustomerIOAction):
         return app_request("GET", "/v1/workspaces", creds)
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         if "workspaces" in body:
             return {"workspaces": [w.get("name") for w in body["workspaces"] if isinstance(w, dict)]}
         return {"region": body.get("region"), "url": body.get("url"), "environment_id": body.get("environment_id")}

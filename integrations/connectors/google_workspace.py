@@ -9,10 +9,8 @@ import secrets
 import string
 from dataclasses import replace
 
-from executions.engine.errors import StepError
-
 from ..actions import register
-from . import ConnectorAction, OAuth, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, OAuth, RestAction, Service, base_url_field, register_service
 
 SCOPE = "https://www.googleapis.com/auth/admin.directory.user"
 PASSWORD = "new_user_password"  # carried as a credential of the call so every redaction hides it
@@ -49,12 +47,7 @@ GOOGLE_WORKSPACE = register_service(
                 "required": False,
                 "help": "Leave empty for Google's own.",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://admin.googleapis.com",
-            },
+            "base_url": base_url_field("Leave empty for https://admin.googleapis.com"),
         },
         test_action="google_workspace.list_users",
         credential_sets=(("access_token",), ("client_id", "client_secret")),
@@ -66,7 +59,6 @@ GOOGLE_WORKSPACE = register_service(
         ),
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 
 
 def strong_password(length: int = 24) -> str:
@@ -78,32 +70,17 @@ def strong_password(length: int = 24) -> str:
     return "".join(chars)
 
 
-def token(creds: dict) -> str:
-    value = creds.get("access_token")
-    if not value:
-        raise StepError("google_workspace: the connection has no access token; use Sign in with Google")
-    return value
-
-
-class GoogleWorkspaceAction(ConnectorAction):
+class GoogleWorkspaceAction(RestAction):
     service = "google_workspace"
     category = "Productivity"
-    method = "GET"
-    path = ""
+    http_method = "GET"
+    default_base_url = "https://admin.googleapis.com"
+    endpoint = "/admin/directory/v1/users"
+    json_content_type = True
 
-    def build(self, inputs, creds, ctx):
-        base = (creds.get("base_url") or "https://admin.googleapis.com").rstrip("/")
-        body = self.payload(inputs, creds)
-        headers = {"Authorization": f"Bearer {token(creds)}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        return Request(self.method, f"{base}{self.path}", headers=headers, json=body, params=self.query(inputs))
-
-    def payload(self, inputs: dict, creds: dict) -> dict | None:
-        return None
-
-    def query(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        token = self.credential(creds, "access_token", what="access token", hint="use Sign in with Google")
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
 
 @register
@@ -112,8 +89,7 @@ class CreateUser(GoogleWorkspaceAction):
 
     name = "google_workspace.create_user"
     label = "Google Workspace: create a user (e-mail account)"
-    method = "POST"
-    path = "/admin/directory/v1/users"
+    http_method = "POST"
     input_schema = {
         "type": "object",
         "required": ["primary_email", "given_name", "family_name"],
@@ -155,11 +131,15 @@ class CreateUser(GoogleWorkspaceAction):
     def describe(self, inputs, ctx):
         return super().describe(inputs, self.with_password(inputs, ctx))
 
-    def payload(self, inputs, creds):
+    def build(self, inputs, creds, ctx):
+        # The body takes the password from the credentials, where with_password put it.
+        return super().build({**inputs, PASSWORD: creds.get(PASSWORD)}, creds, ctx)
+
+    def payload(self, inputs):
         body = {
             "primaryEmail": inputs["primary_email"],
             "name": {"givenName": inputs["given_name"], "familyName": inputs["family_name"]},
-            "password": creds.get(PASSWORD) or strong_password(),
+            "password": inputs.get(PASSWORD) or strong_password(),
             "changePasswordAtNextLogin": inputs.get("change_password_at_next_login", True),
             "orgUnitPath": inputs.get("org_unit_path") or "/",
         }
@@ -184,11 +164,10 @@ class ListUsers(GoogleWorkspaceAction):
 
     name = "google_workspace.list_users"
     label = "Google Workspace: check the connection (list one user)"
-    path = "/admin/directory/v1/users"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+    input_schema = CONNECTION_ONLY
 
-    def query(self, inputs):
+    def params(self, inputs):
         return {"customer": "my_customer", "maxResults": 1}
 
     def parse(self, result, inputs):

@@ -7,7 +7,7 @@ creation after a lost answer can create a second deal.
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, OAuth, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, OAuth, RestAction, Service, base_url_field, register_service
 
 HUBSPOT = register_service(
     Service(
@@ -41,12 +41,7 @@ HUBSPOT = register_service(
                 "required": False,
                 "help": "Leave empty for HubSpot's own.",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://api.hubapi.com",
-            },
+            "base_url": base_url_field("Leave empty for https://api.hubapi.com"),
         },
         test_action="hubspot.account_info",
         credential_sets=(("private_app_token",), ("client_id", "client_secret")),
@@ -64,7 +59,6 @@ HUBSPOT = register_service(
     )
 )
 DEAL_TO_CONTACT = 3  # HubSpot-defined association type id: deal → contact
-CONNECTION = {"type": "string", "title": "Connection"}
 CONTACT_PROPERTIES = {
     "firstname": "First name",
     "lastname": "Last name",
@@ -75,36 +69,23 @@ CONTACT_PROPERTIES = {
 }
 
 
-def token(creds: dict) -> str:
-    """A pasted private app token, or the one Sign in with HubSpot stored."""
-    value = creds.get("private_app_token") or creds.get("access_token")
-    if not value:
-        raise StepError("hubspot: the connection has no token; paste a private app token or use Sign in with HubSpot")
-    return value
-
-
 def first_error(body) -> str:
     """The message of the first error a batch answer carries."""
     errors = body.get("errors") if isinstance(body, dict) else None
     return (errors or [{}])[0].get("message") or "unknown error"
 
 
-class HubSpotAction(ConnectorAction):
+class HubSpotAction(RestAction):
     service = "hubspot"
     category = "CRM"
-    method = "POST"
-    path = ""
+    default_base_url = "https://api.hubapi.com"
+    json_content_type = True
 
-    def build(self, inputs, creds, ctx):
-        base = (creds.get("base_url") or "https://api.hubapi.com").rstrip("/")
-        body = self.payload(inputs)
-        headers = {"Authorization": f"Bearer {token(creds)}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        return Request(self.method, f"{base}{self.path}", headers=headers, json=body)
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        # A pasted private app token, or the one Sign in with HubSpot stored.
+        hint = "paste a private app token or use Sign in with HubSpot"
+        token = self.credential(creds, "private_app_token", "access_token", what="token", hint=hint)
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
 
 @register
@@ -113,7 +94,7 @@ class UpsertContact(HubSpotAction):
 
     name = "hubspot.upsert_contact"
     label = "HubSpot: create or update a contact by email"
-    path = "/crm/v3/objects/contacts/batch/upsert"
+    endpoint = "/crm/v3/objects/contacts/batch/upsert"
     input_schema = {
         "type": "object",
         "required": ["email"],
@@ -151,7 +132,7 @@ class CreateDeal(HubSpotAction):
 
     name = "hubspot.create_deal"
     label = "HubSpot: create a deal"
-    path = "/crm/v3/objects/deals"
+    endpoint = "/crm/v3/objects/deals"
     input_schema = {
         "type": "object",
         "required": ["dealname", "dealstage"],
@@ -200,10 +181,10 @@ class AccountInfo(HubSpotAction):
 
     name = "hubspot.account_info"
     label = "HubSpot: check the connection (account details)"
-    method = "GET"
-    path = "/account-info/v3/details"
+    http_method = "GET"
+    endpoint = "/account-info/v3/details"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
         body = result.body

@@ -2,12 +2,21 @@
 
 import hashlib
 import re
-from urllib.parse import quote
 
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import (
+    CONNECTION,
+    CONNECTION_ONLY,
+    ConnectorAction,
+    Request,
+    Service,
+    as_dict,
+    base_url_field,
+    register_service,
+    segment,
+)
 
 DATA_CENTER = re.compile(r"^[a-z]+[0-9]+$")
 MEMBER_STATUSES = ["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
@@ -25,12 +34,9 @@ register_service(
                 "required": True,
                 "help": "Account → Extras → API keys; ends in your data centre, e.g. …-us21",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://<dc>.api.mailchimp.com, the data centre taken from the key",
-            },
+            "base_url": base_url_field(
+                "Leave empty for https://<dc>.api.mailchimp.com, the data centre taken from the key"
+            ),
         },
         test_action="mailchimp.ping",
     )
@@ -65,7 +71,7 @@ class MailchimpAction(ConnectorAction):
 
 
 def member_path(inputs: dict) -> str:
-    return f"/lists/{quote(inputs['list_id'], safe='')}/members/{subscriber_hash(inputs['email'])}"
+    return f"/lists/{segment(inputs['list_id'])}/members/{subscriber_hash(inputs['email'])}"
 
 
 @register
@@ -78,7 +84,7 @@ class UpsertMember(MailchimpAction):
         "type": "object",
         "required": ["list_id", "email"],
         "properties": {
-            "connection": {"type": "string", "title": "Connection"},
+            "connection": CONNECTION,
             "list_id": {"type": "string", "title": "Audience ID", "minLength": 1},
             "email": {"type": "string", "title": "E-mail", "format": "email", "minLength": 3},
             "status_if_new": {
@@ -105,7 +111,7 @@ class UpsertMember(MailchimpAction):
         return self.request("PUT", member_path(inputs), creds, json=body)
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         keys = ("id", "email_address", "status", "list_id", "web_id")
         return {key: body.get(key) for key in keys}
 
@@ -120,7 +126,7 @@ class TagMember(MailchimpAction):
         "type": "object",
         "required": ["list_id", "email", "tags"],
         "properties": {
-            "connection": {"type": "string", "title": "Connection"},
+            "connection": CONNECTION,
             "list_id": {"type": "string", "title": "Audience ID", "minLength": 1},
             "email": {"type": "string", "title": "E-mail", "format": "email", "minLength": 3},
             "tags": {
@@ -160,11 +166,11 @@ class Ping(MailchimpAction):
     name = "mailchimp.ping"
     label = "Mailchimp: check the API key"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": {"type": "string", "title": "Connection"}}}
+    input_schema = CONNECTION_ONLY
 
     def build(self, inputs, creds, ctx):
         return self.request("GET", "/ping", creds)
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         return {"health_status": body.get("health_status")}

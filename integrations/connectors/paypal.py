@@ -11,7 +11,7 @@ from executions.engine.errors import StepError
 
 from .. import http
 from ..actions import register
-from . import Request, RestAction, Service, basic, failure, redact, register_service, send, summary
+from . import Request, RestAction, Service, base_url_field, basic, failure, redact, register_service, send, summary
 
 LIVE = "https://api-m.paypal.com"
 SANDBOX = "https://api-m.sandbox.paypal.com"
@@ -29,12 +29,7 @@ PAYPAL = register_service(
                 "help": "Developer Dashboard → Apps & Credentials → your REST app",
             },
             "client_secret": {"label": "Secret", "secret": True, "required": True, "help": "The same app's secret"},
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": f"Leave empty for live ({LIVE}); use {SANDBOX} with sandbox app credentials",
-            },
+            "base_url": base_url_field(f"Leave empty for live ({LIVE}); use {SANDBOX} with sandbox app credentials"),
         },
         test_action="paypal.check_credentials",
     )

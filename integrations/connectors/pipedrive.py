@@ -8,7 +8,7 @@ Pipedrive deprecated POST /v1/persons and /v1/deals (out of support since 1 Aug 
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, RestAction, Service, as_dict, base_url_field, register_service
 
 PIPEDRIVE = register_service(
     Service(
@@ -23,25 +23,14 @@ PIPEDRIVE = register_service(
                 "required": True,
                 "help": "Pipedrive → Personal preferences → API (one token per user and company).",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://api.pipedrive.com, or use https://yourcompany.pipedrive.com",
-            },
+            "base_url": base_url_field(
+                "Leave empty for https://api.pipedrive.com, or use https://yourcompany.pipedrive.com"
+            ),
         },
         test_action="pipedrive.me",
     )
 )
-CONNECTION = {"type": "string", "title": "Connection"}
 ID = {"type": "integer", "minimum": 1}
-
-
-def token(creds: dict) -> str:
-    value = creds.get("api_token")
-    if not value:
-        raise StepError("pipedrive: the connection has no API token")
-    return value
 
 
 def contact_points(value) -> list[dict]:
@@ -50,26 +39,18 @@ def contact_points(value) -> list[dict]:
     return [{"value": v, "primary": i == 0, "label": "work"} for i, v in enumerate(values) if v]
 
 
-class PipedriveAction(ConnectorAction):
+class PipedriveAction(RestAction):
     service = "pipedrive"
     category = "CRM"
-    method = "POST"
-    path = ""
+    default_base_url = "https://api.pipedrive.com"
+    json_content_type = True
     returns: tuple[str, ...] = ("id",)  # the keys of the answer's `data` a step gets
 
-    def build(self, inputs, creds, ctx):
-        base = (creds.get("base_url") or "https://api.pipedrive.com").rstrip("/")
-        body = self.payload(inputs)
-        headers = {"x-api-token": token(creds), "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        return Request(self.method, f"{base}{self.path}", headers=headers, json=body)
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        return {"x-api-token": self.credential(creds, "api_token", what="API token"), "Accept": "application/json"}
 
     def check_body(self, result):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         if body.get("success") is False:
             raise StepError(f"pipedrive: {body.get('error') or 'the request failed'}")
 
@@ -84,7 +65,7 @@ class CreatePerson(PipedriveAction):
 
     name = "pipedrive.create_person"
     label = "Pipedrive: create a person"
-    path = "/api/v2/persons"
+    endpoint = "/api/v2/persons"
     returns = ("id", "name", "org_id", "owner_id")
     input_schema = {
         "type": "object",
@@ -122,7 +103,7 @@ class CreateDeal(PipedriveAction):
 
     name = "pipedrive.create_deal"
     label = "Pipedrive: create a deal"
-    path = "/api/v2/deals"
+    endpoint = "/api/v2/deals"
     returns = ("id", "title", "value", "currency", "stage_id", "status")
     input_schema = {
         "type": "object",
@@ -155,8 +136,8 @@ class Me(PipedriveAction):
 
     name = "pipedrive.me"
     label = "Pipedrive: check the connection (current user)"
-    method = "GET"
-    path = "/api/v1/users/me"
+    http_method = "GET"
+    endpoint = "/api/v1/users/me"
     read_only = True
     returns = ("id", "name", "company_id", "company_domain")
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+    input_schema = CONNECTION_ONLY

@@ -4,12 +4,10 @@ Auth: an OAuth2 access token as a Bearer header, from Sign in with Salesforce or
 Every org has its own API host: the token response's `instance_url` when the sign-in stored it, else `base_url`.
 """
 
-from urllib.parse import quote
-
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, OAuth, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, OAuth, RestAction, Service, as_dict, register_service, segment
 
 API_VERSION = "v60.0"
 PLACEHOLDER_HOST = "https://MyDomainName.my.salesforce.com"  # test runs without a connection record this
@@ -93,7 +91,6 @@ EXTRA_FIELDS = {
     "title": "Other fields",
     "description": 'More fields by API name, custom ones included, e.g. {"Industry": "Retail", "Score__c": 7}',
 }
-CONNECTION = {"type": "string", "title": "Connection"}
 
 
 def schema(fields: dict, required: list[str], **extra) -> dict:
@@ -121,31 +118,18 @@ def instance(creds: dict, test_mode: bool) -> str:
     raise StepError("salesforce: the connection has no instance URL; set base_url or use Sign in with Salesforce")
 
 
-def token(creds: dict) -> str:
-    value = creds.get("access_token")
-    if not value:
-        raise StepError("salesforce: the connection has no access token; paste one or use Sign in with Salesforce")
-    return value
-
-
-class SalesforceAction(ConnectorAction):
+class SalesforceAction(RestAction):
     service = "salesforce"
     category = "CRM"
-    method = "POST"
+    json_content_type = True
 
-    def build(self, inputs, creds, ctx):
-        body = self.payload(inputs)
-        headers = {"Authorization": f"Bearer {token(creds)}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        url = f"{instance(creds, ctx.test_mode)}/services/data/{API_VERSION}/{self.path(inputs)}"
-        return Request(self.method, url, headers=headers, json=body)
+    def base_url(self, creds, ctx):
+        return f"{instance(creds, ctx.test_mode)}/services/data/{API_VERSION}/"
 
-    def path(self, inputs: dict) -> str:
-        raise NotImplementedError
-
-    def payload(self, inputs: dict) -> dict | None:
-        return None
+    def headers(self, creds, ctx):
+        hint = "paste one or use Sign in with Salesforce"
+        token = self.credential(creds, "access_token", what="access token", hint=hint)
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
 
 class CreateRecord(SalesforceAction):
@@ -167,18 +151,21 @@ class CreateRecord(SalesforceAction):
 class UpdateRecord(SalesforceAction):
     """PATCH sobjects/<type>/<id>: only the fields given change; Salesforce answers 204 No Content."""
 
-    method = "PATCH"
+    http_method = "PATCH"
     sobject = ""
     fields: dict = {}
+
+    def build(self, inputs, creds, ctx):
+        # An empty update is refused before the connection is looked at.
+        if not record(self.fields, inputs):
+            raise StepError(f"salesforce: nothing to update on {self.sobject} {inputs['id']}: give at least one field")
+        return super().build(inputs, creds, ctx)
 
     def path(self, inputs):
         return f"sobjects/{self.sobject}/{inputs['id']}"
 
     def payload(self, inputs):
-        body = record(self.fields, inputs)
-        if not body:
-            raise StepError(f"salesforce: nothing to update on {self.sobject} {inputs['id']}: give at least one field")
-        return body
+        return record(self.fields, inputs)
 
     def parse(self, result, inputs):
         return {"id": inputs["id"], "updated": True, "object": self.sobject}
@@ -237,7 +224,7 @@ class UpsertRecord(SalesforceAction):
 
     name = "salesforce.upsert_record"
     label = "Salesforce: create or update a record by external ID"
-    method = "PATCH"
+    http_method = "PATCH"
     input_schema = {
         "type": "object",
         "required": ["object", "external_id_field", "external_id", "fields"],
@@ -256,8 +243,7 @@ class UpsertRecord(SalesforceAction):
     }
 
     def path(self, inputs):
-        value = quote(str(inputs["external_id"]), safe="")
-        return f"sobjects/{inputs['object']}/{inputs['external_id_field']}/{value}"
+        return f"sobjects/{inputs['object']}/{inputs['external_id_field']}/{segment(inputs['external_id'])}"
 
     def payload(self, inputs):
         return dict(inputs["fields"])
@@ -267,7 +253,7 @@ class UpsertRecord(SalesforceAction):
             raise StepError("salesforce: the external ID matches more than one record; nothing was changed")
 
     def parse(self, result, inputs):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         return {"id": body.get("id"), "created": body.get("created", result.status == 201), "object": inputs["object"]}
 
 
@@ -277,12 +263,10 @@ class Limits(SalesforceAction):
 
     name = "salesforce.limits"
     label = "Salesforce: check the connection (API limits)"
-    method = "GET"
+    http_method = "GET"
+    endpoint = "limits/"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
-
-    def path(self, inputs):
-        return "limits/"
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
         daily = result.body.get("DailyApiRequests") or {}

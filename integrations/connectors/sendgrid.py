@@ -5,9 +5,10 @@ from email.utils import parseaddr
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, CONNECTION_ONLY, RestAction, Service, as_dict, base_url_field, register_service
 
 DEFAULT_BASE = "https://api.sendgrid.com"
+IDEMPOTENCY_KEY = "_idempotency_key"  # how build hands the attempt's key to payload
 ADDRESSES = {
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
 }
@@ -31,12 +32,7 @@ register_service(
                 "required": False,
                 "help": "A verified sender, e.g. Support <support@example.com>; a step may override it",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": f"Leave empty for {DEFAULT_BASE} (https://api.eu.sendgrid.com for EU subusers)",
-            },
+            "base_url": base_url_field(f"Leave empty for {DEFAULT_BASE} (https://api.eu.sendgrid.com for EU subusers)"),
         },
         test_action="sendgrid.check_key",
     )
@@ -57,16 +53,14 @@ def addresses(value) -> list[dict]:
     return [address(item) for item in items if item.strip()]
 
 
-class SendGridAction(ConnectorAction):
+class SendGridAction(RestAction):
     service = "sendgrid"
     category = "Email"
+    default_base_url = DEFAULT_BASE
+    json_content_type = True
 
-    def request(self, method: str, path: str, creds: dict, **kwargs) -> Request:
-        base = (creds.get("base_url") or DEFAULT_BASE).rstrip("/")
-        headers = {"Authorization": f"Bearer {creds.get('api_key', '')}"}
-        if "json" in kwargs:
-            headers["Content-Type"] = "application/json"
-        return Request(method, f"{base}{path}", headers=headers, **kwargs)
+    def headers(self, creds, ctx):
+        return {"Authorization": f"Bearer {creds.get('api_key', '')}"}
 
 
 @register
@@ -75,11 +69,12 @@ class SendMail(SendGridAction):
 
     name = "sendgrid.send_mail"
     label = "SendGrid: send an e-mail"
+    endpoint = "/v3/mail/send"
     input_schema = {
         "type": "object",
         "required": ["to"],
         "properties": {
-            "connection": {"type": "string", "title": "Connection"},
+            "connection": CONNECTION,
             "to": {**ADDRESSES, "title": "To", "description": "Addresses, comma-separated or a list"},
             "cc": {**ADDRESSES, "title": "Cc"},
             "bcc": {**ADDRESSES, "title": "Bcc"},
@@ -94,10 +89,12 @@ class SendMail(SendGridAction):
     }
 
     def build(self, inputs, creds, ctx):
-        return self.request("POST", "/v3/mail/send", creds, json=self.payload(inputs, creds, ctx))
-
-    def payload(self, inputs: dict, creds: dict, ctx) -> dict:
+        # The body needs the connection's default sender and the attempt's idempotency key.
         sender = inputs.get("from_email") or creds.get("from_email")
+        return super().build({**inputs, "from_email": sender, IDEMPOTENCY_KEY: ctx.idempotency_key}, creds, ctx)
+
+    def payload(self, inputs):
+        sender = inputs["from_email"]
         if not sender:
             raise StepError("sendgrid: no sender: set 'from_email' on the step or a default sender on the connection")
         # SendGrid has no idempotency header; the key travels in custom_args, which its event webhook echoes back,
@@ -105,7 +102,7 @@ class SendMail(SendGridAction):
         body = {
             "personalizations": [self.personalization(inputs)],
             "from": address(sender),
-            "custom_args": {"faos_idempotency_key": ctx.idempotency_key},
+            "custom_args": {"faos_idempotency_key": inputs[IDEMPOTENCY_KEY]},
         }
         for key in ("subject", "template_id"):
             if inputs.get(key):
@@ -145,12 +142,11 @@ class CheckKey(SendGridAction):
 
     name = "sendgrid.check_key"
     label = "SendGrid: check the API key"
+    http_method = "GET"
+    endpoint = "/v3/scopes"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": {"type": "string", "title": "Connection"}}}
-
-    def build(self, inputs, creds, ctx):
-        return self.request("GET", "/v3/scopes", creds)
+    input_schema = CONNECTION_ONLY
 
     def parse(self, result, inputs):
-        scopes = (result.body or {}).get("scopes", []) if isinstance(result.body, dict) else []
+        scopes = as_dict(result.body).get("scopes", [])
         return {"scopes": len(scopes), "can_send_mail": "mail.send" in scopes}

@@ -9,7 +9,7 @@ import re
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import RestAction, Service, register_service
+from . import RestAction, Service, base_url_field, register_service
 
 API_VERSION = "2026-10"  # the newest stable version as of November 2026; supported until at least October 2027
 SHOPIFY = register_service(
@@ -31,12 +31,7 @@ SHOPIFY = register_service(
                 "required": True,
                 "help": "From a custom app with read_orders, read_inventory and write_fulfillments scopes",
             },
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://<shop>.myshopify.com",
-            },
+            "base_url": base_url_field("Leave empty for https://<shop>.myshopify.com"),
         },
         test_action="shopify.get_shop",
     )

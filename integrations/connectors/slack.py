@@ -3,7 +3,7 @@
 from executions.engine.errors import StepError
 
 from ..actions import register
-from . import ConnectorAction, OAuth, Request, Service, register_service
+from . import OAuth, RestAction, Service, as_dict, base_url_field, register_service
 
 SLACK = register_service(
     Service(
@@ -16,12 +16,7 @@ SLACK = register_service(
             "client_id": {"label": "OAuth client ID (for Sign in with Slack)", "secret": False},
             "client_secret": {"label": "OAuth client secret", "secret": True},
             "oauth_base_url": {"label": "OAuth base URL (tests, proxies)", "secret": False},
-            "base_url": {
-                "label": "API base URL",
-                "secret": False,
-                "required": False,
-                "help": "Leave empty for https://slack.com",
-            },
+            "base_url": base_url_field("Leave empty for https://slack.com"),
         },
         test_action="slack.auth_test",
         credential_sets=(("bot_token",), ("client_id", "client_secret")),
@@ -37,36 +32,27 @@ SLACK = register_service(
 RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
-def token(creds: dict) -> str:
-    """A pasted bot token, or the one Sign in with Slack stored."""
-    value = creds.get("bot_token") or creds.get("access_token")
-    if not value:
-        raise StepError("slack: the connection has no bot token; paste one or use Sign in with Slack")
-    return value
-
-
-class SlackAction(ConnectorAction):
+class SlackAction(RestAction):
     service = "slack"
     category = "Communication"
-    method = ""
+    default_base_url = "https://slack.com"
+    method = ""  # the Web API method, e.g. chat.postMessage
 
-    def build(self, inputs, creds, ctx):
-        base = (creds.get("base_url") or "https://slack.com").rstrip("/")
-        return Request(
-            "POST",
-            f"{base}/api/{self.method}",
-            json=self.payload(inputs),
-            headers={
-                "Authorization": f"Bearer {token(creds)}",
-                "Content-Type": "application/json; charset=utf-8",
-            },
-        )
+    def headers(self, creds, ctx):
+        # A pasted bot token, or the one Sign in with Slack stored.
+        hint = "paste one or use Sign in with Slack"
+        token = self.credential(creds, "bot_token", "access_token", what="bot token", hint=hint)
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
+
+    def path(self, inputs):
+        return f"/api/{self.method}"
 
     def payload(self, inputs: dict) -> dict:
+        """The method's arguments; an empty JSON object for methods that take none (auth.test)."""
         return {}
 
     def check_body(self, result):
-        body = result.body if isinstance(result.body, dict) else {}
+        body = as_dict(result.body)
         if not body.get("ok", False):
             error = body.get("error", "unknown_error")
             raise StepError(f"slack: {self.method} failed: {error}", retryable=error in RETRYABLE)

@@ -15,13 +15,12 @@ from executions.engine.errors import StepError
 
 from .. import http
 from ..actions import register
-from . import ConnectorAction, Service, policy, redact, register_service
+from . import CONNECTION, CONNECTION_ONLY, ConnectorAction, Service, policy, redact, register_service
 
 BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 IDEMPOTENCY_HEADER = "X-FAOS-Idempotency-Key"
 TRUE = {"1", "true", "yes", "on"}
 ADDRESSES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-CONNECTION = {"type": "string", "title": "Connection"}
 
 register_service(
     Service(
@@ -207,7 +206,7 @@ class CheckConnection(SmtpAction):
     name = "smtp.check_connection"
     label = "SMTP: check the server and login"
     read_only = True
-    input_schema = {"type": "object", "properties": {"connection": CONNECTION}}
+    input_schema = CONNECTION_ONLY
 
     def talk(self, backend, inputs, creds, ctx):
         backend.open()  # connects, STARTTLS when asked, and logs in when a username and password are set

@@ -8,7 +8,7 @@ from executions.engine.errors import StepError
 
 from .. import http
 from ..actions import register
-from . import ConnectorAction, Request, Service, register_service
+from . import CONNECTION, ConnectorAction, Request, Service, register_service
 
 MASK = "[webhook URL]"
 
@@ -101,7 +101,7 @@ class PostMessage(ConnectorAction):
         "type": "object",
         "required": ["title"],
         "properties": {
-            "connection": {"type": "string", "title": "Connection"},
+            "connection": CONNECTION,
             "title": {"type": "string", "title": "Title", "minLength": 1},
             "text": {"type": "string", "title": "Text", "description": "Markdown is rendered"},
             "facts": {
@@ -124,9 +124,7 @@ class PostMessage(ConnectorAction):
 
     def build(self, inputs, creds, ctx):
         # Teams webhooks accept no idempotency key: a retried step may post twice.
-        url = creds.get("webhook_url")
-        if not url:
-            raise StepError("teams: the connection has no webhook URL")
+        url = self.credential(creds, "webhook_url", what="webhook URL")
         payload = message_card(inputs) if inputs.get("card_format") == "messagecard" else adaptive_card(inputs)
         return Request("POST", url, json=payload, headers={"Content-Type": "application/json"})
 
