@@ -1,4 +1,7 @@
-"""The template library: every template loads, validates, round-trips, and runs each branch in test mode."""
+"""The template library: every template loads, validates, round-trips, and runs each branch in test mode;
+the templates that call vendors send the exact requests to a fake vendor on live runs and record them on test runs."""
+
+import json
 
 import pytest
 from django.contrib.auth.models import Group
@@ -8,11 +11,13 @@ from executions.models import Approval, Execution, Task
 from executions.services import execution_start
 from integrations.models import KnowledgeArticle
 from tests.factories import UserFactory
+from tests.fakes import FakeServer
 from tests.workflows import template_branches as branches
+from tests.workflows.template_branches import assert_sent, connect, received, shown
 from workflows import io
 from workflows.library import template_files, template_use, templates_load
 from workflows.models import WorkflowTemplate
-from workflows.services import workflow_activate, workflow_validate
+from workflows.services import WorkflowInvalid, workflow_activate, workflow_validate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,6 +33,17 @@ def draft(library, slug):
     return template_use(template=library[slug], owner=UserFactory(username=f"owner-{slug}"))
 
 
+@pytest.fixture
+def vendor(settings):
+    """One fake server standing in for every vendor, answering as each documents."""
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    server = FakeServer()
+    for (method, route), body in branches.ANSWERS.items():
+        server.route(method, route, body=body)
+    yield server
+    server.close()
+
+
 def test_loading_is_idempotent_and_leaves_workflows_made_from_templates_alone(library):
     workflow = draft(library, "refund-approval")
     workflow.steps.filter(key="process_refund").update(name="Refund Through Stripe")
@@ -39,7 +55,11 @@ def test_loading_is_idempotent_and_leaves_workflows_made_from_templates_alone(li
 def test_every_template_validates_round_trips_and_runs_its_sample_in_test_mode(library, path):
     slug = next(t.slug for t in library.values() if t.name == io.parse(path.read_text())["name"])
     workflow = draft(library, slug)
-    assert workflow_validate(workflow=workflow) == []
+    vendor_steps = branches.CONNECTOR_STEPS.get(slug, {})
+    # The only problems: each vendor step's missing connection (activation names it); a test run needs none.
+    problems = {(p.step, p.field) for p in workflow_validate(workflow=workflow)}
+    assert problems == {(key, "config.inputs.connection") for key in vendor_steps}
+    assert sorted(set(vendor_steps.values())) == sorted(library[slug].needs.get("connections", []))  # the gallery
     exported = io.workflow_export(workflow=workflow)
     again = io.workflow_export(workflow=template_use(template=library[slug]))
     assert {k: v for k, v in exported.items() if k != "name"} == {k: v for k, v in again.items() if k != "name"}
@@ -49,6 +69,63 @@ def test_every_template_validates_round_trips_and_runs_its_sample_in_test_mode(l
     )
     execution.refresh_from_db()
     assert execution.status in ("succeeded", "waiting"), execution.error
+    for run in execution.step_runs.filter(step_key__in=vendor_steps):
+        service = vendor_steps[run.step_key]
+        assert run.output["would_send"]["url"].startswith(branches.DEFAULT_BASE[service]) and not run.requests
+
+
+# template, the trigger part changed and how, the vendor steps and the calls they would make (in this order)
+TEST_RUNS = [
+    ("refund-approval", "refund", {"amount": 40}, {"process_refund": branches.refund_call(40)}),
+    (
+        "lead-qualification",
+        "lead",
+        branches.LEADS[1][0],
+        {"add_to_nurture": branches.nurture_call(), "create_crm_record": branches.crm_call("warm")},
+    ),
+    ("employee-onboarding", "employee", {}, {"create_email_account": branches.account_call()}),
+    (
+        "support-ticket-escalation",
+        "ticket",
+        {"subject": "Site is down, total outage!", "description": ""},
+        {"alert_support_channel": branches.alert_call("critical", "Site is down, total outage!")},
+    ),
+]
+
+
+@pytest.mark.parametrize("connected", [True, False], ids=["connected", "no-connection"])
+@pytest.mark.parametrize(("slug", "part", "changes", "calls"), TEST_RUNS, ids=[t[0] for t in TEST_RUNS])
+def test_a_test_run_records_each_vendor_request_and_sends_nothing(
+    library, vendor, slug, part, changes, calls, connected
+):
+    if connected:
+        connect(vendor, *branches.CONNECTOR_STEPS[slug].values())
+    workflow = draft(library, slug)
+    payload = branches.merged(workflow.sample_input, part, **changes)
+    execution = execution_start(workflow=workflow, input=payload, is_test=True, trigger_meta={"fast_forward": True})
+    execution.refresh_from_db()
+    assert execution.status == "succeeded", execution.error
+    for key, call in calls.items():
+        run = execution.step_runs.get(step_key=key)
+        base = vendor.url if connected else branches.DEFAULT_BASE[branches.CONNECTOR_STEPS[slug][key]]
+        assert run.output["test_mode"] is True and shown(run.output["would_send"], base) == call.as_shown()
+        assert not run.requests
+    assert vendor.requests == []
+
+
+@pytest.mark.parametrize("slug", sorted(branches.CONNECTOR_STEPS))
+def test_activation_names_each_missing_connection_then_activates_once_they_exist(library, vendor, slug):
+    vendor_steps = branches.CONNECTOR_STEPS[slug]
+    workflow = draft(library, slug)
+    with pytest.raises(WorkflowInvalid) as refused:
+        workflow_activate(workflow=workflow)
+    problems = refused.value.problems
+    assert {(p.step, p.field) for p in problems} == {(key, "config.inputs.connection") for key in vendor_steps}
+    assert all(f"no {vendor_steps[p.step]} connection (any) yet" in p.message for p in problems)
+    connect(vendor, *vendor_steps.values())
+    workflow_activate(workflow=workflow)
+    workflow.refresh_from_db()
+    assert workflow.status == "active"
 
 
 def path(execution):
@@ -64,9 +141,12 @@ def live(library, slug):
 
 
 @pytest.mark.parametrize(("subject", "with_article", "urgency", "route"), branches.TICKETS)
-def test_support_escalation_branches(library, subject, with_article, urgency, route):
+def test_support_escalation_branches_alert_slack_only_when_escalated(
+    library, vendor, subject, with_article, urgency, route
+):
     if with_article:
         KnowledgeArticle.objects.create(**branches.ARTICLE)
+    connect(vendor, "slack")
     workflow = live(library, "support-ticket-escalation")
     payload = branches.merged(workflow.sample_input, "ticket", subject=subject, description="")
     execution = execution_start(workflow=workflow, input=payload)
@@ -75,30 +155,46 @@ def test_support_escalation_branches(library, subject, with_article, urgency, ro
     assert route in steps and steps[-1] == "send_confirmation" and execution.status == "succeeded"
     if route == "escalate":
         assert Task.objects.get().title.startswith(f"[{urgency.upper()}]")
+        assert steps[-3:] == ["escalate", "alert_support_channel", "send_confirmation"]
+        assert_sent(vendor, execution, {"alert_support_channel": branches.alert_call(urgency, subject)})
+    else:
+        assert "alert_support_channel" not in steps and vendor.requests == []
 
 
 @pytest.mark.parametrize(("lead", "label", "last"), branches.LEADS)
-def test_lead_qualification_routes_hot_warm_cold(library, lead, label, last):
+def test_lead_qualification_routes_hot_warm_cold_into_hubspot_and_warm_into_mailchimp(
+    library, vendor, lead, label, last
+):
+    connect(vendor, "hubspot", "mailchimp")
     workflow = live(library, "lead-qualification")
     payload = branches.merged(workflow.sample_input, "lead", **lead)
     execution = execution_start(workflow=workflow, input=payload)
     steps = path(execution)
-    assert execution.step_runs.get(step_key="score_lead").output["label"] == label
+    score = execution.step_runs.get(step_key="score_lead").output
+    assert score["label"] == label
     expected = branches.LEAD_ROUTES[label]
-    assert expected in steps and steps[-1] == last
+    assert expected in steps and steps[-2:] == ["create_crm_record", last]
+    nurture = {"add_to_nurture": branches.nurture_call()} if label == "warm" else {}
+    assert_sent(vendor, execution, {**nurture, "create_crm_record": branches.crm_call(label)})
+    execution.refresh_from_db()
+    output = {"email": branches.LEAD_EMAIL, "company": "Navy Labs", "score": score["score"], "stage": label}
+    assert execution.status == "succeeded" and execution.output == output
 
 
-def test_lead_qualification_rejects_an_invalid_email(library):
+def test_lead_qualification_rejects_an_invalid_email(library, vendor):
+    connect(vendor, "hubspot", "mailchimp")
     workflow = live(library, "lead-qualification")
     execution = execution_start(workflow=workflow, input={"lead": {**workflow.sample_input["lead"], "email": "nope"}})
     execution.refresh_from_db()
     assert execution.status == "failed" and "Invalid e-mail address" in execution.error
+    assert vendor.requests == []
 
 
 @pytest.mark.parametrize(("amount", "decision", "last"), branches.REFUNDS)
-def test_refund_approval_below_and_above_100(library, amount, decision, last):
+def test_refund_approval_below_and_above_100_refunds_in_stripe_unless_rejected(library, vendor, amount, decision, last):
     manager = UserFactory(username="boss")
     Group.objects.get(name="Managers").user_set.add(manager)
+    connect(vendor, "stripe")
     workflow = live(library, "refund-approval")
     payload = branches.merged(workflow.sample_input, "refund", amount=amount)
     execution = execution_start(workflow=workflow, input=payload)
@@ -109,6 +205,13 @@ def test_refund_approval_below_and_above_100(library, amount, decision, last):
     assert path(execution)[-1] == last
     execution.refresh_from_db()
     assert execution.status == "succeeded"
+    if decision == "reject":
+        assert vendor.requests == [] and "process_refund" not in path(execution)
+        return
+    assert_sent(vendor, execution, {"process_refund": branches.refund_call(amount)})
+    key = f"faos-{execution.pk}-process_refund-1"  # the step attempt's key: a replay is recognised by Stripe
+    assert {k.lower(): v for k, v in vendor.requests[0].headers.items()}["idempotency-key"] == key
+    assert execution.step_runs.get(step_key="process_refund").requests[0]["headers"]["Idempotency-Key"] == key
 
 
 def test_invoice_collection_paid_after_the_first_reminder_vs_escalated(library):
@@ -139,6 +242,7 @@ def test_the_gallery_shows_cards_and_use_template_opens_a_new_draft(library, cli
     client.force_login(admin_user)
     page = client.get(reverse("admin:workflows_workflowtemplate_changelist")).content.decode()
     assert "Support Ticket Escalation" in page and "Use this when:" in page and "Classify Ticket Urgency" in page
+    assert "Needs: Customer Service Agent · slack" in page  # the connections a template uses
     template = library["support-ticket-escalation"]
     assert client.get(reverse("admin:workflows_workflowtemplate_use", args=[template.pk])).status_code == 405
     response = client.post(reverse("admin:workflows_workflowtemplate_use", args=[template.pk]))
@@ -146,7 +250,7 @@ def test_the_gallery_shows_cards_and_use_template_opens_a_new_draft(library, cli
 
     workflow = Workflow.objects.get(template_slug="support-ticket-escalation")
     assert response.url == reverse("admin:workflows_workflow_change", args=[workflow.pk])
-    assert workflow.status == "draft" and workflow.steps.count() == 7 and workflow.owner == admin_user
+    assert workflow.status == "draft" and workflow.steps.count() == 8 and workflow.owner == admin_user
 
 
 def _after(delta):
@@ -234,16 +338,20 @@ def test_inventory_fan_out_all_available_vs_one_missing(library, bank, missing, 
         assert execution.variables["unavailable"] == ["C-3"]
 
 
-def test_employee_onboarding_runs_all_seven_steps_and_the_day_before_reminder(library, mailoutbox):
+def test_employee_onboarding_creates_the_google_account_then_runs_the_day_before_reminder(library, vendor, mailoutbox):
     from datetime import datetime, timedelta
 
     from django.utils import timezone
 
+    connect(vendor, "google_workspace")
     workflow = live(library, "employee-onboarding")
     start = (timezone.now() + timedelta(days=10)).replace(microsecond=0)
     payload = {"employee": {**workflow.sample_input["employee"], "start_date": start.isoformat()}}
     execution = execution_start(workflow=workflow, input=payload)
-    assert path(execution)[-1] == "until_day_before" and Task.objects.count() == 5
+    assert path(execution)[-1] == "until_day_before" and Task.objects.count() == 4
+    assert_sent(vendor, execution, {"create_email_account": branches.account_call()})
+    password = received(vendor.requests[0]).body["password"]
+    assert len(password) == 24 and password not in json.dumps(list(execution.step_runs.values("input", "output")))
     wake = execution.step_runs.get(step_key="until_day_before").wake_at
     assert abs((wake - (start - timedelta(days=1))).total_seconds()) < 1
     _after(wake - timezone.now() + timedelta(seconds=5))
