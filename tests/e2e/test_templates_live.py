@@ -2,12 +2,14 @@
 
 One worker (with its embedded Beat) serves the whole module. Runs start as the product starts them: live runs
 for branches without long waits, and test runs with fast-forward (the admin's "test run, fast-forward") where a
-branch waits hours or days, since the worker's clock cannot be moved. Approvals are decided and events emitted
-while the run waits on the worker; bank and inventory answers come from a FakeServer.
+branch waits hours or days. Approvals are decided and events emitted while the run waits on the worker; bank and
+inventory answers come from a FakeServer, and so do the vendors' (Stripe, HubSpot, Mailchimp, Google Workspace,
+Slack): live runs of the templates that call them go through connections whose base URL is that server, and each
+test asserts the exact request the vendor received and what the step run shows of it.
 
-Not run here: the renewal whose charge fails three times. A live run cannot reach the charge (a fixed 3-day wait
-before it), and a test run cannot make it fail: it records the POST instead of sending it, and fast-forward does
-not shorten the 1 h and 2 h back-off between attempts. tests/workflows/test_library.py covers it in-process.
+The renewal whose charge fails three times is a live run too (a test run records the charge instead of sending it):
+the test moves each timer the run parks on to now, standing in for the days and hours passing, and the worker's
+Beat sweep wakes the step as it would then.
 """
 
 import os
@@ -29,6 +31,7 @@ from tests.e2e.conftest import Worker, database_url, wait_for
 from tests.factories import UserFactory
 from tests.fakes import FakeServer, Route
 from tests.workflows import template_branches as branches
+from tests.workflows.template_branches import assert_sent, connect, received
 from workflows.library import template_use, templates_load
 from workflows.models import WorkflowTemplate
 from workflows.services import workflow_activate
@@ -72,6 +75,14 @@ def server(module_server):
     module_server.requests.clear()
     module_server.routes = {}
     return module_server
+
+
+@pytest.fixture
+def vendor(server):
+    """The module's fake server, answering as each vendor documents."""
+    for (method, route), body in branches.ANSWERS.items():
+        server.route(method, route, body=body)
+    return server
 
 
 @pytest.fixture
@@ -156,22 +167,27 @@ def member_of(group: str, username: str):
 
 
 @pytest.mark.parametrize(("subject", "with_article", "urgency", "route"), branches.TICKETS)
-def test_a_ticket_is_answered_from_the_knowledge_base_or_escalated_by_urgency(
-    library, subject, with_article, urgency, route
+def test_a_ticket_is_answered_from_the_knowledge_base_or_escalated_by_urgency_with_a_slack_alert(
+    library, vendor, subject, with_article, urgency, route
 ):
     if with_article:
         KnowledgeArticle.objects.create(**branches.ARTICLE)
+    connect(vendor, "slack")
     workflow = active(library, "support-ticket-escalation")
     payload = branches.merged(workflow.sample_input, "ticket", subject=subject, description="")
     execution = succeeded(execution_start(workflow=workflow, input=payload))
-    answer = ["draft_answer", "send_auto_response"] if route == "send_auto_response" else ["escalate"]
+    escalated = ["escalate", "alert_support_channel"]
+    answer = ["draft_answer", "send_auto_response"] if route == "send_auto_response" else escalated
     assert path(execution) == ["classify_urgency", "check_knowledge_base", "route", *answer, "send_confirmation"]
     assert step(execution, "classify_urgency").output["label"] == urgency
     knowledge = step(execution, "check_knowledge_base").output
     if route == "escalate":
         assert task_titles(execution) == [f"[{urgency.upper()}] Ticket 4711: {subject}"]
         assert with_article or not knowledge["found"]
+        assert_sent(vendor, execution, {"alert_support_channel": branches.alert_call(urgency, subject)})
+        assert step(execution, "alert_support_channel").output == {"channel": "C0SUPPORT", "ts": "1700000000.000100"}
     else:
+        assert vendor.requests == []
         assert knowledge["best"]["url"] == branches.ARTICLE["url"]
         assert step(execution, "send_auto_response").output["subject"] == f"Re: {subject}"
 
@@ -202,24 +218,33 @@ def test_feedback_is_thanked_or_escalated_after_the_fast_forwarded_hour(library,
 
 
 @pytest.mark.parametrize(("lead", "label", "last"), branches.LEADS)
-def test_a_lead_is_routed_hot_warm_or_cold(library, lead, label, last):
+def test_a_lead_is_routed_hot_warm_or_cold_saved_in_hubspot_and_warm_ones_nurtured_in_mailchimp(
+    library, vendor, lead, label, last
+):
+    connect(vendor, "hubspot", "mailchimp")
     workflow = active(library, "lead-qualification")
     execution = succeeded(
         execution_start(workflow=workflow, input=branches.merged(workflow.sample_input, "lead", **lead))
     )
     route = branches.LEAD_ROUTES[label]
-    assert path(execution) == ["verify_contact", "score_lead", "route_lead", route, last]
-    assert step(execution, "score_lead").output["label"] == label
-    assert execution.variables["crm_record"] == {"email": "grace@navy.example", "stage": label}
+    assert path(execution) == ["verify_contact", "score_lead", "route_lead", route, "create_crm_record", last]
+    score = step(execution, "score_lead").output
+    assert score["label"] == label
+    nurture = {"add_to_nurture": branches.nurture_call()} if label == "warm" else {}
+    assert_sent(vendor, execution, {**nurture, "create_crm_record": branches.crm_call(label)})
+    assert step(execution, "create_crm_record").output == {"id": "501", "email": branches.LEAD_EMAIL, "created": True}
+    company = {"email": branches.LEAD_EMAIL, "company": "Navy Labs"}
+    assert execution.output == {**company, "score": score["score"], "stage": label}
 
 
-def test_a_lead_with_an_invalid_email_is_rejected(library):
+def test_a_lead_with_an_invalid_email_is_rejected(library, vendor):
+    connect(vendor, "hubspot", "mailchimp")
     workflow = active(library, "lead-qualification")
     execution = settle(
         execution_start(workflow=workflow, input=branches.merged(workflow.sample_input, "lead", email="nope"))
     )
     assert execution.status == "failed" and "Invalid e-mail address: nope" in execution.error
-    assert path(execution) == ["verify_contact", "reject"]
+    assert path(execution) == ["verify_contact", "reject"] and vendor.requests == []
 
 
 # Proposal follow-up: a reply vs none
@@ -272,12 +297,17 @@ def test_an_invoice_never_paid_gets_a_second_reminder_then_escalates(library):
 # Employee onboarding: all seven steps, the day-before reminder woken by the Beat sweep
 
 
-def test_onboarding_runs_all_seven_steps_and_sends_the_reminder_the_day_before(library):
+def test_onboarding_creates_the_google_account_runs_all_seven_steps_and_sends_the_reminder_the_day_before(
+    library, vendor
+):
+    connect(vendor, "google_workspace")
     workflow = active(library, "employee-onboarding")
     start = timezone.now().replace(microsecond=0) + timedelta(days=1, seconds=8)
     payload = branches.merged(workflow.sample_input, "employee", start_date=start.isoformat())
     execution = settle(execution_start(workflow=workflow, input=payload), statuses=("waiting",))
-    assert execution.tasks.count() == 5
+    assert execution.tasks.count() == 4  # the e-mail account is no longer a task for IT: Google creates it
+    assert_sent(vendor, execution, {"create_email_account": branches.account_call()})
+    assert step(execution, "create_email_account").output["password_generated"] is True
     succeeded(execution, timeout=30)  # woken by the Beat sweep once the day before the start has come
     assert path(execution) == [
         "create_email_account",
@@ -315,8 +345,11 @@ def test_a_new_customer_gets_premium_or_standard_onboarding(library, plan, expec
 
 
 @pytest.mark.parametrize(("amount", "decision", "last"), branches.REFUNDS)
-def test_a_refund_above_100_waits_for_a_manager_below_it_goes_straight_through(library, amount, decision, last):
+def test_a_refund_above_100_waits_for_a_manager_below_it_goes_straight_through_to_stripe(
+    library, vendor, amount, decision, last
+):
     manager = member_of("Managers", "boss")
+    connect(vendor, "stripe")
     workflow = active(library, "refund-approval")
     execution = execution_start(
         workflow=workflow, input=branches.merged(workflow.sample_input, "refund", amount=amount)
@@ -330,6 +363,12 @@ def test_a_refund_above_100_waits_for_a_manager_below_it_goes_straight_through(l
         assert step(execution, "manager_approval").output["status"] == DECIDED[decision]
     if last == "tell_declined":
         assert step(execution, "tell_declined").input["body"].endswith("we could not approve this refund: checked.")
+        assert vendor.requests == []
+        return
+    assert_sent(vendor, execution, {"process_refund": branches.refund_call(amount)})
+    key = f"faos-{execution.pk}-process_refund-1"  # the step attempt's own key: Stripe recognises a replay by it
+    assert {k.lower(): v for k, v in vendor.requests[0].headers.items()}["idempotency-key"] == key
+    assert step(execution, "process_refund").requests[0]["headers"]["Idempotency-Key"] == key
 
 
 # Bank transfer: pending then completed, and failed
@@ -443,7 +482,7 @@ def test_content_that_passes_both_checks_waits_for_an_editor(library, similarity
         assert step(execution, last).input["body"].endswith(f"editor: {review}.")
 
 
-# Subscription renewal: expiring card vs not, then the charge (the failed charge: see the module's docstring)
+# Subscription renewal: expiring card vs not, then the charge; a charge failing three times on a live run
 
 
 @pytest.mark.parametrize("card", [card for card, _, _ in branches.RENEWALS])
@@ -474,3 +513,53 @@ def test_a_renewal_asks_for_a_new_card_when_it_expires_first_then_charges(librar
         {"subscription": "sub_42"},
     )
     assert server.requests == []  # a test run records the charge instead of sending it
+
+
+def elapse(execution: Execution, key: str) -> StepRun:
+    """Wait until the run is parked on a timer of this step, then move that timer to now.
+
+    This stands in for time passing, as time-machine moves the clock in-process: the worker's clock cannot be
+    moved, so the row's wake-up time is. A wait step also re-reads the `until` it parked with when it wakes, so
+    that moves too. The worker's Beat sweep then wakes the step, as it would once the time had come.
+    """
+
+    def parked():
+        pending = execution.step_runs.filter(step_key=key, status=StepRun.Status.PENDING)
+        return pending.filter(wake_at__gt=timezone.now() + timedelta(minutes=30)).order_by("-id").first()
+
+    run = wait_for(parked, timeout=60, message=f"run #{execution.pk} to park on a timer of {key}")
+    now, output = timezone.now(), run.output
+    if isinstance(output, dict) and "until" in output:  # a wait step: it wakes only past the time it parked until
+        output = {**output, "until": now.isoformat()}
+    StepRun.objects.filter(pk=run.pk, status=StepRun.Status.PENDING).update(wake_at=now, output=output)
+    return run
+
+
+def test_a_live_renewal_whose_charge_fails_is_tried_three_times_then_billing_is_told(library, server):
+    server.route("POST", "/charge", status=500, body={"error": "processor unavailable"})
+    workflow = active(library, "subscription-renewal")
+    renews = timezone.now().replace(microsecond=0) + timedelta(days=7)
+    subscription = {
+        **workflow.sample_input["subscription"],
+        "renews_at": renews.isoformat(),
+        "card_expires": "2030-01-31",
+        "charge_url": f"{server.url}/charge",
+    }
+    execution = execution_start(workflow=workflow, input={**workflow.sample_input, "subscription": subscription})
+    delays = [elapse(execution, key).wake_at - timezone.now() for key in ("wait_three_days", "until_renewal_day")]
+    assert delays[0] > timedelta(days=2, hours=23) and delays[1] > timedelta(days=6, hours=23)
+    retries = [elapse(execution, "attempt_charge") for _ in range(2)]  # the 1 h, then the 2 h back-off
+    assert [(r.attempt, round((r.wake_at - r.created_at).total_seconds() / 3600)) for r in retries] == [(2, 1), (3, 2)]
+    assert path(succeeded(execution)) == [
+        "renewal_reminder",
+        "wait_three_days",
+        "card_expiring",
+        "until_renewal_day",
+        "notify_billing",
+    ]
+    attempts = list(execution.step_runs.filter(step_key="attempt_charge").order_by("attempt"))
+    assert [(a.attempt, a.status) for a in attempts] == [(n, StepRun.Status.FAILED) for n in (1, 2, 3)]
+    charges = [received(r) for r in server.requests]
+    assert [(c.method, c.path, c.body) for c in charges] == [("POST", "/charge", {"subscription": "sub_42"})] * 3
+    assert task_titles(execution) == ["Renewal of sub_42 failed 3 times"]
+    assert step(execution, "notify_billing").started_at >= attempts[-1].finished_at
