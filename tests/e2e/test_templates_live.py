@@ -527,12 +527,21 @@ def elapse(execution: Execution, key: str) -> StepRun:
         pending = execution.step_runs.filter(step_key=key, status=StepRun.Status.PENDING)
         return pending.filter(wake_at__gt=timezone.now() + timedelta(minutes=30)).order_by("-id").first()
 
-    run = wait_for(parked, timeout=60, message=f"run #{execution.pk} to park on a timer of {key}")
+    try:
+        run = wait_for(parked, timeout=60, message=f"run #{execution.pk} to park on a timer of {key}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the run is {execution.status} at: {where(execution)}") from None
     now, output = timezone.now(), run.output
     if isinstance(output, dict) and "until" in output:  # a wait step: it wakes only past the time it parked until
         output = {**output, "until": now.isoformat()}
     StepRun.objects.filter(pk=run.pk, status=StepRun.Status.PENDING).update(wake_at=now, output=output)
     return run
+
+
+def where(execution: Execution) -> list[tuple]:
+    """Each step run of the run: key, attempt, status and wake-up time (for a timeout's message)."""
+    execution.refresh_from_db()
+    return list(execution.step_runs.order_by("id").values_list("step_key", "attempt", "status", "wake_at"))
 
 
 def test_a_live_renewal_whose_charge_fails_is_tried_three_times_then_billing_is_told(library, server):
