@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Max
+from django.db.models import Max, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import scopes
@@ -72,17 +73,23 @@ def add_step(
 ) -> StepRun:
     """Insert a runnable step; reaching a step again (a polling loop) is a new visit."""
     step = definition.step(key)
-    if visit is None:
-        last = execution.step_runs.filter(step_key=key, scope=scope).aggregate(v=Max("visit"))["v"]
-        visit = (last or 0) + 1
-    return StepRun.objects.create(
+    run = StepRun.objects.create(
         execution=execution,
         step_key=key,
         step_name=step.name,
         step_kind=step.kind,
         attempt=attempt,
         scope=scope,
-        visit=visit,
+        visit=_next_visit(execution, key, scope) if visit is None else visit,
         wake_at=wake_at,
         enqueued_at=None if wake_at else timezone.now(),
     )
+    if visit is None:
+        del run.visit  # computed by the INSERT: read back from the row if asked for
+    return run
+
+
+def _next_visit(execution: Execution, key: str, scope: str):
+    """One more than the step's last visit in this scope, as a subquery of the INSERT (no query of its own)."""
+    visits = StepRun.objects.filter(execution_id=execution.pk, step_key=key, scope=scope).order_by()
+    return Coalesce(Subquery(visits.values("execution_id").annotate(last=Max("visit")).values("last")), 0) + 1

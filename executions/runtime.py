@@ -21,11 +21,12 @@ from . import containers, scopes
 from .approvals import ApprovalRunner
 from .containers import add_step
 from .engine import interpreter
-from .engine.context import StepContext, step_vars, trigger_vars
+from .engine.context import StepContext, trigger_vars
 from .engine.definition import Definition
 from .engine.errors import StepError
 from .engine.outcome import Decision, Outcome
 from .models import Event, Execution, StepRun
+from .run_state import RunState, finished_count, locked_execution
 from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message
 from .tasks_service import TaskRunner
 
@@ -41,13 +42,14 @@ def execution_run(*, execution_id: int, worker: str | None = None, max_steps: in
     """Run the execution's runnable steps one after another in this process; returns how many ran."""
     worker = worker or worker_id()
     max_steps = max_steps or settings.FAOS_STEPS_PER_TASK
+    state = RunState(execution_id)  # what this task already read: the version, the finished step runs
     for count in range(max_steps):
-        claimed = steprun_claim(execution_id=execution_id, worker=worker)
+        claimed = steprun_claim(execution_id=execution_id, worker=worker, state=state)
         if claimed is None:
             return count
         step_run, execution, definition = claimed
-        outcome, ctx = _run(step_run, execution, definition)
-        steprun_complete(step_run_id=step_run.pk, worker=worker, outcome=outcome, ctx=ctx)
+        outcome, ctx = _run(step_run, execution, definition, state)
+        steprun_complete(step_run_id=step_run.pk, worker=worker, outcome=outcome, ctx=ctx, state=state)
     enqueue_now(execution_id)  # long chains yield the worker to other runs, then carry on
     return max_steps
 
@@ -58,19 +60,25 @@ def enqueue_now(execution_id: int) -> None:
 
 
 @transaction.atomic
-def steprun_claim(*, execution_id: int, worker: str):
+def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None):
     """Lock the run, take one runnable step and give it a lease; None when nothing is runnable."""
-    execution = Execution.objects.select_for_update().select_related("version", "workflow").get(pk=execution_id)
+    execution = locked_execution(execution_id, state)
     if execution.is_finished:
         return None
     now = timezone.now()
     if execution.deadline_at and now > execution.deadline_at:
         execution_finish(execution=execution, status=Execution.Status.TIMED_OUT, error=timeout_message(execution))
         return None
-    step_run = execution.step_runs.runnable(now).select_for_update(skip_locked=True).order_by("id").first()
+    runnable = execution.step_runs.runnable(now).select_for_update(skip_locked=True).order_by("id")
+    if state is not None and state.expected is not None:
+        # Counted in this statement, which starts after the lock is held: every completion committed is seen.
+        runnable = runnable.annotate(finished_runs=finished_count())
+    step_run = runnable.first()
     if step_run is None:
         return None
-    definition = Definition.from_dict(execution.version.definition)
+    if state is not None:
+        state.claimed_step(step_run, execution)
+    definition = _definition(execution, state)
     timeout = interpreter.step_timeout(definition.step(step_run.step_key))
     step_run.status = StepRun.Status.RUNNING
     step_run.lease_owner = worker
@@ -82,6 +90,10 @@ def steprun_claim(*, execution_id: int, worker: str):
     return step_run, execution, definition
 
 
+def _definition(execution: Execution, state: RunState | None) -> Definition:
+    return state.definition if state is not None else Definition.from_dict(execution.version.definition)
+
+
 def _mark_running(execution: Execution, now) -> None:
     if execution.status != Execution.Status.RUNNING or execution.started_at is None:
         execution.status = Execution.Status.RUNNING
@@ -89,11 +101,13 @@ def _mark_running(execution: Execution, now) -> None:
         execution.save(update_fields=["status", "started_at"])
 
 
-def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tuple[Outcome, StepContext]:
+def _run(
+    step_run: StepRun, execution: Execution, definition: Definition, state: RunState | None = None
+) -> tuple[Outcome, StepContext]:
     step = definition.step(step_run.step_key)
     ctx = StepContext(
         step=step,
-        variables=build_variables(execution, step_run.scope),
+        variables=build_variables(execution, step_run.scope, state),
         actions=ActionRunner(execution_id=execution.pk),
         events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
@@ -113,7 +127,7 @@ def _run(step_run: StepRun, execution: Execution, definition: Definition) -> tup
     return interpreter.run_step(step, ctx), ctx
 
 
-def build_variables(execution: Execution, scope: str = "") -> dict:
+def build_variables(execution: Execution, scope: str = "", state: RunState | None = None) -> dict:
     """The expression context: trigger, workflow, vars, each finished step's latest attempt, loop item."""
     variables = {
         "trigger": trigger_vars(
@@ -132,33 +146,10 @@ def build_variables(execution: Execution, scope: str = "") -> dict:
         },
         "vars": execution.variables,
     }
-    enclosing = scopes.prefixes(scope)
-    rows = execution.step_runs.filter(status__in=("succeeded", "failed"), scope__in=enclosing)
-    rows = sorted(
-        rows.values("step_key", "scope", "output", "status", "duration_ms", "error", "attempt", "id"),
-        key=lambda r: (len(r["scope"]), r["id"]),
-    )  # inner scopes and later attempts win
-    for row in rows:
-        variables[row["step_key"]] = step_vars(
-            result=row["output"],
-            status=row["status"],
-            duration_ms=row["duration_ms"],
-            error=row["error"],
-            attempts=row["attempt"],
-        )
-    if scope:
-        variables.update(_loop_item(execution, scope))
+    if state is None:  # one look, at the scopes this step can see
+        state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
+    variables.update(state.step_variables(scope))  # a task's state was brought up to date by its claim
     return variables
-
-
-def _loop_item(execution: Execution, scope: str) -> dict:
-    """`item` and `index` of the innermost loop this scope is in."""
-    parent, loop_key, index = scopes.split(scope)
-    loop_run = (
-        execution.step_runs.filter(step_key=loop_key, scope=parent, status="succeeded").order_by("-attempt").first()
-    )
-    items = (loop_run.output or {}).get("items", []) if loop_run else []
-    return {"item": items[index] if index < len(items) else None, "index": index}
 
 
 class EventFinder:
@@ -231,64 +222,73 @@ class ActionRunner:
 
 
 @transaction.atomic
-def steprun_complete(*, step_run_id: int, worker: str, outcome: Outcome, ctx: StepContext) -> Decision | None:
+def steprun_complete(
+    *, step_run_id: int, worker: str, outcome: Outcome, ctx: StepContext, state: RunState | None = None
+) -> Decision | None:
     """Record an attempt's outcome and act on the engine's decision; ignored if the lease was lost."""
-    execution = (
-        Execution.objects.select_for_update()
-        .select_related("version", "workflow")
-        .get(pk=StepRun.objects.values_list("execution_id", flat=True).get(pk=step_run_id))
-    )
-    step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
-    if step_run.status != StepRun.Status.RUNNING or step_run.lease_owner != worker:
-        logger.warning(
-            "step run %s: lease lost (now %s, owner %s); result dropped",
-            step_run_id,
-            step_run.status,
-            step_run.lease_owner,
-        )
+    claimed = state.claimed if state is not None else None
+    step_run = claimed if claimed is not None and claimed.pk == step_run_id else StepRun.objects.get(pk=step_run_id)
+    execution = locked_execution(step_run.execution_id, state)
+    if not _record(step_run, worker, outcome, ctx):
+        now = StepRun.objects.filter(pk=step_run_id).values_list("status", "lease_owner").first() or ("gone", "")
+        logger.warning("step run %s: lease lost (now %s, owner %s); result dropped", step_run_id, *now)
         return None
-    _record(step_run, outcome, ctx)
+    if state is not None:
+        state.wrote(step_run.pk, finished=outcome.status != "waiting")
     if ctx.extra.get("set_vars"):
         execution.variables = {**execution.variables, **ctx.extra["set_vars"]}
         execution.save(update_fields=["variables"])
     if outcome.status == "waiting":
-        return _park(execution, step_run, outcome)
-    definition = Definition.from_dict(execution.version.definition)
+        return _park(execution, outcome)
+    definition = _definition(execution, state)
     decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
-    _apply(execution, step_run, definition, decision)
+    _apply(execution, step_run, definition, decision, state)
     return decision
 
 
-def _record(step_run: StepRun, outcome: Outcome, ctx: StepContext) -> None:
+def _record(step_run: StepRun, worker: str, outcome: Outcome, ctx: StepContext) -> bool:
+    """One UPDATE, made only while this worker still holds the lease (a waiting step goes back to pending)."""
     now = timezone.now()
-    step_run.status = StepRun.Status.SUCCEEDED if outcome.status == "succeeded" else StepRun.Status.FAILED
-    step_run.input = ctx.input
-    step_run.output = outcome.result
-    step_run.requests = ctx.extra.get("sent") or None
-    step_run.error = outcome.error
-    step_run.error_detail = outcome.error_detail or None
-    step_run.retryable = outcome.retryable if outcome.status == "failed" else None
+    fields = {
+        "status": StepRun.Status.SUCCEEDED if outcome.status == "succeeded" else StepRun.Status.FAILED,
+        "input": ctx.input,
+        "output": outcome.result,
+        "requests": ctx.extra.get("sent") or None,
+        "error": outcome.error,
+        "error_detail": outcome.error_detail or None,
+        "retryable": outcome.retryable if outcome.status == "failed" else None,
+        "branch": outcome.branch or "",
+        "finished_at": now,
+        "duration_ms": int((now - step_run.started_at).total_seconds() * 1000),
+        "lease_owner": "",
+        "lease_expires_at": None,
+    }
     usage = outcome.result.get("usage") if isinstance(outcome.result, dict) else None
     if isinstance(usage, dict):  # agent steps report model usage; kept as columns so totals are one query
-        step_run.tokens_in, step_run.tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-        step_run.cost_usd = Decimal(str(usage.get("cost_usd", 0)))
-    step_run.branch = outcome.branch or ""
-    step_run.finished_at = now
-    step_run.duration_ms = int((now - step_run.started_at).total_seconds() * 1000)
-    step_run.lease_owner, step_run.lease_expires_at = "", None
-    step_run.save()
+        fields["tokens_in"], fields["tokens_out"] = (
+            int(usage.get("input_tokens", 0)),
+            int(usage.get("output_tokens", 0)),
+        )
+        fields["cost_usd"] = Decimal(str(usage.get("cost_usd", 0)))
+    if outcome.status == "waiting":  # parked: the sweep (or an event, approval, task, child run) wakes it
+        fields.update(
+            status=StepRun.Status.PENDING,
+            wake_at=outcome.wake_at,
+            enqueued_at=None,
+            finished_at=None,
+            duration_ms=None,
+            waiting_for=outcome.waiting_for or "",
+        )
+    held = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING, lease_owner=worker)
+    if not held.update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(step_run, name, value)
+    return True
 
 
-def _park(execution: Execution, step_run: StepRun, outcome: Outcome) -> Decision:
-    """A waiting step goes back to pending with a wake-up time; the sweep wakes it when due."""
-    StepRun.objects.filter(pk=step_run.pk).update(
-        status=StepRun.Status.PENDING,
-        wake_at=outcome.wake_at,
-        enqueued_at=None,
-        finished_at=None,
-        duration_ms=None,
-        waiting_for=outcome.waiting_for or "",
-    )
+def _park(execution: Execution, outcome: Outcome) -> Decision:
+    """The run waits unless another step is running; paused time does not eat its timeout."""
     fields = {"status": Execution.Status.WAITING}
     if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
         fields = {}
@@ -300,7 +300,9 @@ def _park(execution: Execution, step_run: StepRun, outcome: Outcome) -> Decision
     return Decision()
 
 
-def _apply(execution: Execution, step_run: StepRun, definition: Definition, decision: Decision) -> None:
+def _apply(
+    execution: Execution, step_run: StepRun, definition: Definition, decision: Decision, state: RunState | None = None
+) -> None:
     if decision.notify:
         _notify(execution, decision.error)
     if decision.finish:
@@ -314,28 +316,35 @@ def _apply(execution: Execution, step_run: StepRun, definition: Definition, deci
         )
         return
     if decision.retry_in is not None:
-        retry_in = 0 if execution.fast_forward else decision.retry_in
-        add_step(
-            execution,
-            definition,
-            step_run.step_key,
-            scope=step_run.scope,
-            attempt=step_run.attempt + 1,
-            visit=step_run.visit,
-            wake_at=timezone.now() + timedelta(seconds=retry_in),
-        )
-        if retry_in <= SHORT_TIMER:
-            enqueue(execution.pk, countdown=retry_in)
-        _pause_deadline(execution, retry_in)
+        _retry(execution, step_run, definition, decision.retry_in)
         return
-    started = _follow(execution, definition, step_run, decision)
+    started = _follow(execution, definition, step_run, decision, state)
     for _ in range(started - 1):
         enqueue(execution.pk)  # siblings: one message each so other workers claim them concurrently
-    if not execution.step_runs.active().exists():
+    # A step started just now (in this transaction) is still active: only a run that started none can be done.
+    if not started and not execution.step_runs.active().exists():
         execution_finish(execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output)
 
 
-def _follow(execution: Execution, definition: Definition, run: StepRun, decision: Decision) -> int:
+def _retry(execution: Execution, step_run: StepRun, definition: Definition, retry_in: float) -> None:
+    retry_in = 0 if execution.fast_forward else retry_in
+    add_step(
+        execution,
+        definition,
+        step_run.step_key,
+        scope=step_run.scope,
+        attempt=step_run.attempt + 1,
+        visit=step_run.visit,
+        wake_at=timezone.now() + timedelta(seconds=retry_in),
+    )
+    if retry_in <= SHORT_TIMER:
+        enqueue(execution.pk, countdown=retry_in)
+    _pause_deadline(execution, retry_in)
+
+
+def _follow(
+    execution: Execution, definition: Definition, run: StepRun, decision: Decision, state: RunState | None = None
+) -> int:
     """Start what the decision says (next steps, loop items, a join); returns how many steps were started."""
     for key in decision.next:
         add_step(execution, definition, key, scope=run.scope)
@@ -345,10 +354,12 @@ def _follow(execution: Execution, definition: Definition, run: StepRun, decision
         started += 0 if decision.spawn_delay else len(decision.spawn)
     if decision.join:
         container_run, joined = containers.lane_ended(execution, definition, run, decision.join)
-        started += _follow(execution, definition, container_run, joined)
+        if state is not None:
+            state.wrote(container_run.pk)  # its output (the join's state) changed
+        started += _follow(execution, definition, container_run, joined, state)
     if decision.container_done:
         after = interpreter.continue_after(definition, definition.step(run.step_key))
-        started += _follow(execution, definition, run, after)
+        started += _follow(execution, definition, run, after, state)
     return started
 
 
