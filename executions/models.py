@@ -149,10 +149,12 @@ class StepRun(models.Model):
 
     @property
     def idempotency_key(self) -> str:
-        """Same for every claim of this attempt, so a re-run after a crash is recognisable downstream."""
+        """The same for every claim and every retry of this step visit, so a vendor that saw an earlier try (a
+        timeout after the refund was made, a worker killed mid-call) recognises the repeat instead of acting twice;
+        each loop item (scope) and each pass of a polling cycle (visit) is its own operation."""
         scope = f":{self.scope}" if self.scope else ""
         visit = f".{self.visit}" if self.visit > 1 else ""
-        return f"faos-{self.execution_id}-{self.step_key}{scope}{visit}-{self.attempt}"
+        return f"faos-{self.execution_id}-{self.step_key}{scope}{visit}"
 
 
 class Event(models.Model):

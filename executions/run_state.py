@@ -29,7 +29,8 @@ def finished_count():
 
 def locked_execution(execution_id: int, state: RunState | None = None) -> Execution:
     """The execution row, locked; its version joined only when the task has not read it yet."""
-    rows = Execution.objects.select_for_update().select_related("workflow")
+    # Lock the execution row only: the joined workflow row stays free, so runs of one workflow don't queue.
+    rows = Execution.objects.select_for_update(of=("self",)).select_related("workflow")
     if state is None or state.version is None:
         rows = rows.select_related("version")
     execution = rows.get(pk=execution_id)

@@ -13,6 +13,7 @@ import jsonschema
 from executions.engine.errors import StepError
 from executions.engine.problems import Problem
 
+CONNECTION_FIELD = "config.inputs.connection"  # where activation names a connection that does not exist yet
 _LOADED: list[bool] = []  # set once every module of the package is imported
 _REGISTRY: dict[str, Action] = {}
 
@@ -130,7 +131,7 @@ def check_step(step) -> list[Problem]:
         problems.append(
             Problem(
                 step.key,
-                "config.inputs.connection",
+                CONNECTION_FIELD,
                 f"no {service} connection ({name}) yet: add one under Integrations → Connections",
             )
         )

@@ -50,3 +50,15 @@ def login(page, base_url: str, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_selector("#user-tools")
+
+
+def connect(page, base_url: str, service: str, credentials: dict) -> None:
+    """Integrations → Connect → fill the service's fields → Save → Test connection → OK."""
+    page.goto(f"{base_url}/admin/integrations/connection/services/")
+    page.click(f'[data-service="{service}"] a.button:has-text("Connect")')
+    page.wait_for_url(f"**/connection/add/?service={service}")
+    for field, value in credentials.items():
+        page.fill(f"#id_cred_{field}", value)
+    page.click("input[name=_save]")
+    page.click("#faos-test-connection")
+    page.wait_for_selector(f".messagelist .success:has-text('{service}: default: OK')")

@@ -1,17 +1,17 @@
-"""A new user in a real browser: pick a template, see a validation error, fix it, activate, test-run it and
-watch the run page reach success, retry a failed run from the failed step, and read the dashboard."""
+"""A new user in a real browser: pick a template, see a validation error, fix it, connect Stripe, activate,
+test-run it and watch the run page reach success, retry a failed run from the failed step, read the dashboard."""
 
 import pytest
 
 from executions.models import Execution
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import connect, login, shot
 from workflows.library import templates_load
 from workflows.models import Workflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_template_to_test_run_to_dashboard(live_server, start_worker, page, django_user_model, settings):
+def test_template_to_test_run_to_dashboard(live_server, start_worker, page, fake_server, django_user_model, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     django_user_model.objects.create_superuser("owner", "owner@example.com", "pw-owner-123")
     templates_load()
@@ -37,6 +37,15 @@ def test_template_to_test_run_to_dashboard(live_server, start_worker, page, djan
     shot(page, "validation-error")
     page.fill('input[name="steps-4-next_step"]', "end")
     page.click('input[name="_continue"]')
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button.faos-activate")
+    assert "no stripe connection (any) yet" in page.inner_text(".messagelist")  # named before any run needs it
+
+    # connect Stripe (pointed at a local fake), then activation goes through
+    fake_server.route("GET", "/v1/balance", body={"object": "balance", "available": []})
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    connect(page, live_server.url, "stripe", {"secret_key": "sk_test_builder_123456", "base_url": fake_server.url})
+    page.goto(f"{live_server.url}/admin/workflows/workflow/{workflow.pk}/change/")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button.faos-activate")
     assert "Activated version" in page.inner_text(".messagelist")

@@ -3,7 +3,7 @@
 import pytest
 
 from executions.models import Execution
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import connect, login, shot
 from tests.e2e.conftest import wait_for
 from tests.factories import workflow_with_steps
 from workflows.models import Agent
@@ -12,18 +12,6 @@ from workflows.services import workflow_activate
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 BOT_TOKEN = "xoxb-browser-canary-123456"
 STRIPE_KEY = "sk_test_browser_canary_123456"
-
-
-def connect(page, base_url: str, service: str, credentials: dict) -> None:
-    """Integrations → Connect → fill the service's fields → Save → Test connection → OK."""
-    page.goto(f"{base_url}/admin/integrations/connection/services/")
-    page.click(f'[data-service="{service}"] a.button:has-text("Connect")')
-    page.wait_for_url(f"**/connection/add/?service={service}")
-    for field, value in credentials.items():
-        page.fill(f"#id_cred_{field}", value)
-    page.click("input[name=_save]")
-    page.click("#faos-test-connection")
-    page.wait_for_selector(f".messagelist .success:has-text('{service}: default: OK')")
 
 
 def ticket_workflow():

@@ -71,7 +71,7 @@ def test_a_real_worker_runs_three_steps_and_records_every_step_run(start_worker,
     assert all(r.started_at and r.finished_at and r.lease_owner == "" for r in runs)
     [request] = fake_server.requests
     assert request.json() == {"email": "ada@example.com", "plan": "premium"}
-    assert request.headers["Idempotency-Key"] == f"faos-{execution.pk}-notify_crm-1"
+    assert request.headers["Idempotency-Key"] == f"faos-{execution.pk}-notify_crm"
 
 
 def test_a_worker_killed_mid_step_loses_no_run_and_the_retry_carries_the_same_idempotency_key(
@@ -94,5 +94,5 @@ def test_a_worker_killed_mid_step_loses_no_run_and_the_retry_carries_the_same_id
     step = StepRun.objects.get(execution=execution, step_key="notify_crm")
     assert (step.attempt, step.claims, step.status) == (1, 2, "succeeded")
     keys = [r.headers["Idempotency-Key"] for r in fake_server.requests]
-    assert keys == [f"faos-{execution.pk}-notify_crm-1"] * 2
+    assert keys == [f"faos-{execution.pk}-notify_crm"] * 2
     assert execution.step_runs.filter(step_key="done", status="succeeded").count() == 1

@@ -2,7 +2,9 @@
 
 import pytest
 
+from executions import runtime
 from executions.services import execution_start
+from executions.sweep import sweep
 from tests.factories import workflow_with_steps
 from workflows.services import workflow_activate
 
@@ -44,3 +46,35 @@ def test_a_fast_forwarded_test_run_skips_retry_back_offs(settings):
     attempts = list(execution.step_runs.order_by("attempt").values_list("attempt", "status"))
     assert execution.status == "failed" and attempts == [(1, "failed"), (2, "failed"), (3, "failed")]
     assert len(server.requests) == 3
+
+
+def test_every_retry_of_a_step_sends_the_same_idempotency_key(settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    from tests.fakes import FakeServer
+
+    server = FakeServer()
+    server.route("POST", "/refunds", status=503, body={"error": "try later"})
+    step = {"action": "http_request", "inputs": {"method": "POST", "url": f"{server.url}/refunds", "json": {"a": 1}}}
+    retry = {"retry_max_attempts": 3, "retry_initial_delay": 0.01, "retry_max_delay": 0.02, "retry_jitter": False}
+    workflow = workflow_with_steps([{"key": "refund", "name": "Refund", "config": step, **retry}])
+    workflow_activate(workflow=workflow)
+    execution = execution_start(workflow=workflow, input={})
+    sweep_until_finished(execution)
+    server.close()
+    keys = [r.headers["Idempotency-Key"] for r in server.requests]
+    assert keys == [f"faos-{execution.pk}-refund"] * 3  # a vendor that saw an earlier try will not act twice
+
+
+def sweep_until_finished(execution, seconds: float = 5):
+    """Run due steps in this process until the run ends (what a worker and Beat would do)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        execution.refresh_from_db()
+        if execution.is_finished:
+            return
+        runtime.execution_run(execution_id=execution.pk)
+        sweep()
+        time.sleep(0.02)
+    raise AssertionError(f"run #{execution.pk} still {execution.status}")

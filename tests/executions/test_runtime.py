@@ -57,7 +57,7 @@ def test_send_email_goes_through_django_mail_with_the_idempotency_header(setting
     execution = execution_start(workflow=workflow, input={"email": "ada@example.com"})
     [message] = mail.outbox
     assert message.to == ["ada@example.com"] and message.subject == "Welcome"
-    assert message.extra_headers["X-FAOS-Idempotency-Key"] == f"faos-{execution.pk}-welcome-1"
+    assert message.extra_headers["X-FAOS-Idempotency-Key"] == f"faos-{execution.pk}-welcome"
 
 
 def test_a_missing_variable_fails_the_run_naming_path_and_step():

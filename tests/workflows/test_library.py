@@ -209,7 +209,7 @@ def test_refund_approval_below_and_above_100_refunds_in_stripe_unless_rejected(l
         assert vendor.requests == [] and "process_refund" not in path(execution)
         return
     assert_sent(vendor, execution, {"process_refund": branches.refund_call(amount)})
-    key = f"faos-{execution.pk}-process_refund-1"  # the step attempt's key: a replay is recognised by Stripe
+    key = f"faos-{execution.pk}-process_refund"  # the step's key, the same on every retry: Stripe spots a replay
     assert {k.lower(): v for k, v in vendor.requests[0].headers.items()}["idempotency-key"] == key
     assert execution.step_runs.get(step_key="process_refund").requests[0]["headers"]["Idempotency-Key"] == key
 
@@ -242,7 +242,8 @@ def test_the_gallery_shows_cards_and_use_template_opens_a_new_draft(library, cli
     client.force_login(admin_user)
     page = client.get(reverse("admin:workflows_workflowtemplate_changelist")).content.decode()
     assert "Support Ticket Escalation" in page and "Use this when:" in page and "Classify Ticket Urgency" in page
-    assert "Needs: Customer Service Agent · slack" in page  # the connections a template uses
+    assert "Needs: agent Customer Service Agent · connection slack" in page  # the connections a template uses
+    assert "Needs: connection google_workspace<" in page  # no agent: no dangling separator
     template = library["support-ticket-escalation"]
     assert client.get(reverse("admin:workflows_workflowtemplate_use", args=[template.pk])).status_code == 405
     response = client.post(reverse("admin:workflows_workflowtemplate_use", args=[template.pk]))
