@@ -1,10 +1,12 @@
 """The runtime in-process (tasks eager): step runs, variables, retries, error policies, sweep recovery."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from executions import runtime
@@ -193,3 +195,29 @@ def test_the_workflow_level_failure_notice_emails_the_owner(settings):
     [message] = mail.outbox
     assert "failed" in message.subject and "trigger.missing" in message.body
     assert f"/admin/executions/execution/{execution.pk}/" in message.body
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
+def test_the_execution_lock_leaves_its_workflow_row_free_for_other_runs():
+    from executions.run_state import locked_execution
+    from workflows.models import Workflow
+
+    workflow = active([log("a")])
+    execution = execution_start(workflow=workflow, input={})
+    free = []
+
+    def lock_the_workflow_elsewhere():
+        try:
+            with transaction.atomic():
+                free.append(bool(Workflow.objects.select_for_update(nowait=True).filter(pk=workflow.pk).exists()))
+        except DatabaseError:
+            free.append(False)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        locked_execution(execution.pk)
+        other = threading.Thread(target=lock_the_workflow_elsewhere)
+        other.start()
+        other.join()
+    assert free == [True]
