@@ -3,6 +3,7 @@
 A connector action is an ordinary registered Action named "<service>.<action>" whose `build()` returns
 the exact HTTP request the vendor documents; the base class sends it through the SSRF-guarded client,
 maps errors for the retry policy, adds the idempotency key and keeps credentials out of every output.
+Most connectors subclass RestAction, whose hooks (base URL, headers, path, JSON/form body, query) assemble it.
 """
 
 from __future__ import annotations

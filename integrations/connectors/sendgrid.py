@@ -94,7 +94,7 @@ class SendMail(SendGridAction):
         return super().build({**inputs, "from_email": sender, IDEMPOTENCY_KEY: ctx.idempotency_key}, creds, ctx)
 
     def payload(self, inputs):
-        sender = inputs["from_email"]
+        sender = inputs.get("from_email")
         if not sender:
             raise StepError("sendgrid: no sender: set 'from_email' on the step or a default sender on the connection")
         # SendGrid has no idempotency header; the key travels in custom_args, which its event webhook echoes back,
