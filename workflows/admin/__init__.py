@@ -14,20 +14,17 @@ from django.views.decorators.http import require_POST
 
 from executions.services import execution_start
 
-from ..diff import version_diff
 from ..forms import RunWorkflowForm
-from ..io import dump
-from ..models import Agent, Step, Trigger, Workflow, WorkflowVersion
+from ..models import Step, Trigger, Workflow, WorkflowVersion
 from ..services import (
     WorkflowInvalid,
     workflow_activate,
-    workflow_restore_draft,
     workflow_set_status,
     workflow_validate,
 )
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
 from ..variables import available_variables
-from . import gallery  # noqa: F401 - registers the template gallery
+from . import catalog, gallery, versions  # noqa: F401 - register agents, triggers, gallery, versions
 from .forms import StepInlineForm, TriggerInlineForm
 
 
@@ -289,165 +286,10 @@ class WorkflowAdmin(admin.ModelAdmin):
         return redirect("admin:workflows_workflow_change", pk)
 
 
-@admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "is_active_badge", "note", "created_by", "created_at", "activated_at", "runs_in_flight")
-    list_filter = ("workflow",)
-    fields = ("workflow", "number", "note", "created_by", "created_at", "activated_at", "changes", "definition_view")
-    readonly_fields = fields
-    change_form_template = "admin/workflows/workflowversion/change_form.html"
-
-    def get_queryset(self, request):
-        unfinished = Q(executions__status__in=("pending", "running", "waiting"))
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("workflow", "created_by")
-            .annotate(_in_flight=Count("executions", filter=unfinished))
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # versions are immutable: runs in flight depend on them
-
-    @admin.display(description="Active", boolean=True)
-    def is_active_badge(self, obj):
-        return obj.is_active
-
-    @admin.display(description="Runs in flight", ordering="_in_flight")
-    def runs_in_flight(self, obj):
-        return obj._in_flight
-
-    @admin.display(description="Changes from the previous version")
-    def changes(self, obj):
-        previous = obj.workflow.versions.filter(number__lt=obj.number).order_by("-number").first()
-        if previous is None:
-            return "First version."
-        return render_diff(version_diff(previous.definition, obj.definition), previous.number, obj.number)
-
-    @admin.display(description="Definition")
-    def definition_view(self, obj):
-        return format_html('<pre class="faos-json">{}</pre>', dump(obj.definition))
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(require_POST(self.version_action))
-        return [path("<int:pk>/act/", view, name="workflows_workflowversion_act")] + super().get_urls()
-
-    def version_action(self, request, pk):
-        """Activate this version (a rollback) or copy it into the draft to make a new version from it."""
-        version = get_object_or_404(WorkflowVersion.objects.select_related("workflow"), pk=pk)
-        workflow = version.workflow
-        if not request.user.has_perm("workflows.change_workflow"):
-            raise PermissionDenied
-        if request.POST.get("what") == "draft":
-            workflow_restore_draft(workflow=workflow, version=version)
-            self.message_user(
-                request, f"The draft now matches v{version.number}: edit it and activate.", messages.SUCCESS
-            )
-            return redirect("admin:workflows_workflow_change", workflow.pk)
-        try:
-            workflow_activate(workflow=workflow, user=request.user, version=version)
-        except WorkflowInvalid as exc:
-            self.message_user(request, "; ".join(str(p) for p in exc.problems), messages.ERROR)
-            return redirect("admin:workflows_workflowversion_change", pk)
-        others = workflow.executions.unfinished().exclude(version=version).count()
-        self.message_user(
-            request,
-            f"Version {version.number} is active; {others} run(s) continue on other versions.",
-            messages.SUCCESS,
-        )
-        return redirect("admin:workflows_workflow_change", workflow.pk)
-
-
 def run_options(data: dict) -> dict:
     """The test-run switches of the Run form (a live run ignores them)."""
     return {key: bool(data["test_run"] and data[key]) for key in ("fast_forward", "send_reads")}
 
 
-def render_diff(diff: dict, old: int, new: int):
-    """A readable diff: settings, steps added and removed, and changed fields with before/after."""
-    parts = [format_html("<p>v{} → v{}</p>", old, new)]
-    for label, keys in (("Added", diff["added"]), ("Removed", diff["removed"])):
-        if keys:
-            parts.append(format_html("<p><strong>{}:</strong> {}</p>", label, ", ".join(keys)))
-    for scope, changes in [("settings", diff["settings"]), *diff["changed"].items()]:
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td><del>{}</del></td><td><ins>{}</ins></td></tr>",
-            ((f, _short(c["from"]), _short(c["to"])) for f, c in changes.items()),
-        )
-        if changes:
-            parts.append(format_html('<p><strong>{}</strong></p><table class="faos-diff">{}</table>', scope, rows))
-    if diff["reordered"]:
-        parts.append(format_html("<p>Steps were reordered.</p>"))
-    return format_html_join("", "{}", ((p,) for p in parts)) if len(parts) > 1 else "No changes."
-
-
-def _short(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
 def _pretty(value) -> str:
-    import json
-
     return json.dumps(value or {}, indent=2)
-
-
-@admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
-    list_display = ("name", "role", "provider", "model", "allowed")
-    list_filter = ("provider",)
-    search_fields = ("name", "role", "instructions")
-    fieldsets = (
-        (None, {"fields": ("name", "role", "instructions")}),
-        ("Model", {"fields": (("provider", "model"), ("temperature", "max_tokens"), "connection")}),
-        (
-            "Permissions",
-            {
-                "fields": ("allowed_actions",),
-                "description": "Agent actions: classify, score, extract, draft_reply, summarize, decide, custom; "
-                "plus any action name (e.g. send_email, slack.post_message) the agent may use.",
-            },
-        ),
-    )
-
-    @admin.display(description="Allowed actions")
-    def allowed(self, obj):
-        return ", ".join(obj.allowed_actions or []) or "—"
-
-
-@admin.register(Trigger)
-class TriggerAdmin(admin.ModelAdmin):
-    """All triggers at a glance; bulk enable/disable keeps their Celery Beat tasks in step."""
-
-    list_display = ("__str__", "kind", "name", "is_enabled", "updated_at")
-    list_filter = ("kind", "is_enabled")
-    list_select_related = ("workflow",)
-    search_fields = ("name", "workflow__name")
-    actions = ("enable_selected", "disable_selected")
-    form = TriggerInlineForm
-    fields = ("workflow", "kind", "name", "config", "is_enabled", "new_secret")
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        trigger_sync(trigger=obj)
-
-    @admin.action(description="Enable selected triggers", permissions=["change"])
-    def enable_selected(self, request, queryset):
-        self._set_enabled(request, queryset, True)
-
-    @admin.action(description="Disable selected triggers", permissions=["change"])
-    def disable_selected(self, request, queryset):
-        self._set_enabled(request, queryset, False)
-
-    def _set_enabled(self, request, queryset, enabled: bool):
-        for trigger in queryset:
-            trigger.is_enabled = enabled
-            trigger.save(update_fields=["is_enabled", "updated_at"])
-            trigger_sync(trigger=trigger)
-        self.message_user(
-            request, f"{'Enabled' if enabled else 'Disabled'} {queryset.count()} trigger(s).", messages.SUCCESS
-        )
