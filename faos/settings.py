@@ -106,7 +106,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="FAOS Workflows <workflow
 # Celery: the broker only carries "go look at execution N"; the database is the truth.
 # The default filesystem transport needs no server, for `make run` on a bare machine.
 BROKER_DIR = BASE_DIR / env("FAOS_BROKER_DIR", default="var/broker")
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")  # a host, or kombu warns
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
