@@ -315,3 +315,16 @@ def test_a_test_run_through_the_api_takes_fast_forward_and_send_reads(api):
     run = api.post(f"/api/workflows/{workflow['id']}/run/", body, format="json")
     assert run.status_code == 202
     assert Execution.objects.get(pk=run.json()["id"]).trigger_meta == {"fast_forward": True, "send_reads": True}
+
+
+def test_the_api_checks_step_and_trigger_configs_like_the_admin_naming_the_field(api):
+    email = {"action": "send_email", "inputs": {"subject": "Hi", "body": "x"}}
+    body = {"name": "Mail", "steps": [{"key": "mail", "name": "Send Mail", "kind": "action", "config": email}]}
+    refused = api.post("/api/workflows/", body, format="json")
+    assert refused.status_code == 400 and refused.json() == {"steps": [{"config": ["config.inputs.to: is required"]}]}
+    schedule = {"kind": "schedule", "config": {"cron": 9}}
+    bad_trigger = api.post("/api/workflows/", {"name": "Cron", "triggers": [schedule]}, format="json")
+    assert bad_trigger.status_code == 400 and "config.cron" in bad_trigger.json()["triggers"][0]
+    from workflows.models import Workflow
+
+    assert not Workflow.objects.filter(name__in=["Mail", "Cron"]).exists()  # nothing half-written

@@ -12,7 +12,8 @@ from django.urls import reverse
 from executions.engine import kinds
 from integrations import actions
 from tests.factories import workflow_with_steps
-from workflows.admin.forms import StepInlineForm, config_errors
+from workflows.admin.forms import StepInlineForm
+from workflows.config_checks import config_errors
 from workflows.library import template_files
 from workflows.models import Agent
 

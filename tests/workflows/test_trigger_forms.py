@@ -10,7 +10,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from tests.factories import TriggerFactory, UserFactory, WorkflowFactory
-from workflows.admin.forms import TriggerInlineForm, schema_errors
+from workflows.admin.forms import TriggerInlineForm
+from workflows.config_checks import schema_errors, trigger_problems
 from workflows.library import template_files
 from workflows.models import Trigger
 from workflows.triggers import AUTH_SCHEMES, COMMON_TIME_ZONES, config_schema
@@ -62,7 +63,7 @@ def test_every_kind_has_a_valid_schema_with_titles_and_help():
 def test_every_library_trigger_fits_its_kinds_schema(trigger):
     kind, config = trigger.get("kind", "manual"), trigger.get("config") or {}
     assert schema_errors(config_schema(kind), config, "config") == []
-    assert TriggerInlineForm.problems(kind, config) == {}
+    assert trigger_problems(kind, config) == {}
 
 
 @pytest.mark.parametrize("kind", sorted(WRONG))
@@ -88,7 +89,7 @@ def test_the_schema_checks_the_shape_and_trigger_config_errors_the_meaning():
 def test_any_iana_time_zone_is_accepted_not_only_the_suggested_ones():
     zone = "America/Argentina/Buenos_Aires"
     assert zone not in COMMON_TIME_ZONES and "Europe/Berlin" in COMMON_TIME_ZONES
-    assert TriggerInlineForm.problems("schedule", {"cron": "0 9 * * 1-5", "timezone": zone}) == {}
+    assert trigger_problems("schedule", {"cron": "0 9 * * 1-5", "timezone": zone}) == {}
 
 
 def test_the_page_carries_each_kinds_schema_and_the_preview_url(client, admin_user):

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from executions.services import execution_start
 
+from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
 from ..services import (
@@ -201,7 +202,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             config = json.loads(request.GET.get("config") or "{}")
         except ValueError:
             return JsonResponse({"errors": {"config": "is not valid JSON"}})
-        problems = TriggerInlineForm.problems(Trigger.Kind.SCHEDULE, config)
+        problems = trigger_problems(Trigger.Kind.SCHEDULE, config)
         if problems:  # an answer about the config, not a bad request: no warning in the log for each keystroke
             return JsonResponse({"errors": problems})
         start, end = (config.get(f) and datetime.fromisoformat(config[f]) for f in ("start", "end"))

@@ -5,9 +5,10 @@ from rest_framework import serializers
 
 from executions.engine import kinds
 
+from ..config_checks import config_errors, trigger_problems
 from ..models import EDITABLE_STEP_FIELDS as STEP_FIELDS
 from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
-from ..triggers import trigger_config_errors, trigger_sync
+from ..triggers import trigger_sync
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -30,6 +31,14 @@ class StepSerializer(serializers.ModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
         return value
+
+    def validate(self, attrs):
+        """The config against its kind's schema and its action's inputs, as the admin's step form checks it."""
+        kind = attrs.get("kind", self.instance.kind if isinstance(self.instance, Step) else "action")
+        problems = config_errors(kind, attrs.get("config") or {})
+        if problems:
+            raise serializers.ValidationError({"config": problems})
+        return attrs
 
 
 class TriggerSerializer(serializers.ModelSerializer):
@@ -56,7 +65,7 @@ class TriggerSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         current = self.instance if isinstance(self.instance, Trigger) else None
         kind = attrs.get("kind", current.kind if current else Trigger.Kind.MANUAL)
-        errors = trigger_config_errors(kind, attrs.get("config", current.config if current else {}) or {})
+        errors = trigger_problems(kind, attrs.get("config", current.config if current else {}) or {})
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
