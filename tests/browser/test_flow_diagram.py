@@ -1,8 +1,6 @@
 """The flow diagram in a real browser: every step of a template-made workflow is a visible node, nothing overlaps,
 names fit their boxes, and it reads in dark mode too. Saves the screenshot the docs use."""
 
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
@@ -13,7 +11,7 @@ from workflows.services import workflow_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "flow-diagram.png"
+DOCS_SHOT = ARTIFACTS / "flow-diagram-docs.png"  # copied into docs/screenshots by hand when it changes
 BOXES = """els => els.map(g => {
   const shape = g.querySelector('.fd-shape').getBBox();
   const names = [...g.querySelectorAll('.fd-name, .fd-kind')].map(t => t.getComputedTextLength());
