@@ -528,7 +528,7 @@ def elapse(execution: Execution, key: str) -> StepRun:
         return pending.filter(wake_at__gt=timezone.now() + timedelta(minutes=30)).order_by("-id").first()
 
     try:
-        run = wait_for(parked, timeout=60, message=f"run #{execution.pk} to park on a timer of {key}")
+        run = wait_for(parked, timeout=120, message=f"run #{execution.pk} to park on a timer of {key}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the run is {execution.status} at: {where(execution)}") from None
     now, output = timezone.now(), run.output
