@@ -73,6 +73,13 @@ def execution_start(
         return Execution.objects.get(workflow=workflow, idempotency_key=idempotency_key)
 
 
+def test_run_options(*, is_test: bool, options) -> dict:
+    """The test-run switches a run was asked for (waits fast-forwarded, reads sent); a live run takes none."""
+    if not is_test:
+        return {}
+    return {key: bool(options.get(key)) for key in ("fast_forward", "send_reads")}
+
+
 def _version_to_run(workflow: Workflow, *, user, is_test: bool) -> WorkflowVersion:
     if is_test:  # a test run exercises the draft as it is now
         problems = definition_validate(definition=workflow_definition(workflow=workflow))

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from executions.services import execution_start
+from executions.services import execution_start, test_run_options
 
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
@@ -227,7 +227,7 @@ class WorkflowAdmin(admin.ModelAdmin):
                     user=request.user,
                     is_test=form.cleaned_data["test_run"],
                     source=f"admin:{request.user.get_username()}",
-                    trigger_meta=run_options(form.cleaned_data),
+                    trigger_meta=test_run_options(is_test=form.cleaned_data["test_run"], options=form.cleaned_data),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -285,11 +285,6 @@ class WorkflowAdmin(admin.ModelAdmin):
         if not problems:
             self.message_user(request, "No problems found: this workflow can be activated.", messages.SUCCESS)
         return redirect("admin:workflows_workflow_change", pk)
-
-
-def run_options(data: dict) -> dict:
-    """The test-run switches of the Run form (a live run ignores them)."""
-    return {key: bool(data["test_run"] and data[key]) for key in ("fast_forward", "send_reads")}
 
 
 def _pretty(value) -> str:

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from executions.api.serializers import ExecutionSerializer
-from executions.services import execution_start
+from executions.services import execution_start, test_run_options
 
 from .. import io
 from ..audit import audit
@@ -172,7 +172,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 trigger_kind="api",
                 is_test=bool(request.data.get("test")),
                 source=f"api:{request.user}",
-                trigger_meta=test_options(request.data),
+                trigger_meta=test_run_options(is_test=bool(request.data.get("test")), options=request.data),
             )
         except WorkflowInvalid as exc:
             return problems_response(exc.problems)
@@ -181,13 +181,6 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(
             ExecutionSerializer(execution, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
-
-
-def test_options(data) -> dict:
-    """The test-run switches a run request may set (ignored for live runs)."""
-    if not isinstance(data, dict) or not data.get("test"):
-        return {}
-    return {key: bool(data.get(key)) for key in ("fast_forward", "send_reads")}
 
 
 class TriggerViewSet(viewsets.ModelViewSet):
