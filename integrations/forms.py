@@ -6,6 +6,7 @@ from django import forms
 
 from . import connectors
 from .models import Connection
+from .services import connection_credential_problems, connection_set_credentials
 
 PREFIX = "cred_"
 
@@ -59,23 +60,19 @@ class ConnectionForm(forms.ModelForm):
         if service is None:
             self.add_error("service", "Choose the service this connection is for.")
             return cleaned
-        typed = self.typed()
-        unknown = sorted(set(typed) - set(service.credential_fields))
+        stored = self.instance.credentials if self.instance.pk and self.instance.service == service.name else {}
+        unknown, missing = connection_credential_problems(service=service, stored=stored, typed=self.typed())
         if unknown:
-            self.add_error("credential_values", f"Unknown field(s) for {service.label}: {', '.join(unknown)}.")
-        kept = self.instance.credentials if self.instance.pk and self.instance.service == service.name else {}
-        missing = service.missing_credentials(kept | typed)
+            self.add_error("credential_values", f"{unknown[0].upper()}{unknown[1:]}.")
         if missing:
-            self.add_error(None, f"{service.label} needs: {missing}.")
+            self.add_error(None, f"{missing}.")
         return cleaned
 
     def save(self, commit=True):
         connection = super().save(commit=False)
-        typed = self.typed()
-        if typed:
-            kept = connection.credentials if "service" not in self.changed_data else {}  # a new service starts clean
-            connection.credentials = (kept or {}) | typed
-            connection.status = Connection.Status.UNTESTED
+        connection_set_credentials(
+            connection=connection, typed=self.typed(), same_service="service" not in self.changed_data
+        )
         if commit:
             connection.save()
         return connection

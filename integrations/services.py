@@ -67,3 +67,20 @@ def connection_test(*, connection: Connection) -> tuple[bool, str]:
         return False, str(exc)
     connection_record_test(connection=connection, ok=True)
     return True, ""
+
+
+def connection_credential_problems(*, service, stored: dict, typed: dict) -> tuple[str | None, str | None]:
+    """(fields the service does not know, what is still missing once typed is merged into stored), in words."""
+    unknown = sorted(set(typed) - set(service.credential_fields))
+    missing = service.missing_credentials(stored | typed)
+    return (
+        f"unknown field(s) for {service.label}: {', '.join(unknown)}" if unknown else None,
+        f"{service.label} needs: {missing}" if missing else None,
+    )
+
+
+def connection_set_credentials(*, connection: Connection, typed: dict, same_service: bool) -> None:
+    """Merge newly typed credentials into the stored ones (a new service starts clean); it must be tested again."""
+    if typed:
+        connection.credentials = ((connection.credentials or {}) if same_service else {}) | typed
+        connection.status = Connection.Status.UNTESTED

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from .. import connectors
 from ..models import Connection
+from ..services import connection_credential_problems, connection_set_credentials
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -44,13 +45,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         service = connectors.get_service(attrs.get("service") or self.instance.service)
         typed = attrs.get("credentials") or {}
-        unknown = sorted(set(typed) - set(service.credential_fields))
-        if unknown:
-            raise serializers.ValidationError({"credentials": [f"unknown field(s) for {service.label}: {unknown}"]})
         same_service = self.instance is not None and self.instance.service == service.name
-        missing = service.missing_credentials((self.instance.credentials if same_service else {}) | typed)
-        if missing:
-            raise serializers.ValidationError({"credentials": [f"{service.label} needs: {missing}"]})
+        stored = self.instance.credentials if same_service else {}
+        problems = [p for p in connection_credential_problems(service=service, stored=stored, typed=typed) if p]
+        if problems:
+            raise serializers.ValidationError({"credentials": problems[:1]})
         attrs["credentials"] = typed
         return attrs
 
@@ -58,11 +57,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return Connection.objects.create(**validated)
 
     def update(self, instance, validated):
-        typed = validated.pop("credentials")
-        if typed:
-            kept = instance.credentials if validated.get("service", instance.service) == instance.service else {}
-            instance.credentials = kept | typed
-            instance.status = Connection.Status.UNTESTED
+        same_service = validated.get("service", instance.service) == instance.service
+        connection_set_credentials(connection=instance, typed=validated.pop("credentials"), same_service=same_service)
         return super().update(instance, validated)
 
 
