@@ -11,8 +11,11 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# var/local.env (written once, git-ignored) turns DEBUG on and holds this checkout's generated keys;
+# without it, settings are production's and refuse to start without SECRET_KEY and FAOS_ENCRYPTION_KEYS.
 setup: $(BIN)/.installed
 	mkdir -p var
+	$(BIN)/python -m faos.local_env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py load_templates
@@ -33,5 +36,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Keeps var/local.env: its key may still be needed by a database outside this folder (DATABASE_URL).
 clean:
-	rm -rf var db.sqlite3* staticfiles .pytest_cache
+	[ ! -d var ] || find var -mindepth 1 -maxdepth 1 ! -name local.env -exec rm -rf {} +
+	rm -rf db.sqlite3* staticfiles .pytest_cache

@@ -15,6 +15,8 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from workflows import authz
+
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
@@ -34,10 +36,7 @@ class ApprovalError(Exception):
 
 def approvals_visible_to(user) -> QuerySet[Approval]:
     """Approvals this user may see and decide: named, through a group, or with the decide-any permission."""
-    qs = Approval.objects.select_related("execution__workflow")
-    if user.has_perm("executions.decide_any_approval"):
-        return qs
-    return qs.filter(Q(approvers=user) | Q(approver_groups__in=user.groups.all())).distinct()
+    return authz.visible(user, Approval).select_related("execution__workflow")
 
 
 @transaction.atomic
@@ -57,7 +56,7 @@ def approval_open(*, execution: Execution, step_run: StepRun, request: dict) -> 
         currency=str(request.get("currency") or "")[:3],
         required_approvals=int(request.get("required") or 1),
         allow_requester=bool(request.get("allow_requester", False)),
-        requested_by=execution.started_by,
+        requested_by=authz.actor_of(execution),  # the person behind the run never approves it
         due_at=now + timedelta(seconds=parse_duration(request["due"])) if request.get("due") else None,
         remind_every=timedelta(seconds=parse_duration(request["remind_every"]))
         if request.get("remind_every")
@@ -80,11 +79,7 @@ def approval_open(*, execution: Execution, step_run: StepRun, request: dict) -> 
 
 def approvers_of(approval: Approval):
     """Everyone who may decide: named approvers and members of the approver groups."""
-    User = get_user_model()
-    named = approval.approvers.values("pk")
-    return User.objects.filter(
-        Q(pk__in=named) | Q(groups__in=approval.approver_groups.all()), is_active=True
-    ).distinct()
+    return authz.eligible_deciders(approval)
 
 
 @transaction.atomic
@@ -97,8 +92,10 @@ def approval_delegate(*, approval_id: int, user, to_username: str) -> Approval:
         raise ApprovalError(f"Already {approval.status}.", status=409)
     target = get_user_model().objects.filter(username=to_username, is_active=True).first()
     groups = approval.approver_groups.all()
-    if target is None or (groups.exists() and not target.groups.filter(pk__in=groups).exists()):
-        raise ApprovalError(f"{to_username} is not a member of this approval's groups.", status=400, field="to")
+    if target is None or target.pk == user.pk or not authz.may(target, "decide", approval):
+        raise ApprovalError(f"{to_username} may not decide this approval.", status=400, field="to")
+    if approval.decisions.filter(user=target).exists():
+        raise ApprovalError(f"{to_username} has already decided this approval.", status=400, field="to")
     entry = {
         "at": timezone.now().isoformat(),
         "action": "delegated",
@@ -158,6 +155,8 @@ def approval_decide(*, approval_id: int, user, decision: str, comment: str = "")
         raise ApprovalError("No such approval.", status=404)
     approval = Approval.objects.select_for_update().get(pk=approval.pk)  # serialises simultaneous clicks
     _check_may_decide(approval, user, decision, comment)
+    if not authz.may(user, "decide", approval):
+        raise ApprovalError("You may not decide this approval.", status=403)
     ApprovalDecision.objects.create(approval=approval, user=user, decision=decision, comment=comment)
     approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
     if decision == ApprovalDecision.Decision.REJECT:
@@ -191,7 +190,8 @@ def _close(approval: Approval, status: str, comment: str = "") -> None:
     from .events import event_emit
 
     data = {"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id}
-    transaction.on_commit(lambda: event_emit(type="approval.decided", data=data, source="system"))
+    workflow = approval.execution.workflow
+    transaction.on_commit(lambda: event_emit(type="approval.decided", data=data, source="system", about=workflow))
 
 
 def approval_state(approval: Approval) -> dict:

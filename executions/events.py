@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
+
+from workflows import authz
 
 from .engine.definition import Definition
 from .engine.errors import ExpressionError
@@ -18,19 +21,41 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def event_emit(*, type: str, data: dict | None = None, source: str = "") -> Event:
-    """Store an event and wake every `wait_for_event` step whose type and match it satisfies."""
+def event_emit(*, type: str, data: dict | None = None, source: str = "", sender=None, about=None) -> Event:
+    """Store an event and wake every `wait_for_event` step whose type and match it satisfies.
+
+    A person's event (`sender`) reaches only runs and workflows that person may run; the system's event
+    about a workflow's run (`about`) reaches only runs that act for someone who may see that workflow.
+    """
+    if sender is not None and not authz.may_emit(sender, type):
+        raise authz.Refused(f"'{type}' is one of the system's own event types")
+    reaches = _audience(sender, about)
     event = Event.objects.create(type=type, data=data or {}, source=source)
-    waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING).select_related("execution")
-    resumed = sum(_resume_if_matching(step_run, event) for step_run in waiting)
+    waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING).select_related(
+        "execution__workflow__activated_by", "execution__started_by"
+    )
+    resumed = sum(_resume_if_matching(s, event) for s in waiting if reaches(authz.actor_of(s.execution), s.execution))
     if resumed:
         Event.objects.filter(pk=event.pk).update(resumed=resumed)
         event.resumed = resumed
-    event.started = _start_event_triggers(event)
+    event.started = _start_event_triggers(event, reaches)
     return event
 
 
-def _start_event_triggers(event: Event) -> list[int]:
+def _audience(sender, about) -> Callable:
+    """Whether the event may reach a run or workflow acting for `actor` (None: acting for nobody)."""
+
+    def reaches(actor, target) -> bool:
+        if sender is not None:
+            return authz.may(sender, "run", target)
+        if about is not None and actor is not None:
+            return authz.may(actor, "view", about)
+        return True
+
+    return reaches
+
+
+def _start_event_triggers(event: Event, reaches: Callable) -> list[int]:
     """Start every active workflow with an enabled event trigger for this type whose filter holds."""
     from workflows.models import Trigger
 
@@ -38,8 +63,8 @@ def _start_event_triggers(event: Event) -> list[int]:
 
     started = []
     triggers = Trigger.objects.filter(kind="event", is_enabled=True, workflow__status="active", config__type=event.type)
-    for trigger in triggers.select_related("workflow__active_version"):
-        if not _filter_holds(trigger, event):
+    for trigger in triggers.select_related("workflow__active_version", "workflow__activated_by"):
+        if not reaches(trigger.workflow.activated_by, trigger.workflow) or not _filter_holds(trigger, event):
             continue
         execution = execution_start(
             workflow=trigger.workflow,

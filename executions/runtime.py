@@ -8,6 +8,7 @@ import socket
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 from integrations import actions as action_registry
 from integrations.agents import AgentRunner
 from integrations.services import connection_credentials
+from workflows import authz
 
 from . import containers, scopes
 from .approvals import ApprovalRunner
@@ -25,6 +27,7 @@ from .engine.context import StepContext, trigger_vars
 from .engine.definition import Definition
 from .engine.errors import StepError
 from .engine.outcome import Decision, Outcome
+from .leases import heartbeat_every, lease_until, steprun_renew
 from .models import Event, Execution, StepRun
 from .run_state import RunState, finished_count, locked_execution
 from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message
@@ -79,10 +82,9 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if state is not None:
         state.claimed_step(step_run, execution)
     definition = _definition(execution, state)
-    timeout = interpreter.step_timeout(definition.step(step_run.step_key))
     step_run.status = StepRun.Status.RUNNING
     step_run.lease_owner = worker
-    step_run.lease_expires_at = now + timedelta(seconds=timeout + settings.FAOS_LEASE_GRACE_SECONDS)
+    step_run.lease_expires_at = lease_until(now)  # renewed while the step runs (see _run's heartbeat)
     step_run.claims += 1
     step_run.started_at = step_run.started_at or now
     step_run.save(update_fields=["status", "lease_owner", "lease_expires_at", "claims", "started_at"])
@@ -108,11 +110,11 @@ def _run(
     ctx = StepContext(
         step=step,
         variables=build_variables(execution, step_run.scope, state),
-        actions=ActionRunner(execution_id=execution.pk),
+        actions=ActionRunner(execution_id=execution.pk, actor=authz.actor_of(execution)),
         events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
         approvals=ApprovalRunner(execution, step_run),
-        agents=AgentRunner(),
+        agents=AgentRunner(actor=authz.actor_of(execution)),
         tasks=TaskRunner(execution, step_run),
         cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
         attempt=step_run.attempt,
@@ -120,6 +122,8 @@ def _run(
         test_mode=execution.is_test,
         now=timezone.now(),
         timeout=interpreter.step_timeout(step),
+        heartbeat=partial(steprun_renew, step_run_id=step_run.pk, worker=step_run.lease_owner),
+        heartbeat_every=heartbeat_every(),
         resume=step_run.output if step_run.wake_at and isinstance(step_run.output, dict) else None,
         fast_forward=execution.fast_forward,
         extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
@@ -174,15 +178,19 @@ class SubWorkflows:
 
         from .services import execution_start
 
-        found = (
-            Workflow.objects.filter(pk=workflow) if str(workflow).isdigit() else Workflow.objects.filter(name=workflow)
-        )
+        actor = authz.actor_of(self.execution)
+        # Only workflows the person behind this run may see; the others do not exist for it.
+        visible = authz.visible(actor, Workflow)
+        found = visible.filter(pk=workflow) if str(workflow).isdigit() else visible.filter(name=workflow)
         target = found.select_related("active_version").first()
         if target is None:
             raise StepError(f"no workflow named '{workflow}'")
+        if not authz.may(actor, "run", target):
+            raise StepError(f"permission error: {actor.get_username()} may not run workflow '{target.name}'")
         child = execution_start(
             workflow=target,
             input=input,
+            user=actor,
             trigger_kind="sub_workflow",
             source=f"step {ctx.step.key} of #{self.execution.pk}",
             is_test=self.execution.is_test,
@@ -201,8 +209,8 @@ class SubWorkflows:
 class ActionRunner:
     """The engine's ActionPort, backed by the integrations' action registry."""
 
-    def __init__(self, *, execution_id: int):
-        self.execution_id = execution_id
+    def __init__(self, *, execution_id: int, actor=None):
+        self.execution_id, self.actor = execution_id, actor
 
     def run(self, action, inputs, *, ctx):
         action_ctx = action_registry.ActionContext(
@@ -215,9 +223,11 @@ class ActionRunner:
             send_reads=bool(ctx.extra.get("send_reads")),
             sent=ctx.extra.setdefault("sent", []),
             credentials=lambda service, name: connection_credentials(
-                service=service, name=name, test_mode=ctx.test_mode
+                service=service, name=name, test_mode=ctx.test_mode, actor=self.actor
             ),
         )
+        if ctx.input is inputs:  # the step run keeps its input: without the credentials typed into it
+            ctx.input = action_registry.recorded_inputs(action, inputs)
         return action_registry.run_action(action, inputs, action_ctx)
 
 
@@ -235,7 +245,7 @@ def steprun_complete(
         return None
     if state is not None:
         state.wrote(step_run.pk, finished=outcome.status != "waiting")
-    if ctx.extra.get("set_vars"):
+    if ctx.extra.get("set_vars") and outcome.status == "succeeded":  # a refused `set` changes nothing
         execution.variables = {**execution.variables, **ctx.extra["set_vars"]}
         execution.save(update_fields=["variables"])
     if outcome.status == "waiting":

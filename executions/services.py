@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.actions import CONNECTION_FIELD
+from workflows import authz
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
@@ -20,6 +21,7 @@ from .models import Execution, StepRun
 logger = logging.getLogger(__name__)
 
 
+ACTS_FOR_ACTIVATOR = frozenset({"webhook", "schedule", "event"})
 SHORT_TIMER = 60.0  # seconds: timers up to this long also get a Celery countdown; longer ones only the sweep
 
 
@@ -53,6 +55,10 @@ def execution_start(
     """Start a run: every trigger calls this. Returns the existing run for a repeated idempotency key."""
     if not isinstance(input, dict):
         raise ValidationError({"input": 'The input must be a JSON object, e.g. {"customer": {...}}.'})
+    if user is not None:
+        authz.require(user, "run", workflow)
+    elif trigger_kind in ACTS_FOR_ACTIVATOR:
+        user = workflow.activated_by  # nobody pressed a button: the run acts for who switched it on
     version = version or _version_to_run(workflow, user=user, is_test=is_test)
     fields = dict(
         input=input,
@@ -113,8 +119,9 @@ def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict
 
 
 @transaction.atomic
-def execution_cancel(*, execution: Execution, reason: str = "Cancelled by a user") -> bool:
+def execution_cancel(*, execution: Execution, user=None, reason: str = "Cancelled by a user") -> bool:
     """Cancel an unfinished run: pending steps never start, running ones are not resumed."""
+    authz.require(user, "run", execution)
     execution = Execution.objects.select_for_update().get(pk=execution.pk)
     if execution.is_finished:
         return False
@@ -162,7 +169,10 @@ def _emit_finished(execution: Execution) -> None:
         "is_test": execution.is_test,
     }
     # After commit: emitting locks other runs (waiters, triggers); never while holding this run's lock.
-    transaction.on_commit(lambda: event_emit(type=f"execution.{data['status']}", data=data, source="system"))
+    workflow = execution.workflow
+    transaction.on_commit(
+        lambda: event_emit(type=f"execution.{data['status']}", data=data, source="system", about=workflow)
+    )
 
 
 def _wake_parent(execution: Execution) -> None:
@@ -197,6 +207,7 @@ def execution_rerun(*, execution: Execution, user=None) -> Execution:
 @transaction.atomic
 def execution_retry(*, execution: Execution, user=None, on_active_version: bool = False) -> Execution:
     """Start a new run from the failed step, reusing the results of the steps that succeeded before it."""
+    authz.require(user, "run", execution)
     if execution.status not in (Execution.Status.FAILED, Execution.Status.TIMED_OUT):
         raise ValidationError(
             {"execution": f"Run #{execution.pk} is {execution.status}; only failed runs can be retried."}

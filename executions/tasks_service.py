@@ -9,9 +9,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+
+from workflows import authz
 
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
@@ -26,10 +28,7 @@ def notify(*, users, text: str, url: str = "") -> None:
 
 def tasks_for(user) -> QuerySet[Task]:
     """Tasks assigned to this user directly or through a group (everything with the view permission)."""
-    qs = Task.objects.select_related("assignee", "assignee_group", "execution__workflow")
-    if user.has_perm("executions.view_task") and user.is_superuser:
-        return qs
-    return qs.filter(Q(assignee=user) | Q(assignee_group__in=user.groups.all()))
+    return authz.visible(user, Task).select_related("assignee", "assignee_group", "execution__workflow")
 
 
 @transaction.atomic
@@ -84,8 +83,9 @@ def _group(name):
 
 @transaction.atomic
 def task_complete(*, task_id: int, user) -> Task:
-    """Mark a task done (once) and wake the step waiting for it."""
+    """Mark a task done (once) and wake the step waiting for it; only whom it is for may."""
     task = Task.objects.select_for_update().get(pk=task_id)
+    authz.require(user, "complete", task)
     if task.status != Task.Status.OPEN:
         return task
     task.status, task.completed_at, task.completed_by = Task.Status.DONE, timezone.now(), user

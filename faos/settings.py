@@ -1,21 +1,56 @@
-"""Settings, read from the environment with django-environ; every value has a local default."""
+"""Settings, read from the environment with django-environ.
+
+Production is the default: DEBUG is off and the process refuses to start without its own SECRET_KEY and
+FAOS_ENCRYPTION_KEYS. `make run` turns DEBUG on and generates local keys once into var/local.env.
+"""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Env files never override the real environment: `.env` (yours, optional), then var/local.env, which
+# `make setup` writes once for local development (DEBUG on, generated keys). FAOS_ENV_FILES="" reads none.
+for _env_file in env.list("FAOS_ENV_FILES", default=[".env", "var/local.env"]):
+    if (BASE_DIR / _env_file).is_file():
+        environ.Env.read_env(BASE_DIR / _env_file, overwrite=False)
 
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production")
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
+# The key FAOS once shipped as its default is public: acceptable (and still the default) only with DEBUG on.
+INSECURE_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"
+SECRET_KEY = env("SECRET_KEY", default=INSECURE_DEV_SECRET_KEY if DEBUG else "")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys, while sessions move over
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == INSECURE_DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is missing or a public development value, and DEBUG is off. Set the SECRET_KEY "
+        "environment variable to a long random string, generated with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(for local development, `make run` turns DEBUG on and generates one in var/local.env)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# HTTPS. With DEBUG off: redirect to HTTPS, secure cookies, a year of HSTS for this host. Behind a proxy that
+# terminates TLS (and always sets or strips the header), opt in with
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https so Django sees the request was secure.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if _proxy_ssl_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -79,8 +114,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one per test process, so two test runs on one machine never share (or delete) each other's.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("FAOS_DB_POOL", default=True):
+        # Each process borrows from its own bounded pool (psycopg_pool), so no number of requests can open
+        # more than FAOS_DB_POOL_MAX_SIZE server connections per process; a request that finds the pool
+        # empty waits FAOS_DB_POOL_TIMEOUT seconds, then fails alone.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pool replaces persistent connections (Django requires 0)
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("FAOS_DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("FAOS_DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.float("FAOS_DB_POOL_TIMEOUT", default=10.0),
+        }  # CONN_HEALTH_CHECKS makes the pool check a connection before lending it
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -138,27 +184,64 @@ CELERY_BEAT_SCHEDULE = {
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
-# Engine: how long past a step's timeout a claimed step's lease lasts before the sweep
-# decides its worker died and hands the step to another worker.
+# Engine: how long a claimed step's lease lasts without renewal before the sweep decides its worker
+# died and hands the step to another worker; a live worker renews it every third of this while the step runs.
 FAOS_LEASE_GRACE_SECONDS = env.float("FAOS_LEASE_GRACE_SECONDS", default=30.0)
+# What one step attempt may build (approximate characters of JSON): everything it renders from `{{ … }}`
+# (and how long that may take), and its output; read by executions/apps.py into the engine's limits.
+FAOS_MAX_RENDERED_CHARS = env.int("FAOS_MAX_RENDERED_CHARS", default=4_000_000)
+FAOS_RENDER_SECONDS = env.float("FAOS_RENDER_SECONDS", default=5.0)
+FAOS_MAX_STEP_OUTPUT_CHARS = env.int("FAOS_MAX_STEP_OUTPUT_CHARS", default=4_000_000)
 FAOS_STEPS_PER_TASK = env.int("FAOS_STEPS_PER_TASK", default=50)
 FAOS_DEFAULT_WORKFLOW_TIMEOUT = env.int("FAOS_DEFAULT_WORKFLOW_TIMEOUT", default=300)
 # Outbound HTTP: private, loopback and link-local targets are refused unless listed here
 # (host names, IPs or CIDRs), e.g. "127.0.0.1,10.0.0.0/8".
 FAOS_HTTP_ALLOW_HOSTS = env.list("FAOS_HTTP_ALLOW_HOSTS", default=[])
-# Credentials encryption (Fernet keys, newest first, comma separated); rotating = prepend a key.
-FAOS_ENCRYPTION_KEYS = env.list("FAOS_ENCRYPTION_KEYS", default=[])
+# Credentials encryption (Fernet keys, newest first, comma separated); rotating = prepend a key and run
+# `manage.py rotate_keys`. Never derived from SECRET_KEY: a database dump alone must not open credentials.
+FAOS_ENCRYPTION_KEYS = [key.strip() for key in env.list("FAOS_ENCRYPTION_KEYS", default=[]) if key.strip()]
+if not FAOS_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "FAOS_ENCRYPTION_KEYS is not set, and DEBUG is off: stored credentials need a key of their own. Set the "
+        "FAOS_ENCRYPTION_KEYS environment variable to a Fernet key, generated with: "
+        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' "
+        "(keep it safe: without it stored credentials cannot be read)."
+    )
+for _number, _key in enumerate(FAOS_ENCRYPTION_KEYS, 1):
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FAOS_ENCRYPTION_KEYS: key {_number} is not a Fernet key (32 url-safe base64 bytes)"
+        )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "faos.throttling.ThrottledTokenAuthentication",  # counts wrong tokens per client address
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["faos.throttling.AnonThrottle", "faos.throttling.UserThrottle"],
+    # How many proxies in front of FAOS append to X-Forwarded-For; 0 trusts only REMOTE_ADDR.
+    "NUM_PROXIES": env.int("FAOS_NUM_PROXIES", default=0),
+    # "N/second|minute|hour|day"; failures count wrong tokens and bad webhook signatures per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("FAOS_THROTTLE_ANON", default="300/minute"),
+        "user": env("FAOS_THROTTLE_USER", default="3000/minute"),
+        "token_failures": env("FAOS_THROTTLE_TOKEN_FAILURES", default="30/minute"),
+        "webhook_signature_failures": env("FAOS_THROTTLE_SIGNATURE_FAILURES", default="30/minute"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "faos.schema.AutoSchema",  # documents the error answers too
+    # JSON with limits (size 413; depth, NaN, huge numbers 400), and Django's refusals answered as JSON.
+    "DEFAULT_PARSER_CLASSES": [
+        "faos.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "faos.parsers.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FAOS Workflows API",
@@ -181,6 +264,22 @@ SPECTACULAR_SETTINGS = {
 FAOS_APPROVAL_CHAT = env.list("FAOS_APPROVAL_CHAT", default=[])
 FAOS_WEBHOOK_MAX_BYTES = env.int("FAOS_WEBHOOK_MAX_BYTES", default=1_000_000)
 FAOS_WEBHOOK_RATE_PER_MINUTE = env.int("FAOS_WEBHOOK_RATE_PER_MINUTE", default=600)
+
+# Admin login lockout (django-axes): after this many failed logins for one username from one address,
+# that pair is refused (429) for the cool-off; `manage.py axes_reset` lifts every lockout. Throttle
+# counters (REST_FRAMEWORK above) use the default cache: per process until CACHES names a shared one.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
+AUTHENTICATION_BACKENDS = ["faos.lockout.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env.bool("FAOS_LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("FAOS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("FAOS_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one guesser cannot lock everybody out
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "faos.lockout.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "faos.throttling.client_address"  # the address the API throttles use
+AXES_ENABLE_ADMIN = False  # no extra admin pages; lockouts are lifted with axes_reset
+AXES_DISABLE_ACCESS_LOG = True  # keep failed attempts only, not a row per successful login
 
 LOGGING = {
     "version": 1,

@@ -14,3 +14,5 @@ urlpatterns = [
     path("api/", include(("faos.api", "api"), namespace="api")),
     path("integrations/oauth/callback/", oauth_callback, name="oauth-callback"),
 ]
+handler404 = "faos.errors.not_found"
+handler500 = "faos.errors.server_error"

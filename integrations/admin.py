@@ -8,6 +8,9 @@ from django.urls import path
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from faos.json_forms import STRICT_JSON
+from workflows.admin.rules import RulesAdmin
+
 from . import connectors
 from .actions import all_actions
 from .forms import PREFIX, ConnectionForm, connection_form_for
@@ -26,7 +29,7 @@ def chosen_service(request, obj=None) -> connectors.Service | None:
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(RulesAdmin):
     form = ConnectionForm
     list_display = ("service_label", "name", "status_badge", "last_tested_at", "last_error")
     list_filter = ("service", "status")
@@ -37,7 +40,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         inputs = [f"{PREFIX}{key}" for key in service.credential_fields] if service else []
         described = f"{service.label}: " if service else "Choose a service first: its fields appear here. "
         fieldsets = [
-            (None, {"fields": ("service", "name")}),
+            (None, {"fields": ("service", "name", "allowed_groups")}),
             ("Credentials", {"fields": (*inputs, "credential_values"), "description": described + SECRETS_NOTE}),
         ]
         if obj is not None:
@@ -92,7 +95,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def test_view(self, request, pk):
         """The change page's Test connection button (POST): call the service, say what happened."""
-        connection = get_object_or_404(Connection, pk=pk)
+        connection = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, connection):
             raise PermissionDenied
         self.test_selected(request, Connection.objects.filter(pk=pk))
@@ -100,15 +103,19 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def oauth_start_view(self, request, pk):
         """Send the user to the provider's consent screen; the callback stores the tokens."""
-        connection = get_object_or_404(Connection, pk=pk)
+        connection = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
         try:
-            return redirect(authorize_url(connection=connection, redirect_uri=callback_uri()))
+            return redirect(authorize_url(connection=connection, redirect_uri=callback_uri(), user=request.user))
         except ValueError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:integrations_connection_change", pk)
 
     def catalog_view(self, request):
         """Every connector with its category and whether it is connected (one query for the statuses)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         statuses = {}
         for service, status in Connection.objects.values_list("service", "status"):
             statuses.setdefault(service, []).append(status)
@@ -126,7 +133,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         return {"service": request.GET.get("service", ""), "name": "default"}
 
-    @admin.action(description="Test connection")
+    @admin.action(description="Test connection", permissions=["change"])
     def test_selected(self, request, queryset):
         for connection in queryset:
             ok, error = connection_test(connection=connection)
@@ -135,7 +142,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(admin.ModelAdmin):
+class KnowledgeArticleAdmin(RulesAdmin):
+    formfield_overrides = STRICT_JSON  # deep nesting or NaN is a form error, not a 500
     list_display = ("title", "is_published", "updated_at")
     list_filter = ("is_published",)
     search_fields = ("title", "body")

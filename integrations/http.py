@@ -172,9 +172,12 @@ def _checked_addresses(url: httpx.URL, policy: HttpPolicy) -> list[Address]:
     return addresses
 
 
-def check_url(url: str, policy: HttpPolicy) -> None:
-    """Raise BlockedURLError unless the URL's scheme is allowed and all its host's addresses are public or allowed."""
-    _checked_addresses(_parse_url(url), policy)
+def check_url(url: str, policy: HttpPolicy) -> list[Address]:
+    """The URL host's addresses, each public or allowed; BlockedURLError when its scheme or one address is not.
+
+    Callers that open their own sockets (SMTP) connect to these addresses: a second lookup could be rebound.
+    """
+    return _checked_addresses(_parse_url(url), policy)
 
 
 def _pinned(request: httpx.Request, address: Address) -> httpx.Request:
@@ -203,6 +206,49 @@ class _PinnedTransport(httpx.HTTPTransport):
             except httpx.ConnectError:
                 continue
         return super().handle_request(_pinned(request, addresses[-1]))
+
+
+_ENCODED = {"content-encoding", "content-length", "transfer-encoding"}  # describe the bytes before _read decoded them
+
+
+class _SdkClient(httpx.Client):
+    """A client that never follows a redirect, whatever a caller (an SDK) asks, and reads at most the policy's size."""
+
+    def __init__(self, policy: HttpPolicy, **kwargs):
+        super().__init__(transport=_PinnedTransport(policy), trust_env=False, **kwargs)
+        self.max_bytes = policy.max_response_bytes
+
+    def send(self, request: httpx.Request, *, stream: bool = False, **kwargs) -> httpx.Response:
+        kwargs["follow_redirects"] = False
+        response = super().send(request, stream=True, **kwargs)
+        if stream:  # the caller reads the stream itself (the providers here never ask)
+            return response
+        try:  # decoded bytes are counted: a small compressed body cannot expand past the limit
+            raw = _read(response, self.max_bytes, f"{request.method} {safe_url(request.url)}")
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODED]
+        read = httpx.Response(response.status_code, headers=headers, content=raw, request=request)
+        read.elapsed = response.elapsed
+        return read
+
+
+def sdk_client(policy: HttpPolicy, timeout: float) -> httpx.Client:
+    """An httpx client for vendor SDKs (OpenAI, Anthropic): every request checked and pinned, redirects refused.
+
+    Refused, not followed: a redirect would carry the prompt and the API key (X-Api-Key survives a change of
+    host in httpx) to wherever the base URL points next. The SDK sees the 3xx as an error status.
+    """
+    return _SdkClient(policy, timeout=timeout)
+
+
+def blocked_cause(exc: BaseException | None) -> HttpError | None:
+    """The HttpError (a refused address, a failed lookup) an SDK wrapped in its own connection error, if any."""
+    for _ in range(10):  # chains are short; the bound guards against a cycle
+        if exc is None or isinstance(exc, HttpError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

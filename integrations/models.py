@@ -19,11 +19,18 @@ class Connection(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNTESTED)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    allowed_groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="+",
+        help_text="Who may use it in workflows: members of these groups. Empty: everyone who may use connections.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["service", "name"]
+        permissions = [("use_connection", "Can use connections in workflows")]
         constraints = [models.UniqueConstraint(fields=["service", "name"], name="unique_connection_name")]
 
     def __str__(self) -> str:

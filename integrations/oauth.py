@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlencode
 
@@ -13,16 +14,18 @@ from executions.engine.errors import StepError
 from . import http
 from .connectors import get_service, policy
 from .models import Connection
+from .redaction import redact
 
 STATE_SALT = "faos.oauth.state"
 STATE_MAX_AGE = 600  # seconds the user has to complete the consent screen
 REFRESH_MARGIN = 60  # refresh this long before the access token expires
+ERROR_CHARS = 200  # of a provider's error description in a message
 
 
-def authorize_url(*, connection: Connection, redirect_uri: str) -> str:
-    """The provider's consent URL, with a signed state naming the connection (CSRF protection)."""
+def authorize_url(*, connection: Connection, redirect_uri: str, user=None) -> str:
+    """The provider's consent URL, with a signed state naming the connection and the user (CSRF protection)."""
     oauth = _oauth(connection)
-    state = signing.dumps({"connection": connection.pk}, salt=STATE_SALT)
+    state = signing.dumps({"connection": connection.pk, "user": user.pk if user else None}, salt=STATE_SALT)
     query = {
         "response_type": "code",
         "client_id": connection.credentials["client_id"],
@@ -35,11 +38,14 @@ def authorize_url(*, connection: Connection, redirect_uri: str) -> str:
     return f"{_base(connection, oauth.authorize_url)}?{urlencode(query)}"
 
 
-def connection_from_state(state: str) -> Connection:
+def connection_from_state(state: str, user=None) -> Connection:
+    """The connection a signed state names; it must come back to the user who started the sign-in."""
     try:
         data = signing.loads(state, salt=STATE_SALT, max_age=STATE_MAX_AGE)
     except signing.BadSignature as exc:
         raise ValueError("The sign-in link is invalid or expired; start again from the connection.") from exc
+    if user is not None and data.get("user") != user.pk:
+        raise ValueError("This sign-in was started by someone else; start again from the connection.")
     return Connection.objects.get(pk=data["connection"])
 
 
@@ -83,11 +89,38 @@ def _token_request(connection: Connection, form: dict) -> dict:
             timeout=15,
         )
     except http.HttpError as exc:
-        raise StepError(f"{connection.service}: token request failed: {exc}", retryable=exc.retryable) from None
+        # The provider's error body may quote the client secret, the code or a token: say its error code only.
+        what = f"HTTP {exc.status}: {_refusal(_json(exc.response_body))}" if exc.status else str(exc)
+        message = f"{connection.service}: token request failed: {what}"
+        raise StepError(redact(message, _secrets(connection, form)), retryable=exc.retryable) from None
     body = result.body if isinstance(result.body, dict) else {}
     if not body.get("access_token"):
-        raise StepError(f"{connection.service}: no access token in the answer ({body.get('error', 'unknown error')})")
+        message = f"{connection.service}: no access token in the answer ({_refusal(body)})"
+        raise StepError(redact(message, _secrets(connection, form)))
     return body
+
+
+def _json(text: str | None):
+    try:
+        return json.loads(text or "")
+    except ValueError:
+        return None
+
+
+def _refusal(body) -> str:
+    """An OAuth error answer in words: its `error` and a short `error_description`, never the whole body."""
+    if not isinstance(body, dict):
+        return "unknown error"
+    words = " ".join(": ".join(str(body[k]) for k in ("error", "error_description") if body.get(k)).split())
+    return (words[:ERROR_CHARS] + ("…" if len(words) > ERROR_CHARS else "")) or "unknown error"
+
+
+def _secrets(connection: Connection, form: dict) -> dict:
+    """What a token request's error must not show: the secret credentials, the code and the tokens."""
+    service = get_service(connection.service)
+    public = {"client_id", "grant_type", "redirect_uri", "expires_at", *(service.oauth.keep if service.oauth else ())}
+    public |= {k for k, f in service.credential_fields.items() if not f.get("secret", True)}
+    return {k: v for k, v in {**connection.credentials, **form}.items() if k not in public}
 
 
 def _store(connection: Connection, tokens: dict) -> Connection:

@@ -10,13 +10,25 @@ from executions.engine.errors import StepError
 from .models import Connection
 
 
-def connection_credentials(*, service: str, name: str | None, test_mode: bool) -> dict:
-    """Decrypted credentials for a step; test runs without a connection get named placeholders."""
+def connection_find(*, service: str, name: str | None) -> Connection | None:
+    """The connection a step names, or the service's first one when it names none."""
     connections = Connection.objects.filter(service=service)
-    connection = connections.filter(name=name).first() if name else connections.order_by("name").first()
+    return connections.filter(name=name).first() if name else connections.order_by("name").first()
+
+
+def connection_credentials(*, service: str, name: str | None, test_mode: bool, actor=None) -> dict:
+    """Decrypted credentials for a step acting for `actor`, who must be allowed to use the connection.
+
+    Test runs without a connection get named placeholders.
+    """
+    connection = connection_find(service=service, name=name)
     if connection is not None:
+        from workflows import authz
+
         from .oauth import fresh_credentials
 
+        if not authz.may(actor, "use", connection):
+            raise StepError(f"permission error: {actor.get_username()} may not use the {connection} connection")
         return fresh_credentials(connection)
     if test_mode:
         from .connectors import get_service

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from executions.engine.errors import StepError
+from workflows import authz
 
 from .oauth import connection_from_state, oauth_complete
 
@@ -24,9 +25,10 @@ def oauth_callback(request):
         messages.error(request, f"The provider refused: {request.GET['error']}")
         return redirect("admin:integrations_connection_changelist")
     try:
-        connection = connection_from_state(request.GET.get("state", ""))
+        connection = connection_from_state(request.GET.get("state", ""), user=request.user)
+        authz.require(request.user, "change", connection)
         oauth_complete(connection=connection, code=request.GET.get("code", ""), redirect_uri=callback_uri())
-    except (ValueError, StepError) as exc:
+    except (ValueError, StepError, authz.Refused) as exc:
         messages.error(request, str(exc))
         return redirect("admin:integrations_connection_changelist")
     messages.success(request, f"{connection}: signed in; tokens stored encrypted.")

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 SCHEMES = {
     "none": "No authentication (the secret URL only)",
@@ -18,6 +19,11 @@ SCHEMES = {
     "hubspot_v3": "HubSpot (signature v3)",
     "zendesk": "Zendesk (webhook signature)",
 }
+# Schemes whose signature belongs to one delivery (it covers a unique body or a timestamp), so a
+# second request with the same signed content is a replay; the generic HMAC may sign repeated bodies.
+REPLAY_KEYED = ("stripe", "shopify", "slack", "hubspot_v3", "zendesk")
+# A provider's own event id inside the signed body beats the signature digest: its retries re-sign.
+SIGNED_ID_FIELDS = {"stripe": "id", "slack": "event_id"}
 
 
 class SignatureError(Exception):
@@ -39,12 +45,22 @@ def _required(headers: dict, name: str) -> str:
     return value
 
 
-def _fresh(timestamp: str, now: float, tolerance: int, *, millis: bool = False) -> None:
+def _moment(timestamp: str, millis: bool) -> float:
+    """Seconds since the epoch from Unix seconds (or milliseconds) or ISO 8601 (Zendesk's form)."""
     try:
-        moment = float(timestamp) / (1000 if millis else 1)
+        return float(timestamp) / (1000 if millis else 1)
     except ValueError:
-        raise SignatureError("Malformed signature timestamp.")
-    if abs(now - moment) > tolerance:
+        pass
+    try:
+        moment = datetime.fromisoformat(timestamp.strip())
+    except ValueError:
+        raise SignatureError("Malformed signature timestamp.") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _fresh(timestamp: str, now: float, tolerance: int, *, millis: bool = False) -> None:
+    moment = _moment(timestamp, millis)
+    if not abs(now - moment) <= tolerance:  # also refuses nan
         raise SignatureError("Signature timestamp outside the allowed window (replayed or clock skew).")
 
 
@@ -63,12 +79,15 @@ def verify(
     header: str | None = None,
     method: str = "POST",
     url: str = "",
-) -> None:
-    """Raise SignatureError unless the request carries a valid credential for one of `secrets`."""
+) -> str | None:
+    """Raise SignatureError unless the request carries a valid credential for one of `secrets`.
+
+    Returns a digest of what the signature covers for schemes in REPLAY_KEYED (the replay key), else None.
+    """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown webhook auth scheme '{scheme}'")
     if scheme == "none":
-        return
+        return None
     if not secrets:
         raise SignatureError("This webhook has no secret configured.", status=403)
     lower = {k.lower(): v for k, v in headers.items()}
@@ -82,18 +101,31 @@ def verify(
         "hubspot_v3": _hubspot,
         "zendesk": _zendesk,
     }[scheme]
-    if not check(lower, body, secrets, now=now, tolerance=tolerance, header=header, method=method, url=url):
+    signed = check(lower, body, secrets, now=now, tolerance=tolerance, header=header, method=method, url=url)
+    if signed is None:
         raise SignatureError("Signature does not match.")
+    return hashlib.sha256(signed).hexdigest() if scheme in REPLAY_KEYED else None
+
+
+def delivery_id(scheme: str, payload: dict, signed_digest: str | None) -> str | None:
+    """The id of a verified delivery that its signature vouches for: the provider's event id, else the digest."""
+    value = payload.get(SIGNED_ID_FIELDS.get(scheme, ""))
+    if isinstance(value, str) and value:
+        return f"{scheme}:{value}"
+    return f"signed:{signed_digest}" if signed_digest else None
+
+
+# Each check returns the bytes its signature covers when one of the secrets matches, else None.
 
 
 def _token(h, body, secrets, *, header, **_):
     given = _required(h, header or "X-Webhook-Token").encode()
-    return _any_match([given], [s.encode() for s in secrets])
+    return b"" if _any_match([given], [s.encode() for s in secrets]) else None
 
 
 def _hmac_body(h, body, secrets, *, header, **_):
     given = _required(h, header or "X-Signature-256").removeprefix("sha256=").strip().encode()
-    return _any_match([given], [_mac(s, body).hex().encode() for s in secrets])
+    return body if _any_match([given], [_mac(s, body).hex().encode() for s in secrets]) else None
 
 
 def _stripe(h, body, secrets, *, now, tolerance, **_):
@@ -104,12 +136,12 @@ def _stripe(h, body, secrets, *, now, tolerance, **_):
         raise SignatureError("Malformed Stripe-Signature header.")
     _fresh(timestamp, now, tolerance)
     signed = f"{timestamp}.".encode() + body
-    return _any_match(given, [_mac(s, signed).hex().encode() for s in secrets])
+    return signed if _any_match(given, [_mac(s, signed).hex().encode() for s in secrets]) else None
 
 
 def _shopify(h, body, secrets, **_):
     given = _required(h, "X-Shopify-Hmac-Sha256").strip().encode()
-    return _any_match([given], [base64.b64encode(_mac(s, body)) for s in secrets])
+    return body if _any_match([given], [base64.b64encode(_mac(s, body)) for s in secrets]) else None
 
 
 def _slack(h, body, secrets, *, now, tolerance, **_):
@@ -117,7 +149,7 @@ def _slack(h, body, secrets, *, now, tolerance, **_):
     given = _required(h, "X-Slack-Signature").strip().encode()
     _fresh(timestamp, now, tolerance)
     base = f"v0:{timestamp}:".encode() + body
-    return _any_match([given], [b"v0=" + _mac(s, base).hex().encode() for s in secrets])
+    return base if _any_match([given], [b"v0=" + _mac(s, base).hex().encode() for s in secrets]) else None
 
 
 def _hubspot(h, body, secrets, *, now, method, url, **_):
@@ -125,14 +157,16 @@ def _hubspot(h, body, secrets, *, now, method, url, **_):
     given = _required(h, "X-HubSpot-Signature-v3").strip().encode()
     _fresh(timestamp, now, 300, millis=True)
     base = f"{method}{url}".encode() + body + timestamp.encode()
-    return _any_match([given], [base64.b64encode(_mac(s, base)) for s in secrets])
+    return base if _any_match([given], [base64.b64encode(_mac(s, base)) for s in secrets]) else None
 
 
 def _zendesk(h, body, secrets, *, now, tolerance, **_):
+    # Zendesk signs base64(HMAC-SHA256(timestamp + body)); the timestamp is ISO 8601 and bounds replays.
     timestamp = _required(h, "X-Zendesk-Webhook-Signature-Timestamp")
     given = _required(h, "X-Zendesk-Webhook-Signature").strip().encode()
+    _fresh(timestamp, now, tolerance)
     base = timestamp.encode() + body
-    return _any_match([given], [base64.b64encode(_mac(s, base)) for s in secrets])
+    return base if _any_match([given], [base64.b64encode(_mac(s, base)) for s in secrets]) else None
 
 
 def sign(
@@ -165,8 +199,9 @@ def sign(
         digest = _mac(secret, f"{method}{url}".encode() + body + ms.encode())
         return {"X-HubSpot-Request-Timestamp": ms, "X-HubSpot-Signature-v3": base64.b64encode(digest).decode()}
     if scheme == "zendesk":
+        iso = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
-            "X-Zendesk-Webhook-Signature-Timestamp": str(ts),
-            "X-Zendesk-Webhook-Signature": base64.b64encode(_mac(secret, str(ts).encode() + body)).decode(),
+            "X-Zendesk-Webhook-Signature-Timestamp": iso,
+            "X-Zendesk-Webhook-Signature": base64.b64encode(_mac(secret, iso.encode() + body)).decode(),
         }
     return {}

@@ -11,9 +11,38 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+
+    @factory.post_generation
+    def roles(self, create, names, **kwargs):
+        """UserFactory(roles=["Workflow editors"]): put the user in these default groups (the roles)."""
+        if create and names:
+            self.groups.add(*role_groups(names))
+
+
+class EditorFactory(UserFactory):
+    """A member of the Workflow editors group: builds, runs and activates workflows."""
+
+    roles = factory.PostGeneration(
+        lambda user, create, extracted, **kw: user.groups.add(*role_groups(extracted or [EDITORS]))
+    )
+
+
+EDITORS, APPROVERS, VIEWERS = "Workflow editors", "Approvers", "Viewers"
+
+
+def role_groups(names):
+    """The default groups by name (created first: transactional tests flush what the migration made)."""
+    from django.contrib.auth.models import Group
+
+    from workflows.groups import ensure_default_groups
+
+    if Group.objects.filter(name__in=names).count() < len(set(names)):
+        ensure_default_groups()
+    return list(Group.objects.filter(name__in=names))
 
 
 class WorkflowFactory(factory.django.DjangoModelFactory):
@@ -72,6 +101,7 @@ __all__ = [
     "Execution",
     "StepRun",
     "UserFactory",
+    "EditorFactory",
     "WorkflowFactory",
     "StepFactory",
     "TriggerFactory",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 import time
@@ -77,3 +78,43 @@ class FakeServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class FakeDNS:
+    """socket.getaddrinfo answering scripted names: each lookup takes the next answer (the last repeats).
+
+    Names not scripted (IP literals, localhost, this machine's name) resolve as usual; lookups are counted,
+    so a test can prove a name was looked up once (a second lookup is where DNS rebinding strikes).
+    """
+
+    def __init__(self, monkeypatch, answers: dict[str, list[str]]):
+        import socket
+
+        self.answers = {name: list(addresses) for name, addresses in answers.items()}
+        self.lookups: dict[str, int] = {}
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if name not in self.answers:
+                return real(host, port, family, type, proto, flags)
+            count = self.lookups[name] = self.lookups.get(name, 0) + 1
+            address = self.answers[name][min(count, len(self.answers[name])) - 1]
+            number = int(port) if str(port or "").isdigit() else 0
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sockaddr = (address, number, 0, 0) if family == socket.AF_INET6 else (address, number)
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+        real_connect = socket.create_connection
+
+        def create_connection(address, *args, **kwargs):
+            """Connect only on this machine: a scripted name that answered a public address gets refused."""
+            host, port = address[0], address[1]
+            for *_, sockaddr in getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+                if not ipaddress.ip_address(sockaddr[0]).is_loopback:
+                    raise ConnectionRefusedError(f"FakeDNS: tests never connect to {sockaddr[0]}")
+                return real_connect((sockaddr[0], port), *args, **kwargs)
+            raise OSError(f"FakeDNS: no address for {host}")
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        monkeypatch.setattr(socket, "create_connection", create_connection)

@@ -1,8 +1,8 @@
 """Forms for the workflow admin: the JSON input of a manual run."""
 
-import json
-
 from django import forms
+
+from faos.json_input import JSONInputError, json_parse
 
 
 class RunWorkflowForm(forms.Form):
@@ -35,9 +35,9 @@ class RunWorkflowForm(forms.Form):
     def clean_input(self):
         text = self.cleaned_data["input"].strip() or "{}"
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+            value = json_parse(text)
+        except JSONInputError as exc:  # depth, NaN/Infinity and huge numbers are refused too, never a 500
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError('The input must be a JSON object, e.g. {"customer": {"email": "…"}}.')
         return value

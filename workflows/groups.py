@@ -1,4 +1,7 @@
-"""The default groups: who edits workflows, who decides approvals, who only watches."""
+"""The default groups (roles): who edits workflows, who decides approvals, who only watches.
+
+workflows.authz turns these permissions, plus each row's own rules, into yes or no.
+"""
 
 from django.contrib.auth.models import Group, Permission
 
@@ -9,6 +12,8 @@ GROUPS = {
             "change_workflow",
             "delete_workflow",
             "view_workflow",
+            "run_workflow",
+            "activate_workflow",
             "view_workflowversion",
             "add_step",
             "change_step",
@@ -24,7 +29,13 @@ GROUPS = {
             "change_agent",
         ],
         "executions": ["view_execution", "view_steprun"],
-        "integrations": ["view_connection", "add_connection", "change_connection", "view_knowledgearticle"],
+        "integrations": [
+            "view_connection",
+            "add_connection",
+            "change_connection",
+            "use_connection",
+            "view_knowledgearticle",
+        ],
     },
     "Approvers": {
         "workflows": ["view_workflow"],

@@ -8,7 +8,10 @@ import yaml
 from django.core.exceptions import ValidationError
 
 from .models import Workflow
+from .safe_yaml import DefinitionTooLarge, safe_yaml
 from .services import workflow_definition
+
+__all__ = ["DefinitionTooLarge", "dump", "parse", "workflow_export"]
 
 
 def workflow_export(*, workflow: Workflow) -> dict:
@@ -24,12 +27,7 @@ def dump(definition: dict, fmt: str = "yaml") -> str:
 
 def parse(text: str | bytes) -> dict:
     """YAML or JSON text (JSON is YAML) to a definition dict; a clear error names what is wrong."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ValidationError({"definition": f"Not valid YAML or JSON{where}."}) from exc
+    data = safe_yaml(text)
     if not isinstance(data, dict):
         raise ValidationError({"definition": "Expected a mapping with name, steps and triggers."})
     if not isinstance(data.get("steps", []), list):

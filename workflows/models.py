@@ -3,6 +3,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -56,6 +57,14 @@ class Workflow(models.Model):
     active_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who last activated it: webhook, schedule and event runs act for this person.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +72,10 @@ class Workflow(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        permissions = [
+            ("run_workflow", "Can run workflows (and cancel, retry, re-run their runs)"),
+            ("activate_workflow", "Can activate, pause and roll back workflows"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="active") | Q(active_version__isnull=False), name="active_workflow_has_version"
@@ -228,6 +241,14 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        """The connection must hold this provider's key: an agent never sends another service's secret."""
+        from integrations.agents import connection_problem
+
+        problem = connection_problem(self.provider, self.connection)
+        if problem:
+            raise ValidationError({"connection": problem})
 
 
 class WorkflowTemplate(models.Model):

@@ -14,7 +14,9 @@ from executions.engine import validation
 from executions.engine.definition import FORMAT_VERSION, Definition, step_dict
 from executions.engine.problems import Problem
 from integrations import actions
+from integrations.actions import CONNECTION_FIELD
 
+from . import authz
 from .models import Workflow, WorkflowVersion
 
 
@@ -91,7 +93,11 @@ def workflow_snapshot(*, workflow: Workflow, user=None, note: str = "") -> Workf
 
 @transaction.atomic
 def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion | None = None) -> WorkflowVersion:
-    """Validate and activate the draft (or an older version: a rollback); raises WorkflowInvalid."""
+    """Validate and activate the draft (or an older version: a rollback); raises WorkflowInvalid.
+
+    From now on webhook, schedule and event runs act for `user`, who must be allowed every connection it uses.
+    """
+    authz.require(user, "activate", workflow)
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()  # one activation at a time
     if version is None:
         problems = workflow_validate(workflow=workflow)
@@ -104,22 +110,68 @@ def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion
         problems = definition_validate(definition=version.definition)
         if problems:
             raise WorkflowInvalid(problems)
+    refused = connections_refused(definition=version.definition, user=user)
+    if refused:
+        raise WorkflowInvalid(refused)
     workflow.active_version = version
     workflow.status = Workflow.Status.ACTIVE
-    workflow.save(update_fields=["active_version", "status", "updated_at"])
+    workflow.activated_by = user or workflow.activated_by
+    workflow.save(update_fields=["active_version", "status", "activated_by", "updated_at"])
     WorkflowVersion.objects.filter(pk=version.pk).update(activated_at=timezone.now())
     return version
 
 
+def connections_refused(*, definition: dict, user) -> list[Problem]:
+    """A problem per step whose connection (or agent's connection) `user` may not use, naming the connection."""
+    from integrations.services import connection_find
+
+    from .models import Agent
+
+    problems = []
+    for step in definition.get("steps") or []:
+        config = step.get("config") or {}
+        action = actions.get(config.get("action", "")) if step.get("kind") == "action" else None
+        service = getattr(action, "service", "")
+        name = (config.get("inputs") or {}).get("connection")
+        found = connection_find(service=service, name=name) if service and "{{" not in str(name or "") else None
+        if step.get("kind") == "agent" and config.get("agent"):
+            agent = Agent.objects.select_related("connection").filter(name=config["agent"]).first()
+            found = agent.connection if agent else None
+        if found is not None and not authz.may(user, "use", found):
+            who = user.get_username() if user else "nobody"
+            problems.append(Problem(step["key"], CONNECTION_FIELD, f"permission error: {who} may not use {found}"))
+    return problems
+
+
 @transaction.atomic
-def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
+def workflow_set_status(*, workflow: Workflow, status: str, user=None) -> Workflow:
     """Pause, archive or return to draft; activating goes through workflow_activate."""
+    authz.require(user, "activate", workflow)
     if status == Workflow.Status.ACTIVE:
         raise ValidationError({"status": "Use activate, which validates the workflow first."})
     updated = Workflow.objects.filter(pk=workflow.pk).exclude(status=status).update(status=status)
     if updated:
         workflow.status = status
     return workflow
+
+
+class WorkflowBusy(Exception):
+    """The workflow is live (active, or runs still going): the message says what to do first."""
+
+
+@transaction.atomic
+def workflow_delete(*, workflow: Workflow) -> None:
+    """Delete a workflow that is not live, with its versions and finished runs."""
+    from executions.models import Execution
+
+    if workflow.status == Workflow.Status.ACTIVE:
+        raise WorkflowBusy(f"Workflow '{workflow.name}' is active: deactivate it first, then delete it.")
+    going = workflow.executions.filter(status__in=Execution.UNFINISHED).count()
+    if going:
+        runs = "1 run is" if going == 1 else f"{going} runs are"
+        raise WorkflowBusy(f"{runs} still in progress for '{workflow.name}': cancel or finish them first.")
+    workflow.executions.all().delete()  # runs hold their version (PROTECT), so they go before the versions
+    workflow.delete()
 
 
 STEP_FIELDS = frozenset(
@@ -147,6 +199,7 @@ def _check_step_fields(steps: list) -> None:
 @transaction.atomic
 def workflow_import(*, definition: dict, owner=None, name: str | None = None) -> Workflow:
     """Create a draft workflow (steps and triggers) from the import/export format."""
+    authz.require(owner, "add", Workflow)
     from .models import Step, Trigger
 
     if not isinstance(definition, dict) or not isinstance(definition.get("steps", []), list):
@@ -201,6 +254,7 @@ def trigger_fire_schedule(*, trigger_id: int, fired_at):
 @transaction.atomic
 def workflow_duplicate(*, workflow: Workflow, owner=None, name: str | None = None) -> Workflow:
     """A new draft with the same steps and triggers (the guide's "duplicate → v2")."""
+    authz.require(owner, "view", workflow)
     from .io import workflow_export
 
     definition = workflow_export(workflow=workflow)

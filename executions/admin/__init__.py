@@ -1,11 +1,14 @@
 """Admin for executions: history with filters, and a read-only detail with every step attempt."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+
+from workflows import authz
+from workflows.admin.rules import RulesAdmin
 
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
@@ -72,7 +75,7 @@ class VersionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(RulesAdmin):
     list_display = (
         "id",
         "workflow",
@@ -137,6 +140,10 @@ class ExecutionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # history is read-only; runs change only through the actions
 
+    def has_run_permission(self, request, obj=None):
+        """Cancel, retry and re-run: the run right on the run's workflow."""
+        return authz.may(request.user, "run", obj or Execution)
+
     @admin.display(description="Model usage")
     def usage(self, obj):
         totals = obj.step_runs.usage()
@@ -155,10 +162,12 @@ class ExecutionAdmin(admin.ModelAdmin):
     def act_view(self, request, pk):
         """Retry from the failed step (own or active version), cancel or re-run one run (POST)."""
         execution = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_run_permission(request, execution):
+            raise PermissionDenied
         what = request.POST.get("what")
         try:
             if what == "cancel":
-                done = execution_cancel(execution=execution)
+                done = execution_cancel(execution=execution, user=request.user)
                 self.message_user(request, "Cancelled." if done else f"Run is already {execution.status}.")
                 return redirect("admin:executions_execution_change", pk)
             if what == "rerun":
@@ -173,6 +182,11 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("workflow", "version", "started_by")
+
+    def _runnable(self, request, queryset):
+        """The selected runs this person may act on (the run right on each run's workflow)."""
+        allowed = [w.pk for w in {e.workflow for e in queryset} if authz.may(request.user, "run", w)]
+        return queryset.filter(workflow__in=allowed)
 
     @admin.display(description="Version", ordering="version__number")
     def version_number(self, obj):
@@ -198,10 +212,10 @@ class ExecutionAdmin(admin.ModelAdmin):
     def variables_json(self, obj):
         return pretty_json(obj.variables)
 
-    @admin.action(description="Retry selected failed runs from the failed step", permissions=["view"])
+    @admin.action(description="Retry selected failed runs from the failed step", permissions=["run"])
     def retry_selected(self, request, queryset, on_active_version=False):
         started, refused = [], []
-        for execution in queryset.select_related("workflow__active_version", "version"):
+        for execution in self._runnable(request, queryset).select_related("workflow__active_version", "version"):
             try:
                 started.append(
                     execution_retry(execution=execution, user=request.user, on_active_version=on_active_version)
@@ -214,20 +228,19 @@ class ExecutionAdmin(admin.ModelAdmin):
         for message in refused:
             self.message_user(request, message, messages.WARNING)
 
-    @admin.action(description="Retry selected failed runs on the active version", permissions=["view"])
+    @admin.action(description="Retry selected failed runs on the active version", permissions=["run"])
     def retry_selected_on_active(self, request, queryset):
         self.retry_selected(request, queryset, on_active_version=True)
 
-    @admin.action(description="Cancel selected runs", permissions=["view"])
+    @admin.action(description="Cancel selected runs", permissions=["run"])
     def cancel_selected(self, request, queryset):
-        cancelled = sum(execution_cancel(execution=e) for e in queryset)
+        cancelled = sum(execution_cancel(execution=e, user=request.user) for e in self._runnable(request, queryset))
         self.message_user(
             request, f"Cancelled {cancelled} run(s); finished runs were left as they were.", messages.SUCCESS
         )
 
-    @admin.action(description="Re-run selected with the same input", permissions=["view"])
+    @admin.action(description="Re-run selected with the same input", permissions=["run"])
     def rerun_selected(self, request, queryset):
-        started = [
-            execution_rerun(execution=e, user=request.user).pk for e in queryset.select_related("workflow", "version")
-        ]
+        runnable = self._runnable(request, queryset).select_related("workflow", "version")
+        started = [execution_rerun(execution=e, user=request.user).pk for e in runnable]
         self.message_user(request, f"Started run(s) {', '.join(f'#{i}' for i in started)}.", messages.SUCCESS)

@@ -5,14 +5,19 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from faos.schema import FIELD_ERRORS, ErrorDetail
+from workflows import authz
+from workflows.api.permissions import Rules
 from workflows.api.views import visible_workflows
 
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..events import event_emit
 from ..models import Approval, Execution
 from ..services import execution_cancel, execution_rerun, execution_retry
+from .filters import UtcDateTimeFilter
 from .serializers import (
     ApprovalSerializer,
     DecisionSerializer,
@@ -23,9 +28,13 @@ from .serializers import (
 )
 
 
+# A decision's refusals: a field (400), who you are (403), or the approval's state (409, e.g. already decided).
+DECIDED = {200: ApprovalSerializer, 409: ErrorDetail}
+
+
 class ExecutionFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Execution
@@ -36,6 +45,9 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs of the workflows you can see; start one with POST /api/workflows/{id}/run/."""
 
     filterset_class = ExecutionFilter
+    permission_classes = (Rules,)
+    authz_model = "executions.execution"
+    authz_actions = {"cancel": "run", "retry": "run", "rerun": "run"}
     queryset = Execution.objects.none()  # typing for the schema; get_queryset scopes by user
 
     def get_queryset(self):
@@ -46,17 +58,19 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
 
-    @extend_schema(request=None, responses=ExecutionSerializer)
+    @extend_schema(request=None, responses={200: ExecutionSerializer, 409: ErrorDetail})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         execution = self.get_object()
-        if not execution_cancel(execution=execution):
+        if not execution_cancel(execution=execution, user=request.user):
             return Response({"detail": f"Run #{execution.pk} is already {execution.status}."}, status=409)
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution, context={"request": request}).data)
 
     @extend_schema(
-        request=None, parameters=[OpenApiParameter("on_active_version", bool)], responses={202: ExecutionSerializer}
+        request=None,
+        parameters=[OpenApiParameter("on_active_version", bool)],
+        responses={202: ExecutionSerializer, 409: FIELD_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
@@ -78,6 +92,9 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
     """Approvals you may decide (404 for the others); approve or reject once."""
 
     serializer_class = ApprovalSerializer
+    permission_classes = (Rules,)
+    authz_model = "executions.approval"
+    authz_actions = {"approve": ("view", "view"), "reject": ("view", "view"), "delegate": ("view", "view")}
     filterset_fields = ("status",)
     queryset = Approval.objects.none()  # typing for the schema; get_queryset scopes by user
 
@@ -85,9 +102,9 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
         return approvals_visible_to(self.request.user).prefetch_related("decisions__user").order_by("-created_at")
 
     def _decide(self, request, pk, decision):
+        self.get_object()  # 404 for what you may not see, before anything about the body
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.get_object()  # 404 for what you may not see
         try:
             approval = approval_decide(
                 approval_id=pk, user=request.user, decision=decision, comment=serializer.validated_data["comment"]
@@ -97,23 +114,28 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(body, status=exc.status)
         return Response(ApprovalSerializer(approval).data)
 
-    @extend_schema(request=DecisionSerializer, responses=ApprovalSerializer)
+    @extend_schema(request=DecisionSerializer, responses=DECIDED)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self._decide(request, pk, "approve")
 
-    @extend_schema(request=DecisionSerializer, responses=ApprovalSerializer)
+    @extend_schema(request=DecisionSerializer, responses=DECIDED)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, pk, "reject")
 
-    @extend_schema(request=DelegateSerializer, responses=ApprovalSerializer)
+    @extend_schema(request=DelegateSerializer, responses=DECIDED)
     @action(detail=True, methods=["post"])
     def delegate(self, request, pk=None):
+        self.get_object()  # 404 for what you may not see, before anything about the body
         serializer = DelegateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            approval = approval_delegate(approval_id=pk, user=request.user, to_username=serializer.validated_data["to"])
+            approval = approval_delegate(
+                approval_id=self.get_object().pk,  # 404 for a malformed or unknown id, as for approve/reject
+                user=request.user,
+                to_username=serializer.validated_data["to"],
+            )
         except ApprovalError as exc:
             body = {exc.field: [str(exc)]} if exc.status == 400 else {"detail": str(exc)}
             return Response(body, status=exc.status)
@@ -124,13 +146,20 @@ class EventViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
     """Emit an event: it resumes matching wait_for_event steps and starts event-triggered workflows."""
 
     serializer_class = EventSerializer
+    permission_classes = (Rules,)
+    authz_model = "executions.event"
+    authz_actions = {"create": "emit"}
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        event_type = serializer.validated_data["type"]
+        if not authz.may_emit(request.user, event_type):
+            raise PermissionDenied(f"'{event_type}' is one of the system's own event types; post your own types.")
         event = event_emit(
-            type=serializer.validated_data["type"],
+            type=event_type,
             data=serializer.validated_data.get("data") or {},
             source=f"api:{request.user.get_username()}",
+            sender=request.user,
         )
         return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)

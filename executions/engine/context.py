@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from . import expressions
 from .definition import StepDef
+from .limits import RenderBudget
 
 
 class EventPort(Protocol):
@@ -97,14 +98,20 @@ class StepContext:
     resume: dict | None = None  # what a step that waited left for itself when it parked
     fast_forward: bool = False  # test runs: waits end at once
     cleanup: Callable[[], None] | None = None  # called in the step's thread when it ends (close DB connections)
+    render_budget: RenderBudget | None = None  # size and time all of this attempt's rendering may take
+    # Called every heartbeat_every seconds while the attempt runs: keeps its lease; False = stop waiting for it.
+    heartbeat: Callable[[], bool] | None = None
+    heartbeat_every: float = 10.0
 
     def record_input(self, value: Any) -> Any:
         self.input = value
         return value
 
     def render(self, value: Any) -> Any:
-        """Render `{{ … }}` placeholders in any config value, naming this step in errors."""
-        return expressions.render(value, self.variables, step=self.step.key)
+        """Render `{{ … }}` placeholders in any config value, naming this step in errors; one budget per attempt."""
+        if self.render_budget is None:
+            self.render_budget = RenderBudget()
+        return expressions.render(value, self.variables, step=self.step.key, budget=self.render_budget)
 
     def condition(self, text: str) -> bool:
         return expressions.evaluate_condition(text, self.variables, step=self.step.key)

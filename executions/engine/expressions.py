@@ -26,6 +26,7 @@ from .cel_syntax import (
     short,
 )
 from .errors import ExpressionError
+from .limits import RenderBudget
 
 MAX_DATA = 200_000  # data nodes handed to CEL (or returned) by one evaluation; converting costs ~1 µs each
 MAX_DEPTH = 64
@@ -247,27 +248,33 @@ def evaluate(expression: str, context: dict, *, step: str | None = None):
     return _guard(step, _evaluate, expression, context)
 
 
-def render(value, context: dict, *, step: str | None = None):
-    """Render placeholders in strings, dicts and lists; a lone `{{ x }}` keeps x's type."""
-    return _guard(step, _render, value, context)
+def render(value, context: dict, *, step: str | None = None, budget: RenderBudget | None = None):
+    """Render placeholders in strings, dicts and lists; a lone `{{ x }}` keeps x's type.
+
+    Everything the placeholders produce is charged to budget (one per step attempt, shared by its calls).
+    """
+    return _guard(step, _render, value, context, budget or RenderBudget())
 
 
-def _render(value, context: dict):
+def _render(value, context: dict, budget: RenderBudget):
     if isinstance(value, dict):
-        return {k: _render(v, context) for k, v in value.items()}
+        return {k: _render(v, context, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_render(v, context) for v in value]
+        return [_render(v, context, budget) for v in value]
     if not isinstance(value, str) or "{{" not in value:
         return value
     spots = placeholders(value)
     if len(spots) == 1 and not value[: spots[0][0]].strip() and not value[spots[0][1] :].strip():
-        return _evaluate(spots[0][2], context)
+        result = _evaluate(spots[0][2], context)
+        budget.charge(result, spots[0][2])  # a shared reference costs what storing it would
+        return result
     pieces, at, size = [], 0, len(value)
     for start, end, inner in spots:
         pieces += [value[at:start], as_text(_evaluate(inner, context))]
         at, size = end, size + len(pieces[-1])
         if size > MAX_TEXT:
             raise ExpressionError(f"the rendered text is longer than {MAX_TEXT} characters", expression=inner)
+        budget.charge(pieces[-1], inner)
     return "".join(pieces) + value[at:]
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import replace
 
-from . import kinds
+from . import kinds, limits
 from .context import StepContext
 from .definition import END, Definition, StepDef
 from .errors import EngineError, ExpressionError, StepError
@@ -31,10 +32,21 @@ def run_step(step: StepDef, ctx: StepContext) -> Outcome:
     box: list[Outcome] = []
     thread = threading.Thread(target=_in_thread, args=(box, kind, step, ctx), daemon=True)
     thread.start()
-    thread.join(ctx.timeout)
+    if not _wait(thread, ctx):
+        return Outcome.failed("stopped: this worker no longer holds the step (cancelled or taken over)")
     if box:
         return box[0]
     return Outcome.failed(f"timed out after {ctx.timeout:g} s", retryable=True, detail={"timeout": ctx.timeout})
+
+
+def _wait(thread: threading.Thread, ctx: StepContext) -> bool:
+    """Wait up to the step's timeout, beating the heartbeat meanwhile; False when the heartbeat says stop."""
+    deadline = time.monotonic() + ctx.timeout
+    while (left := deadline - time.monotonic()) > 0 and thread.is_alive():
+        thread.join(min(left, ctx.heartbeat_every) if ctx.heartbeat else left)
+        if thread.is_alive() and ctx.heartbeat and time.monotonic() < deadline and not ctx.heartbeat():
+            return False
+    return True
 
 
 def _in_thread(box: list, kind: kinds.StepKind, step: StepDef, ctx: StepContext) -> None:
@@ -47,7 +59,7 @@ def _in_thread(box: list, kind: kinds.StepKind, step: StepDef, ctx: StepContext)
 
 def _guarded_run(kind: kinds.StepKind, step: StepDef, ctx: StepContext) -> Outcome:
     try:
-        return kind.run(step, ctx)
+        return _bounded(step, kind.run(step, ctx))
     except StepError as exc:
         return Outcome.failed(str(exc), retryable=exc.retryable, retry_after=exc.retry_after, detail=exc.detail)
     except ExpressionError as exc:
@@ -56,6 +68,17 @@ def _guarded_run(kind: kinds.StepKind, step: StepDef, ctx: StepContext) -> Outco
         return Outcome.failed(str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug in one step must fail that step, not the worker
         return Outcome.failed(f"{type(exc).__name__}: {exc}", detail={"exception": type(exc).__name__})
+
+
+def _bounded(step: StepDef, outcome: Outcome) -> Outcome:
+    """A step's result is stored and read by every later step: over the limit, the step fails instead."""
+    why = outcome.result is not None and limits.over(outcome.result, limits.MAX_OUTPUT)
+    if not why:
+        return outcome
+    return Outcome.failed(
+        f"step '{step.key}': its output {why} (the limit per step is {limits.MAX_OUTPUT} characters of JSON)",
+        detail={"limit": limits.MAX_OUTPUT},
+    )
 
 
 def decide(definition: Definition, step: StepDef, outcome: Outcome, *, attempt: int) -> Decision:

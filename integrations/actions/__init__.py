@@ -70,6 +70,10 @@ class Action:
         """The exact request a side-effecting action would send, for test runs."""
         return {"action": self.name, "inputs": inputs}
 
+    def recorded_inputs(self, inputs: dict) -> dict:
+        """The inputs as the step run keeps them; actions whose inputs may carry credentials hide them here."""
+        return inputs
+
 
 def register(cls: type[Action]) -> type[Action]:
     """Class decorator adding an action to the registry."""
@@ -96,6 +100,12 @@ def _load() -> None:
 
     connectors.load()
     _LOADED.append(True)
+
+
+def recorded_inputs(name: str, inputs: dict) -> dict:
+    """The inputs a step run records for this action (credentials typed into them redacted)."""
+    action = get(name)
+    return action.recorded_inputs(inputs) if action is not None and isinstance(inputs, dict) else inputs
 
 
 def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from executions.engine.errors import StepError
 from integrations import http
+from integrations.redaction import header_secrets, redact, redact_headers, url_secrets
 
 from . import Action, register
 
@@ -35,6 +36,13 @@ class HttpRequestAction(Action):
         return inputs.get("method", "GET") not in ("GET", "HEAD")  # test runs may read, never write
 
     def describe(self, inputs, ctx):
+        return _recorded(self._request(inputs, ctx), _secrets(inputs))
+
+    def recorded_inputs(self, inputs):
+        return _recorded(inputs, _secrets(inputs))
+
+    def _request(self, inputs, ctx) -> dict:
+        """The request as sent, credentials included."""
         method = inputs.get("method", "GET")
         headers = {str(k): str(v) for k, v in (inputs.get("headers") or {}).items()}
         if method != "GET" and not any(k.lower() == "idempotency-key" for k in headers):
@@ -47,8 +55,8 @@ class HttpRequestAction(Action):
         return request
 
     def run(self, inputs, ctx):
-        request = self.describe(inputs, ctx)
-        ctx.sent.append(request)
+        request, secrets = self._request(inputs, ctx), _secrets(inputs)
+        ctx.sent.append(_recorded(request, secrets))
         policy = http.HttpPolicy(allow_hosts=frozenset(settings.FAOS_HTTP_ALLOW_HOSTS))
         try:
             response = http.send(
@@ -62,17 +70,28 @@ class HttpRequestAction(Action):
                 timeout=ctx.timeout,
                 raise_for_status=not inputs.get("ok_statuses"),
             )
-        except http.HttpError as exc:
+        except http.HttpError as exc:  # the server may echo the Authorization header back in its error body
             raise StepError(
-                str(exc), retryable=exc.retryable, retry_after=exc.retry_after, detail={"status": exc.status}
-            ) from exc
+                redact(str(exc), secrets),
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
+                detail={"status": exc.status},
+            ) from None
         if inputs.get("ok_statuses") and response.status not in inputs["ok_statuses"]:
             raise StepError(
                 f"HTTP {response.status} is not one of {inputs['ok_statuses']}", retryable=response.status >= 500
             )
-        return {
-            "status": response.status,
-            "headers": response.headers,
-            "body": response.body,
-            "elapsed_ms": response.elapsed_ms,
-        }
+        result = {"status": response.status, "headers": response.headers, "body": response.body}
+        return redact({**result, "elapsed_ms": response.elapsed_ms}, secrets)
+
+
+def _secrets(inputs: dict) -> dict:
+    """Credentials typed into the step: Authorization, X-Api-Key… headers, a URL password, token query parameters."""
+    return header_secrets(inputs.get("headers")) | url_secrets(inputs.get("url", ""), inputs.get("query"))
+
+
+def _recorded(request: dict, secrets: dict) -> dict:
+    """The request (or the step's inputs) as the step run keeps it: credential headers and values redacted."""
+    if isinstance(request.get("headers"), dict):
+        request = {**request, "headers": redact_headers(request["headers"])}
+    return redact(request, secrets)

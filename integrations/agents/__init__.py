@@ -10,6 +10,21 @@ from .offline import OfflineProvider
 from .schemas import schema_for
 
 PROVIDERS = {"offline": OfflineProvider()}
+# The connection services whose key each provider may use: an agent never sends another service's secret.
+CONNECTION_SERVICES = {"openai": ("openai", "openai_compatible"), "anthropic": ("anthropic",)}
+
+
+def connection_problem(provider: str, connection) -> str | None:
+    """Why this connection cannot serve an agent of this provider, or None when it fits (or none is needed)."""
+    services = CONNECTION_SERVICES.get(provider)
+    if services is None:
+        return None
+    wanted = " or ".join(services)
+    if connection is None:
+        return f"{provider} agents need a connection holding their API key ({wanted})"
+    if connection.service not in services:
+        return f"connection '{connection.name}' is a {connection.service} connection; {provider} agents need {wanted}"
+    return None
 
 
 def provider_for(name: str):
@@ -21,7 +36,10 @@ def provider_for(name: str):
 
 
 class AgentRunner:
-    """The engine's AgentPort."""
+    """The engine's AgentPort; model calls act for `actor`, who must be allowed the agent's connection."""
+
+    def __init__(self, actor=None):
+        self.actor = actor
 
     def get(self, name: str) -> dict:
         from workflows.models import Agent
@@ -34,7 +52,12 @@ class AgentRunner:
     def perform(self, name: str, request: dict, *, ctx) -> dict:
         from workflows.models import Agent
 
+        from workflows import authz
+
         agent = Agent.objects.select_related("connection").get(name=name)
+        if agent.connection is not None and not authz.may(self.actor, "use", agent.connection):
+            who = self.actor.get_username()
+            raise StepError(f"permission error: {who} may not use the {agent.connection} connection")
         provider = provider_for(agent.provider)
         schema = schema_for(request)
         output = provider.perform(agent, request, schema=schema, timeout=ctx.timeout)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import re2
+
 from executions.engine.errors import StepError
 
 PATTERNS = {
@@ -20,6 +22,20 @@ USAGE = {"provider": "offline", "input_tokens": 0, "output_tokens": 0, "cost_usd
 def _text(request: dict) -> str:
     data = request.get("input") or {}
     return str(data.get("text") if isinstance(data, dict) and "text" in data else data)
+
+
+def _compiled(field: str, pattern: str):
+    """A field's pattern under RE2, which matches in linear time: no pattern can make a step spin."""
+    options = re2.Options()
+    options.case_sensitive, options.log_errors = False, False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise StepError(
+            f"the pattern for field '{field}' is not supported ({reason}); patterns use RE2 syntax: "
+            "no look-around or back-references"
+        ) from None
 
 
 class OfflineProvider:
@@ -58,7 +74,7 @@ class OfflineProvider:
     def _extract(self, request):
         text, found, missing = _text(request), {}, []
         for name, pattern in (request.get("fields") or {}).items():
-            match = re.search(PATTERNS.get(pattern, pattern), text, re.IGNORECASE)
+            match = _compiled(name, PATTERNS.get(pattern, pattern)).search(text)
             if match:
                 found[name] = match.group(1) if match.groups() else match.group(0)
             else:
@@ -71,7 +87,7 @@ class OfflineProvider:
         return {"subject": request.get("subject") or "", "text": request["template"]}
 
     def _summarize(self, request):
-        sentences = re.split(r"(?<=[.!?])\s+", _text(request).strip())
+        sentences = re.split(r"(?<=[.!?])\s+", _text(request).strip())  # linear: no nested repetition
         return {"summary": " ".join(sentences[: int(request.get("sentences") or 2)])}
 
     def _decide(self, request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
 from rest_framework import serializers
 
 from .. import connectors
@@ -16,6 +17,13 @@ class ConnectionSerializer(serializers.ModelSerializer):
         child=serializers.CharField(), write_only=True, required=False, help_text="Field name → value; never returned."
     )
     stored_fields = serializers.SerializerMethodField(help_text="Names of the stored credentials (values hidden).")
+    allowed_groups = serializers.SlugRelatedField(
+        many=True,
+        slug_field="name",
+        queryset=Group.objects.all(),
+        required=False,
+        help_text="Groups whose members may use it in workflows; empty: everyone who may use connections.",
+    )
 
     class Meta:
         model = Connection
@@ -25,6 +33,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "name",
             "credentials",
             "stored_fields",
+            "allowed_groups",
             "status",
             "last_tested_at",
             "last_error",
@@ -54,7 +63,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated):
-        return Connection.objects.create(**validated)
+        groups = validated.pop("allowed_groups", [])
+        connection = Connection.objects.create(**validated)
+        connection.allowed_groups.set(groups)
+        return connection
 
     def update(self, instance, validated):
         same_service = validated.get("service", instance.service) == instance.service

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+
+from workflows.api.permissions import Rules
 
 from .. import connectors
 from ..models import Connection
@@ -18,17 +20,13 @@ TestResult = inline_serializer(
 )
 
 
-class ModelPermissions(permissions.DjangoModelPermissions):
-    """The model's Django permissions, reading included (view_…): connections are for integration admins."""
-
-    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
-
-
 class ConnectionViewSet(viewsets.ModelViewSet):
     """Connections to services. `credentials` is write-only; `POST …/{id}/test/` calls the service's cheapest read."""
 
     serializer_class = ConnectionSerializer
-    permission_classes = (ModelPermissions,)
+    permission_classes = (Rules,)
+    authz_model = "integrations.connection"
+    authz_actions = {"test": "change"}
     queryset = Connection.objects.order_by("service", "name")
     filterset_fields = ("service", "status")
 
@@ -51,6 +49,8 @@ class ConnectorViewSet(viewsets.ViewSet):
 
     lookup_field = "name"
     serializer_class = ConnectorSerializer
+    permission_classes = (Rules,)
+    authz_model = "integrations.connector"
 
     def list(self, request):
         return Response(ConnectorSerializer(connectors.services(), many=True).data)

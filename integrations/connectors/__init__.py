@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import importlib
 import pkgutil
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,9 +21,8 @@ from executions.engine.errors import StepError
 
 from .. import http
 from ..actions import Action, ActionContext
+from ..redaction import redact, redact_headers
 
-# Header names that carry credentials; an Idempotency-Key is not one (test runs show it).
-SENSITIVE_HEADER = re.compile(r"auth|token|(?<!idempotency-)key|secret|signature", re.IGNORECASE)
 _SERVICES: dict[str, Service] = {}
 _LOADED: list[bool] = []
 CONNECTION = {"type": "string", "title": "Connection"}
@@ -251,7 +249,7 @@ class RestAction(ConnectorAction):
 
 def summary(request: Request, secrets: dict) -> dict:
     """The request as the step run shows it: method, URL, headers and body, credentials redacted."""
-    headers = {k: "[redacted]" if SENSITIVE_HEADER.search(k) else v for k, v in request.headers.items()}
+    headers = redact_headers(request.headers)
     described = {"method": request.method, "url": request.url, "headers": headers, "json": request.json}
     described |= {"data": request.data, "params": request.params}
     return redact(described, secrets)
@@ -299,18 +297,3 @@ def segment(value: Any) -> str:
 def basic(user: str, password: str) -> str:
     """The base64 of user:password that an HTTP Basic Authorization header carries."""
     return base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def redact(value: Any, creds: dict) -> Any:
-    """Replace every credential value (and its Basic/Bearer forms) wherever it appears."""
-    # Longest first, so a secret that contains another (a webhook URL holding its base URL) goes whole.
-    secrets = sorted({str(v) for v in creds.values() if isinstance(v, str | int) and len(str(v)) >= 6}, key=len)[::-1]
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "[redacted]")
-        return value
-    if isinstance(value, dict):
-        return {k: redact(v, creds) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, creds) for v in value]
-    return value

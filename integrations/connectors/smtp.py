@@ -1,15 +1,19 @@
 """SMTP e-mail: send through the connection's own mail server with Django's SMTP backend (not HTTP).
 
-The host must pass the same SSRF policy as HTTP steps (private relays need FAOS_HTTP_ALLOW_HOSTS). Failures are
-classified as SMTP defines them: 4xx replies and dropped connections are temporary (retry), 5xx are permanent.
+The host must pass the same SSRF policy as HTTP steps (private relays need FAOS_HTTP_ALLOW_HOSTS), and the
+connection goes to the very addresses that were checked (no second lookup a rebinding DNS could answer with
+127.0.0.1); the host name stays for EHLO, TLS SNI and the certificate check. Failures are classified as SMTP
+defines them: 4xx replies and dropped connections are temporary (retry), 5xx are permanent.
 """
 
+import functools
 import re
 import smtplib
 import ssl
 from email.utils import parseaddr
 
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
 
 from executions.engine.errors import StepError
 
@@ -17,7 +21,6 @@ from .. import http
 from ..actions import register
 from . import CONNECTION, CONNECTION_ONLY, ConnectorAction, Service, policy, redact, register_service
 
-BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 IDEMPOTENCY_HEADER = "X-FAOS-Idempotency-Key"
 TRUE = {"1", "true", "yes", "on"}
 ADDRESSES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -75,12 +78,50 @@ def settings_from(creds: dict, timeout: float) -> dict:
     }
 
 
-def check_host(host: str, creds: dict) -> None:
-    """Refuse private, loopback and link-local mail hosts unless allow-listed, as for HTTP steps."""
+def check_host(host: str, creds: dict) -> list:
+    """The host's addresses; private, loopback and link-local ones are refused unless allow-listed, as for HTTP."""
     try:
-        http.check_url(f"http://[{host}]" if ":" in host else f"http://{host}", policy())
+        return http.check_url(f"http://[{host}]" if ":" in host else f"http://{host}", policy())
     except http.HttpError as exc:
         raise StepError(redact(f"smtp: {exc}", creds), retryable=exc.retryable) from None
+
+
+class _Pinned:
+    """An smtplib connection that opens its socket to the checked addresses only; self._host keeps the name."""
+
+    def __init__(self, *args, addresses: list, **kwargs):
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        for address in self.addresses[:-1]:  # in resolver order, as for HTTP; a TLS failure is not retried
+            try:
+                return super()._get_socket(str(address), port, timeout)
+            except ssl.SSLError:
+                raise
+            except OSError:
+                continue
+        return super()._get_socket(str(self.addresses[-1]), port, timeout)
+
+
+class PinnedSMTP(_Pinned, smtplib.SMTP):
+    pass
+
+
+class PinnedSMTPSSL(_Pinned, smtplib.SMTP_SSL):
+    pass
+
+
+class PinnedBackend(EmailBackend):
+    """Django's SMTP backend, connecting to the addresses check_host approved."""
+
+    def __init__(self, *, addresses: list, **kwargs):
+        super().__init__(**kwargs)
+        self.addresses = addresses
+
+    @property
+    def connection_class(self):
+        return functools.partial(PinnedSMTPSSL if self.use_ssl else PinnedSMTP, addresses=self.addresses)
 
 
 def reply(code: int, text: bytes | str) -> str:
@@ -132,9 +173,9 @@ class SmtpAction(ConnectorAction):
     def run(self, inputs, ctx):
         creds = ctx.credentials(self.service, inputs.get("connection"))
         options = settings_from(creds, ctx.timeout)
-        check_host(options["host"], creds)
+        addresses = check_host(options["host"], creds)
         try:
-            result = self.talk(get_connection(BACKEND, fail_silently=False, **options), inputs, creds, ctx)
+            result = self.talk(PinnedBackend(addresses=addresses, fail_silently=False, **options), inputs, creds, ctx)
         except (OSError, smtplib.SMTPException) as exc:  # SMTPException is an OSError; both named for clarity
             error = failure(exc)
             raise StepError(redact(f"smtp: {error}", creds), retryable=error.retryable) from None

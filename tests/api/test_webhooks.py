@@ -165,3 +165,68 @@ def test_a_filter_only_starts_matching_deliveries():
     assert skipped.status_code == 200 and skipped.json()["started"] is False
     assert post(trigger, {"type": "customer.created"}).status_code == 202
     assert Execution.objects.count() == 1
+
+
+def test_signed_stripe_event_replayed_with_new_idempotency_key_starts_one_run():
+    trigger = hook("stripe")
+    body, headers = signed("stripe", STRIPE_EVENT)
+    first = post(trigger, None, {**headers, "Idempotency-Key": "first"}, raw=body)
+    replay = post(trigger, None, {**headers, "Idempotency-Key": "second"}, raw=body)
+    assert first.status_code == replay.status_code == 202
+    assert first.json()["execution_id"] == replay.json()["execution_id"] and Execution.objects.count() == 1
+
+
+@pytest.mark.parametrize("scheme", ["shopify", "slack", "hubspot_v3", "zendesk"])
+def test_signed_delivery_replayed_inside_its_window_starts_one_run(scheme):
+    trigger = hook(scheme)
+    payload = {"order": 1001, "type": "orders/create"}
+    body, headers = signed(scheme, payload, url=f"http://testserver/api/hooks/{trigger.token}/")
+    for n in range(3):  # the unsigned ids a replayer may change
+        extra = {"Idempotency-Key": f"k-{n}", "X-Shopify-Webhook-Id": f"w-{n}", "X-Slack-Retry-Num": str(n)}
+        assert post(trigger, None, {**headers, **extra}, raw=body).status_code == 202
+    assert Execution.objects.count() == 1
+    body, headers = signed(scheme, {**payload, "order": 1002}, url=f"http://testserver/api/hooks/{trigger.token}/")
+    assert post(trigger, None, headers, raw=body).status_code == 202 and Execution.objects.count() == 2
+
+
+def test_unsigned_request_to_inactive_hook_reveals_nothing():
+    trigger = hook("stripe")
+    trigger.workflow.name = "Refund big customers"
+    trigger.workflow.save()
+    trigger.workflow.status = "paused"
+    trigger.workflow.save()
+    for attempt in (post(trigger, STRIPE_EVENT), post(trigger, None, raw=b"a=1", content_type="text/csv")):
+        assert attempt.status_code == 401 and "Refund" not in attempt.content.decode()
+    body, headers = signed("stripe", STRIPE_EVENT, secret="not-the-secret")
+    attempt = post(trigger, None, headers, raw=body)
+    assert attempt.status_code == 403 and "Refund" not in attempt.content.decode()
+    body, headers = signed("stripe", STRIPE_EVENT)
+    signed_attempt = post(trigger, None, headers, raw=body)
+    assert signed_attempt.status_code == 409 and "Refund" not in signed_attempt.content.decode()
+    assert Execution.objects.count() == 0
+
+
+def test_bad_signature_attempts_are_throttled(throttle_rates):
+    throttle_rates(webhook_signature_failures="3/minute")
+    trigger, other = hook("stripe"), hook("token")
+    body, headers = signed("stripe", STRIPE_EVENT, secret="not-the-secret")
+    forged = [{**headers, "X-Forwarded-For": f"203.0.113.{n}"} for n in range(3)]  # no fresh address per try
+    assert [post(trigger, None, h, raw=body).status_code for h in forged] == [403, 403, 403]
+    body, headers = signed("stripe", STRIPE_EVENT)
+    for refused in (post(trigger, None, headers, raw=body), post(other, {"a": 1}, {"X-Webhook-Token": SECRET})):
+        assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+        assert refused.json() == {"detail": "Too many failed attempts; try again later."}
+    assert Execution.objects.count() == 0
+
+
+def test_guessing_hook_addresses_is_throttled(throttle_rates):
+    throttle_rates(webhook_signature_failures="2/minute")
+    codes = [APIClient().post(f"/api/hooks/guess-{n}/", {}, format="json").status_code for n in range(3)]
+    assert codes == [404, 404, 429]
+
+
+def test_hook_rate_limit_answers_429_with_retry_after():
+    trigger = hook("none", rate_per_minute=1)
+    assert post(trigger, {"n": 1}).status_code == 202
+    refused = post(trigger, {"n": 2})
+    assert refused.status_code == 429 and refused["Retry-After"] == "60"

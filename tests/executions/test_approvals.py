@@ -14,7 +14,7 @@ from executions.approvals import ApprovalError, approval_decide
 from executions.models import Approval
 from executions.services import execution_start
 from executions.sweep import sweep
-from tests.factories import UserFactory, workflow_with_steps
+from tests.factories import EDITORS, UserFactory, role_groups, workflow_with_steps
 from tests.factories import log_step as log
 from workflows.services import workflow_activate
 
@@ -134,6 +134,7 @@ def test_two_of_two_approvals_are_needed_when_configured(managers):
 
 
 def test_the_person_who_started_the_run_cannot_approve_it(managers):
+    managers[0].groups.add(*role_groups([EDITORS]))  # may run it, so may start it
     start(refund_workflow(), user=managers[0])
     with pytest.raises(ApprovalError) as exc:
         approval_decide(approval_id=Approval.objects.get().pk, user=managers[0], decision="approve")

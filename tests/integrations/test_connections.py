@@ -1,12 +1,16 @@
 """Connections: ciphertext at rest, key rotation, write-only credentials, and a secret canary that never leaks."""
 
+import base64
+
 import pytest
+from django.core import mail
 from django.db import connection as db
 from django.urls import reverse
 
+from executions.models import Event
 from executions.services import execution_start
 from integrations.models import Connection
-from integrations.services import connection_rotate_keys
+from integrations.services import connection_rotate_keys, connection_test
 from tests.factories import workflow_with_steps
 from workflows.services import workflow_activate
 
@@ -78,6 +82,40 @@ def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, adm
         response = client.get(url)
         assert response.status_code == 200 and CANARY not in response.content.decode()
     assert CANARY not in caplog.text  # nothing logged it either (the worker's log lines included)
+
+
+def test_the_canary_in_its_basic_form_never_reaches_errors_events_emails_or_last_error(client, admin_user, settings):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    from tests.fakes import FakeServer
+
+    basic = base64.b64encode(f"{CANARY}:X".encode()).decode()  # Freshdesk's Basic form of the API key
+    echo = {"errors": [{"message": f"bad header Authorization: Basic {basic}"}]}
+    server = FakeServer()
+    server.route("POST", "/api/v2/tickets", status=500, body=echo)
+    server.route("GET", "/api/v2/agents/me", status=401, body=echo)
+    connection = Connection.objects.create(
+        service="freshdesk", credentials={"domain": "acme", "api_key": CANARY, "base_url": server.url}
+    )
+    step = {"action": "freshdesk.create_ticket", "inputs": {"subject": "Help", "description": "x", "email": "a@b.co"}}
+    workflow = workflow_with_steps(
+        [{"key": "ticket", "name": "Ticket", "retry_max_attempts": 1, "config": step}], on_failure="notify_owner"
+    )
+    workflow_activate(workflow=workflow)
+    execution = execution_start(workflow=workflow, input={})
+    execution.refresh_from_db()
+    ok, error = connection_test(connection=connection)
+    server.close()
+    connection.refresh_from_db()
+    run = execution.step_runs.get()
+    assert execution.status == "failed" and "HTTP 500" in run.error and not ok and "401" in connection.last_error
+    events = list(Event.objects.values_list("data", flat=True))
+    emails = [f"{m.subject}{m.body}" for m in mail.outbox]
+    assert events and emails  # the failure was announced: the checks below read real text
+    seen = f"{run.output}{run.requests}{run.error}{execution.error}{events}{emails}{connection.last_error}{error}"
+    assert CANARY not in seen and basic not in seen
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:integrations_connection_change", args=[connection.pk])).content.decode()
+    assert basic not in page and CANARY not in page
 
 
 def test_the_admin_form_keeps_credentials_when_left_empty_and_requires_fields(client, admin_user):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import socket
 import ssl
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from integrations.http import BlockedURLError, HttpError, HttpPolicy, check_url, send
+from integrations.http import BlockedURLError, HttpError, HttpPolicy, check_url, sdk_client, send
 
 LOCAL = HttpPolicy(allow_hosts=frozenset({"127.0.0.1"}))
 
@@ -240,7 +241,7 @@ def test_an_unresolvable_host_is_a_retryable_error(monkeypatch):
 
 def test_a_public_address_passes_the_check(monkeypatch):
     fake_dns(monkeypatch, {"api.example": ["93.184.216.34"]})
-    assert check_url("https://api.example/v1", HttpPolicy()) is None
+    assert check_url("https://api.example/v1", HttpPolicy()) == [ipaddress.ip_address("93.184.216.34")]
 
 
 @pytest.mark.parametrize("allowed", ["127.0.0.1", "127.0.0.0/8", "localhost"])
@@ -440,3 +441,28 @@ def test_https_connects_to_the_checked_address_with_the_name_as_sni_and_a_bad_ce
     thread.join(5)
     assert connections == [("127.0.0.1", port)] and names == ["service.example"]
     assert exc.value.retryable is False and "certificate" in str(exc.value)
+
+
+def test_the_sdk_client_never_follows_a_redirect_even_when_a_request_asks_to(server, second_server):
+    server.route("POST", "/v1/chat", status=307, headers={"Location": second_server.url + "/steal"})
+    with sdk_client(HttpPolicy(allow_hosts=frozenset({"127.0.0.0/8"})), timeout=5) as client:
+        response = client.post(server.url + "/v1/chat", json={"prompt": "x"}, follow_redirects=True)
+    assert response.status_code == 307 and second_server.requests == []
+
+
+def test_the_sdk_client_checks_the_address_it_connects_to(server, monkeypatch):
+    lookups = fake_dns(monkeypatch, {"model.test": ["127.0.0.1"]})
+    with sdk_client(HttpPolicy(), timeout=5) as client, pytest.raises(BlockedURLError, match="loopback"):
+        client.get(f"http://model.test:{server.port}/v1/models")
+    assert server.requests == [] and lookups == ["model.test"]
+
+
+def test_the_sdk_client_reads_at_most_the_policy_size(server):
+    server.route("GET", "/v1/huge", body="x" * 5000)
+    policy = HttpPolicy(allow_hosts=frozenset({"127.0.0.1"}), max_response_bytes=1000)
+    with sdk_client(policy, timeout=5) as client, pytest.raises(HttpError, match="larger than 1000 bytes"):
+        client.get(server.url + "/v1/huge")
+    server.route("GET", "/v1/small", body={"data": []})
+    with sdk_client(policy, timeout=5) as client:
+        answer = client.get(server.url + "/v1/small")
+    assert answer.json() == {"data": []} and answer.elapsed.total_seconds() >= 0

@@ -93,3 +93,34 @@ def test_salesforce_keeps_the_instance_url_and_refreshes_without_expires_in(clie
     creds = connection.credentials
     assert creds["instance_url"] == "https://acme.my.salesforce.com"
     assert 880 <= creds["expires_at"] - time.time() <= 900  # refreshed after Salesforce's shortest session
+
+
+SECRET = "csecret-CANARY-oauth-77"
+
+
+def test_oauth_error_bodies_are_summarised_and_never_show_secrets(client, admin_user, provider):
+    """A token endpoint that echoes the client secret, the code or the refresh token: only its error code shows."""
+    from integrations.services import connection_test
+
+    creds = {"client_id": "cid", "client_secret": SECRET, "oauth_base_url": provider.url}
+    creds |= {"access_token": "xoxb-old", "refresh_token": "refresh-CANARY-88", "expires_at": int(time.time()) - 5}
+    connection = Connection.objects.create(service="slack", credentials=creds)
+    echo = f"client_secret={SECRET}&refresh_token=refresh-CANARY-88&code=the-CANARY-code"
+    body = {"error": "invalid_client", "error_description": f"bad client ({SECRET})", "request": echo}
+    body["debug"] = "X" * 900
+    provider.route("POST", "/api/oauth.v2.access", status=401, body=body)
+    ok, error = connection_test(connection=connection)
+    connection.refresh_from_db()
+    assert not ok and "HTTP 401: invalid_client" in connection.last_error and connection.last_error == error
+    assert "CANARY" not in connection.last_error and "XXXX" not in connection.last_error
+
+    state = parse_qs(urlsplit(client_start(client, admin_user, connection).url).query)["state"][0]
+    provider.route("POST", "/api/oauth.v2.access", status=400, body={"error": "invalid_code", "echo": echo})
+    page = client.get("/integrations/oauth/callback/", {"code": "the-CANARY-code", "state": state}, follow=True)
+    messages = [str(m) for m in page.context["messages"]]
+    assert any("invalid_code" in m for m in messages) and "CANARY" not in page.content.decode()
+
+
+def client_start(client, admin_user, connection):
+    client.force_login(admin_user)
+    return client.get(reverse("admin:integrations_connection_oauth", args=[connection.pk]))

@@ -10,7 +10,7 @@ from executions.events import event_emit
 from executions.models import Approval, Execution, Task
 from executions.services import execution_start
 from integrations.models import KnowledgeArticle
-from tests.factories import UserFactory
+from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer
 from tests.workflows import template_branches as branches
 from tests.workflows.template_branches import assert_sent, connect, received, shown
@@ -30,7 +30,7 @@ def library(settings):
 
 
 def draft(library, slug):
-    return template_use(template=library[slug], owner=UserFactory(username=f"owner-{slug}"))
+    return template_use(template=library[slug], owner=EditorFactory(username=f"owner-{slug}"))
 
 
 @pytest.fixture

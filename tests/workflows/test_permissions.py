@@ -46,7 +46,7 @@ def test_a_viewer_can_look_but_not_edit_or_run(client, workflow):
     response = client.post(reverse("admin:workflows_workflow_change", args=[workflow.pk]), {"name": "hacked"})
     assert response.status_code == 403
     assert client.post(reverse("admin:workflows_workflow_run", args=[workflow.pk]), {"input": "{}"}).status_code == 403
-    assert client.post(reverse("admin:workflows_workflow_activate", args=[workflow.pk])).status_code == 302
+    assert client.post(reverse("admin:workflows_workflow_activate", args=[workflow.pk])).status_code == 403
     workflow.refresh_from_db()
     assert workflow.name != "hacked" and Execution.objects.count() == 0
 

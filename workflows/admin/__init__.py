@@ -13,7 +13,10 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from executions.services import execution_start, test_run_options
+from faos.json_forms import STRICT_JSON
+from faos.json_input import json_parse
 
+from .. import authz
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
@@ -27,9 +30,10 @@ from ..triggers import next_runs, trigger_config_errors, trigger_sync
 from ..variables import available_variables
 from . import catalog, gallery, versions  # noqa: F401 - register agents, triggers, gallery, versions
 from .forms import StepInlineForm, TriggerInlineForm
+from .rules import PartInlineMixin, RulesAdmin
 
 
-class StepInline(admin.StackedInline):
+class StepInline(PartInlineMixin, admin.StackedInline):
     model = Step
     form = StepInlineForm
     extra = 0
@@ -64,7 +68,7 @@ class StepInline(admin.StackedInline):
     )
 
 
-class TriggerInline(admin.StackedInline):
+class TriggerInline(PartInlineMixin, admin.StackedInline):
     model = Trigger
     form = TriggerInlineForm
     extra = 0
@@ -107,7 +111,8 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(RulesAdmin):
+    formfield_overrides = STRICT_JSON  # sample_input: deep nesting or NaN is a form error, not a 500
     list_display = (
         "name",
         "status_badge",
@@ -162,10 +167,13 @@ class WorkflowAdmin(admin.ModelAdmin):
     def failed_runs(self, obj):
         return obj._failed
 
-    @admin.action(description="Pause selected workflows", permissions=["change"])
+    def has_activate_permission(self, request, obj=None):
+        return authz.may(request.user, "activate", obj or Workflow)
+
+    @admin.action(description="Pause selected workflows", permissions=["activate"])
     def pause_selected(self, request, queryset):
         for workflow in queryset:
-            workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED)
+            workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED, user=request.user)
         self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
 
     def save_formset(self, request, form, formset, change):
@@ -199,7 +207,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            config = json.loads(request.GET.get("config") or "{}")
+            config = json_parse(request.GET.get("config") or "{}")  # deep nesting too: an answer, not a 500
         except ValueError:
             return JsonResponse({"errors": {"config": "is not valid JSON"}})
         problems = trigger_problems(Trigger.Kind.SCHEDULE, config)
@@ -214,8 +222,8 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def run_view(self, request, pk):
         """Manual trigger: a JSON input box; malformed JSON is a form error."""
-        workflow = get_object_or_404(Workflow, pk=pk)
-        if not self.has_change_permission(request, workflow):
+        workflow = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not authz.may(request.user, "run", workflow):
             raise PermissionDenied
         initial = {"input": _pretty(workflow.sample_input), "test_run": workflow.status != Workflow.Status.ACTIVE}
         form = RunWorkflowForm(request.POST or None, initial=initial)
@@ -244,8 +252,10 @@ class WorkflowAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/workflows/workflow/run.html", context)
 
     def activate_view(self, request, pk):
-        workflow = get_object_or_404(Workflow, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, workflow):
+        workflow = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not authz.may(request.user, "activate", workflow):
+            raise PermissionDenied
+        if request.method != "POST":
             return redirect("admin:workflows_workflow_change", pk)
         try:
             version = workflow_activate(workflow=workflow, user=request.user)
@@ -259,8 +269,8 @@ class WorkflowAdmin(admin.ModelAdmin):
 
     def status_view(self, request, pk):
         """Pause (triggers stop starting runs), resume the active version, or archive; runs in flight go on."""
-        workflow = get_object_or_404(Workflow.objects.select_related("active_version"), pk=pk)
-        if not self.has_change_permission(request, workflow):
+        workflow = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not authz.may(request.user, "activate", workflow):
             raise PermissionDenied
         what = request.POST.get("what")
         if what == "resume" and workflow.active_version:
@@ -268,7 +278,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             self.message_user(request, f"Resumed: v{workflow.active_version.number} takes new runs again.")
         elif what in ("pause", "archive"):
             status = Workflow.Status.PAUSED if what == "pause" else Workflow.Status.ARCHIVED
-            workflow_set_status(workflow=workflow, status=status)
+            workflow_set_status(workflow=workflow, status=status, user=request.user)
             in_flight = workflow.executions.unfinished().count()
             self.message_user(
                 request, f"{workflow.get_status_display()}: no new runs start; {in_flight} in flight go on."
@@ -278,7 +288,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         return redirect("admin:workflows_workflow_change", pk)
 
     def validate_view(self, request, pk):
-        workflow = get_object_or_404(Workflow, pk=pk)
+        workflow = get_object_or_404(self.get_queryset(request), pk=pk)
         problems = workflow_validate(workflow=workflow)
         for problem in problems:
             self.message_user(request, str(problem), messages.ERROR)

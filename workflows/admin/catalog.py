@@ -2,13 +2,18 @@
 
 from django.contrib import admin, messages
 
-from ..models import Agent, Trigger
+from faos.json_forms import STRICT_JSON
+
+from .. import authz
+from ..models import Agent, Trigger, Workflow
 from ..triggers import trigger_sync
 from .forms import TriggerInlineForm
+from .rules import RulesAdmin
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(RulesAdmin):
+    formfield_overrides = STRICT_JSON  # deep nesting or NaN is a form error, not a 500
     list_display = ("name", "role", "provider", "model", "allowed")
     list_filter = ("provider",)
     search_fields = ("name", "role", "instructions")
@@ -31,7 +36,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trigger)
-class TriggerAdmin(admin.ModelAdmin):
+class TriggerAdmin(RulesAdmin):
     """All triggers at a glance; bulk enable/disable keeps their Celery Beat tasks in step."""
 
     list_display = ("__str__", "kind", "name", "is_enabled", "updated_at")
@@ -42,7 +47,13 @@ class TriggerAdmin(admin.ModelAdmin):
     form = TriggerInlineForm
     fields = ("workflow", "kind", "name", "config", "is_enabled", "new_secret")
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "workflow":  # only workflows this person may see are offered
+            kwargs["queryset"] = authz.visible(request.user, Workflow)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
+        authz.require(request.user, "change", obj.workflow)
         super().save_model(request, obj, form, change)
         trigger_sync(trigger=obj)
 

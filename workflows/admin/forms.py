@@ -2,6 +2,8 @@
 
 from django import forms
 
+from faos.json_forms import StrictJSONFormField
+
 from ..config_checks import config_errors, trigger_problems
 from ..models import EDITABLE_STEP_FIELDS, RESERVED_STEP_KEYS, Step, Trigger
 from .widgets import StepConfigWidget, TriggerConfigWidget, kind_choices
@@ -15,6 +17,7 @@ class StepInlineForm(forms.ModelForm):
             "config": StepConfigWidget(),
             "branches": forms.Textarea(attrs={"rows": 2, "cols": 30, "spellcheck": "false"}),
         }
+        field_classes = {"config": StrictJSONFormField, "branches": StrictJSONFormField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,6 +75,7 @@ class TriggerInlineForm(forms.ModelForm):
         model = Trigger
         fields = ("workflow", "kind", "name", "config", "is_enabled")
         widgets = {"config": TriggerConfigWidget()}
+        field_classes = {"config": StrictJSONFormField}
 
     def clean(self):
         cleaned = super().clean()

@@ -1,16 +1,19 @@
 """The template gallery: a card per template, "Use template" makes a draft workflow and opens it."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from .. import authz
 from ..library import template_use
 from ..models import WorkflowTemplate
+from .rules import RulesAdmin
 
 
 @admin.register(WorkflowTemplate)
-class WorkflowTemplateAdmin(admin.ModelAdmin):
+class WorkflowTemplateAdmin(RulesAdmin):
     list_display = ("name", "category", "trigger_summary")
     list_filter = ("category",)
     search_fields = ("name", "description", "use_when")
@@ -30,7 +33,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         templates = self.get_queryset(request)
         cards = [{"template": t, "steps": [s.get("name") for s in t.definition.get("steps", [])]} for t in templates]
-        extra = {"cards": cards, "can_use": request.user.has_perm("workflows.add_workflow"), **(extra_context or {})}
+        extra = {"cards": cards, "can_use": authz.may(request.user, "use", WorkflowTemplate), **(extra_context or {})}
         return super().changelist_view(request, extra_context=extra)
 
     def get_urls(self):
@@ -38,9 +41,9 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         return [path("<int:pk>/use/", use, name="workflows_workflowtemplate_use")] + super().get_urls()
 
     def use_view(self, request, pk):
-        if not request.user.has_perm("workflows.add_workflow"):
-            messages.error(request, "You may not create workflows.")
-            return redirect("admin:workflows_workflowtemplate_changelist")
-        workflow = template_use(template=get_object_or_404(WorkflowTemplate, pk=pk), owner=request.user)
+        template = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not authz.may(request.user, "use", template):
+            raise PermissionDenied("You may not create workflows.")
+        workflow = template_use(template=template, owner=request.user)
         messages.success(request, f"Created the draft '{workflow.name}': adapt it, test it, then activate it.")
         return redirect("admin:workflows_workflow_change", workflow.pk)

@@ -10,14 +10,16 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from .. import authz
 from ..diff import version_diff
 from ..io import dump
 from ..models import WorkflowVersion
 from ..services import WorkflowInvalid, workflow_activate, workflow_restore_draft
+from .rules import RulesAdmin
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
+class WorkflowVersionAdmin(RulesAdmin):
     list_display = ("__str__", "is_active_badge", "note", "created_by", "created_at", "activated_at", "runs_in_flight")
     list_filter = ("workflow",)
     fields = ("workflow", "number", "note", "created_by", "created_at", "activated_at", "changes", "definition_view")
@@ -38,6 +40,9 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # versions are immutable: runs in flight depend on them
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="Active", boolean=True)
     def is_active_badge(self, obj):
@@ -64,9 +69,10 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     def version_action(self, request, pk):
         """Activate this version (a rollback) or copy it into the draft to make a new version from it."""
-        version = get_object_or_404(WorkflowVersion.objects.select_related("workflow"), pk=pk)
+        version = get_object_or_404(authz.visible(request.user, WorkflowVersion).select_related("workflow"), pk=pk)
         workflow = version.workflow
-        if not request.user.has_perm("workflows.change_workflow"):
+        right = "change" if request.POST.get("what") == "draft" else "activate"
+        if not authz.may(request.user, right, workflow):
             raise PermissionDenied
         if request.POST.get("what") == "draft":
             workflow_restore_draft(workflow=workflow, version=version)

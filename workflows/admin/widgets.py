@@ -7,6 +7,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html, json_script
 
+from faos.json_input import json_parse
+
 DATA_ID = "faos-step-editor-data"
 
 
@@ -75,7 +77,7 @@ class JsonTextarea(forms.Textarea):
     def format_value(self, value):
         """Indented JSON, easier to edit by hand; text that is not JSON (a rejected edit) stays as typed."""
         try:
-            return json.dumps(json.loads(value), indent=2, ensure_ascii=False) if value else value
+            return json.dumps(json_parse(value), indent=2, ensure_ascii=False) if value else value  # strict: no 500
         except (TypeError, ValueError):
             return super().format_value(value)
 

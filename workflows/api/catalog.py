@@ -6,15 +6,15 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from executions.engine.kinds.agent import AGENT_ACTIONS
 from integrations.actions import get as get_action
-from integrations.api.views import ModelPermissions
+from integrations.agents import connection_problem
 
 from ..library import template_use
 from ..models import Agent, WorkflowTemplate
+from .permissions import Rules
 from .serializers import WorkflowSerializer
 
 
@@ -45,12 +45,22 @@ class AgentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"unknown action(s): {', '.join(unknown)}")
         return value
 
+    def validate(self, attrs):
+        """The connection must hold the provider's key (OpenAI, OpenAI-compatible or Anthropic connection)."""
+        provider = attrs.get("provider", getattr(self.instance, "provider", Agent.Provider.OFFLINE))
+        connection = attrs["connection"] if "connection" in attrs else getattr(self.instance, "connection", None)
+        problem = connection_problem(provider, connection)
+        if problem:
+            raise serializers.ValidationError({"connection": problem})
+        return attrs
+
 
 class AgentViewSet(viewsets.ModelViewSet):
     """Agents steps delegate to: role, instructions, provider and model, and the actions each may use."""
 
     serializer_class = AgentSerializer
-    permission_classes = (ModelPermissions,)
+    permission_classes = (Rules,)
+    authz_model = "workflows.agent"
     queryset = Agent.objects.select_related("connection").order_by("name")
     filterset_fields = ("provider",)
 
@@ -70,6 +80,9 @@ class TemplateViewSet(viewsets.ReadOnlyModelViewSet):
     """The product guide's templates; `POST …/{slug}/use/` creates a draft workflow from one."""
 
     queryset = WorkflowTemplate.objects.order_by("category", "name")
+    permission_classes = (Rules,)
+    authz_model = "workflows.workflowtemplate"
+    authz_actions = {"use": "use"}
     lookup_field = "slug"
     filterset_fields = ("category",)
 
@@ -79,7 +92,5 @@ class TemplateViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={201: WorkflowSerializer})
     @action(detail=True, methods=["post"])
     def use(self, request, slug=None):
-        if not request.user.has_perm("workflows.add_workflow"):
-            raise PermissionDenied("You may not create workflows.")
         workflow = template_use(template=self.get_object(), owner=request.user)
         return Response(WorkflowSerializer(workflow, context={"request": request}).data, status=status.HTTP_201_CREATED)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from executions.engine import kinds
 
+from .. import authz
 from ..config_checks import config_errors, trigger_problems
 from ..models import EDITABLE_STEP_FIELDS as STEP_FIELDS
 from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
@@ -42,7 +43,8 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class TriggerSerializer(serializers.ModelSerializer):
-    id = serializers.IntegerField(required=False)
+    """A trigger on its own: `workflow` is chosen when it is created (among those you can see) and then kept."""
+
     secrets = serializers.ListField(child=serializers.CharField(), write_only=True, required=False)
     webhook_url = serializers.SerializerMethodField()
     has_secret = serializers.SerializerMethodField()
@@ -50,7 +52,16 @@ class TriggerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trigger
         fields = ("id", "workflow", "kind", "name", "config", "is_enabled", "secrets", "has_secret", "webhook_url")
-        extra_kwargs = {"workflow": {"read_only": True}}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        workflow, request = fields["workflow"], self.context.get("request")
+        if self.instance is not None:
+            workflow.read_only = True  # a trigger never moves to another workflow
+        elif not workflow.read_only and request is not None:
+            # An unknown and an invisible workflow get the same 400, so ids of others' workflows stay unknown.
+            workflow.queryset = authz.visible(request.user, Workflow)
+        return fields
 
     def get_webhook_url(self, obj) -> str | None:
         if obj.kind != Trigger.Kind.WEBHOOK:
@@ -62,6 +73,11 @@ class TriggerSerializer(serializers.ModelSerializer):
     def get_has_secret(self, obj) -> bool:
         return bool(obj.secrets)
 
+    def validate_config(self, value):
+        if not isinstance(value, dict):  # a form's "null" arrives here as None
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
     def validate(self, attrs):
         current = self.instance if isinstance(self.instance, Trigger) else None
         kind = attrs.get("kind", current.kind if current else Trigger.Kind.MANUAL)
@@ -71,10 +87,21 @@ class TriggerSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class NestedTriggerSerializer(TriggerSerializer):
+    """A trigger inside a workflow definition: `id` keeps that trigger of this workflow; without it, a new one."""
+
+    id = serializers.IntegerField(required=False)
+
+    class Meta(TriggerSerializer.Meta):
+        extra_kwargs = {"workflow": {"read_only": True}}
+
+
 class WorkflowSerializer(serializers.ModelSerializer):
     steps = StepSerializer(many=True, required=False)
-    triggers = TriggerSerializer(many=True, required=False)
-    active_version = serializers.IntegerField(source="active_version.number", read_only=True, default=None)
+    triggers = NestedTriggerSerializer(many=True, required=False)
+    active_version = serializers.IntegerField(
+        source="active_version.number", read_only=True, default=None, allow_null=True
+    )
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
 
     class Meta:
@@ -95,6 +122,11 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = ("status", "created_at", "updated_at")
+
+    def validate_sample_input(self, value):
+        if not isinstance(value, dict):  # run input is an object; a form's "null" arrives here as None
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
 
     def validate_steps(self, steps):
         keys = [s["key"] for s in steps]
@@ -143,6 +175,10 @@ class VersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkflowVersion
         fields = ("number", "note", "is_active", "created_by", "created_at", "activated_at", "definition")
+
+
+class VersionNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class ProblemSerializer(serializers.Serializer):

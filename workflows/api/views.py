@@ -1,24 +1,29 @@
 """API views for workflows: CRUD on the nested definition, lifecycle, versions, export/import, runs."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from executions.api.serializers import ExecutionSerializer
 from executions.services import execution_start, test_run_options
+from faos.schema import ErrorDetail
 
-from .. import io
+from .. import authz, io
 from ..audit import audit
 from ..diff import version_diff
 from ..models import Trigger, Workflow
 from ..services import (
+    WorkflowBusy,
     WorkflowInvalid,
     workflow_activate,
+    workflow_delete,
     workflow_duplicate,
     workflow_import,
     workflow_set_status,
@@ -26,7 +31,14 @@ from ..services import (
     workflow_validate,
 )
 from ..triggers import trigger_sync
-from .serializers import ProblemSerializer, TriggerSerializer, VersionSerializer, WorkflowSerializer
+from .permissions import Rules
+from .serializers import (
+    ProblemSerializer,
+    TriggerSerializer,
+    VersionNoteSerializer,
+    VersionSerializer,
+    WorkflowSerializer,
+)
 
 RunInput = inline_serializer(
     "RunInput",
@@ -44,19 +56,51 @@ RunInput = inline_serializer(
 
 
 def visible_workflows(user):
-    """Everything for users with the view permission (editors, viewers); otherwise what they own."""
-    qs = Workflow.objects.select_related("owner", "active_version").prefetch_related("steps", "triggers")
-    return qs if user.has_perm("workflows.view_workflow") else qs.filter(Q(owner=user))
+    """The workflows this user may see (workflows.authz): all with the view right, else their own."""
+    return authz.visible(user, Workflow).select_related("owner", "active_version").prefetch_related("steps", "triggers")
 
 
 def problems_response(problems, code=status.HTTP_400_BAD_REQUEST):
     return Response({"valid": False, "problems": [p.as_dict() for p in problems]}, status=code)
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is in use."
+    default_code = "conflict"
+
+
+def query_number(request, name: str, *, required: bool = True) -> int | None:
+    """A query parameter that must be a positive integer (a version number); a 400 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if not raw and not required:
+        return None
+    try:
+        return serializers.IntegerField(min_value=1, max_value=2**31 - 1).run_validation(
+            serializers.empty if raw is None else raw
+        )
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail})
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: ErrorDetail}))
 class WorkflowViewSet(viewsets.ModelViewSet):
     """Workflows with their steps and triggers as one definition. Editing changes the draft only."""
 
     serializer_class = WorkflowSerializer
+    permission_classes = (Rules,)
+    authz_model = "workflows.workflow"
+    authz_actions = {
+        "validate": "view",
+        "activate": "activate",
+        "deactivate": "activate",
+        "duplicate": ("add", "view"),
+        "export": "view",
+        "import_": "add",
+        "versions": {"GET": "view", "POST": "change"},
+        "diff": "view",
+        "run": "run",
+    }
     filterset_fields = ("status",)
     queryset = Workflow.objects.none()  # typing for the schema; get_queryset scopes by user
     search_fields = ("name",)
@@ -68,7 +112,8 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         audit(user=self.request.user, obj=serializer.save(owner=self.request.user), action="add")
 
     def perform_update(self, serializer):
-        changed = ", ".join(sorted(self.request.data)) if isinstance(self.request.data, dict) else "definition"
+        # The fields that were accepted, not the raw keys: those may hold anything (even a NUL byte).
+        changed = ", ".join(sorted(serializer.validated_data)) or "nothing"
         audit(
             user=self.request.user,
             obj=serializer.save(),
@@ -77,8 +122,13 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        audit(user=self.request.user, obj=instance, action="delete")
-        instance.delete()
+        """An active workflow, or one with runs in progress, is refused (409) instead of half-deleted."""
+        try:
+            with transaction.atomic():
+                audit(user=self.request.user, obj=instance, action="delete")
+                workflow_delete(workflow=instance)
+        except WorkflowBusy as exc:
+            raise Conflict(str(exc))
 
     @extend_schema(
         request=None,
@@ -93,12 +143,16 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             problems_response(problems, status.HTTP_200_OK) if problems else Response({"valid": True, "problems": []})
         )
 
-    @extend_schema(request=None, responses=VersionSerializer)
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("version", int, description="Roll back to this version number.")],
+        responses=VersionSerializer,
+    )
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         """Validate the draft and make it the active version; `?version=N` rolls back to version N."""
         workflow = self.get_object()
-        number = request.query_params.get("version")
+        number = query_number(request, "version", required=False)
         version = get_object_or_404(workflow.versions, number=number) if number else None
         try:
             version = workflow_activate(workflow=workflow, user=request.user, version=version)
@@ -109,7 +163,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=WorkflowSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
-        workflow = workflow_set_status(workflow=self.get_object(), status=Workflow.Status.PAUSED)
+        workflow = workflow_set_status(workflow=self.get_object(), status=Workflow.Status.PAUSED, user=request.user)
         return Response(self.get_serializer(workflow).data)
 
     @extend_schema(request=None, responses={201: WorkflowSerializer})
@@ -118,10 +172,16 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         copy = workflow_duplicate(workflow=self.get_object(), owner=request.user)
         return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[OpenApiParameter("file_format", enum=["yaml", "json"])], responses={200: str})
+    @extend_schema(
+        parameters=[OpenApiParameter("file_format", enum=["yaml", "json"], default="yaml")],
+        # The same document (the import format) as YAML or as JSON.
+        responses={(200, "application/yaml"): OpenApiTypes.OBJECT, (200, "application/json"): OpenApiTypes.OBJECT},
+    )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         fmt = request.query_params.get("file_format", "yaml")
+        if fmt not in ("yaml", "json"):
+            raise serializers.ValidationError({"file_format": [f"'{fmt[:40]}' is not yaml or json."]})
         text = io.dump(io.workflow_export(workflow=self.get_object()), fmt)
         content_type = "application/json" if fmt == "json" else "application/yaml"
         return HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
@@ -131,31 +191,43 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     def import_(self, request):
         """Create a draft workflow from a YAML or JSON definition file (the export format)."""
         try:
+            request.body.decode()
+        except UnicodeDecodeError:
+            return Response({"definition": ["The file must be UTF-8 text."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
             workflow = workflow_import(definition=io.parse(request.body), owner=request.user)
+        except io.DefinitionTooLarge as exc:
+            return Response(exc.message_dict, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except ValidationError as exc:
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=VersionSerializer(many=True), request=None)
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=VersionSerializer(many=True))
+    @extend_schema(methods=["POST"], request=VersionNoteSerializer, responses={201: VersionSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def versions(self, request, pk=None):
         """GET lists versions; POST freezes the current draft as a new version (without activating it)."""
         workflow = self.get_object()
         if request.method == "POST":
+            note = VersionNoteSerializer(data=request.data)
+            note.is_valid(raise_exception=True)
             problems = workflow_validate(workflow=workflow)
             if problems:
                 return problems_response(problems)
-            version = workflow_snapshot(workflow=workflow, user=request.user, note=request.data.get("note", ""))
+            version = workflow_snapshot(workflow=workflow, user=request.user, note=note.validated_data["note"])
             return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
         versions = workflow.versions.select_related("workflow", "created_by").order_by("-number")
         return Response(VersionSerializer(versions, many=True).data)
 
-    @extend_schema(parameters=[OpenApiParameter("from", int), OpenApiParameter("to", int)], responses=dict)
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)],
+        responses=OpenApiTypes.OBJECT,
+    )
     @action(detail=True, methods=["get"])
     def diff(self, request, pk=None):
         workflow = self.get_object()
-        older = get_object_or_404(workflow.versions, number=request.query_params.get("from"))
-        newer = get_object_or_404(workflow.versions, number=request.query_params.get("to"))
+        older = get_object_or_404(workflow.versions, number=query_number(request, "from"))
+        newer = get_object_or_404(workflow.versions, number=query_number(request, "to"))
         return Response(version_diff(older.definition, newer.definition))
 
     @extend_schema(request=RunInput, responses={202: ExecutionSerializer})
@@ -163,7 +235,9 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     def run(self, request, pk=None):
         """Start a run (manual trigger); `test: true` runs the draft with side effects recorded."""
         workflow = self.get_object()
-        payload = request.data.get("input", {}) if isinstance(request.data, dict) else None
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": ['Send a JSON object, e.g. {"input": {}}.']})
+        payload = request.data.get("input", {})
         try:
             execution = execution_start(
                 workflow=workflow,
@@ -187,6 +261,8 @@ class TriggerViewSet(viewsets.ModelViewSet):
     """Triggers of the workflows you can see; kind-specific config is validated, schedules sync to Beat."""
 
     serializer_class = TriggerSerializer
+    permission_classes = (Rules,)
+    authz_model = "workflows.trigger"
     queryset = Trigger.objects.none()  # typing for the schema; get_queryset scopes by user
     filterset_fields = ("workflow", "kind", "is_enabled")
 
@@ -197,6 +273,7 @@ class TriggerViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         workflow = get_object_or_404(visible_workflows(self.request.user), pk=self.request.data.get("workflow"))
+        authz.require(self.request.user, "change", workflow)
         trigger = trigger_sync(trigger=serializer.save(workflow=workflow))
         audit(
             user=self.request.user,

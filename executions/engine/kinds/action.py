@@ -1,5 +1,6 @@
 """`action`: run a built-in action or a connector action with rendered inputs."""
 
+from .. import limits
 from ..errors import StepError
 from ..outcome import Outcome
 from ..problems import Problem
@@ -38,6 +39,8 @@ class ActionKind(StepKind):
         if ctx.actions is None:
             raise StepError("no action runner is configured")
         result = ctx.actions.run(step.config["action"], inputs, ctx=ctx)
+        if step.config["action"] == "set" and isinstance(result, dict):
+            _check_variables({**(ctx.variables.get("vars") or {}), **result})
         return Outcome.ok(result)
 
     def validate(self, step, definition):
@@ -47,3 +50,10 @@ class ActionKind(StepKind):
         if not isinstance(step.config.get("inputs", {}), dict):
             return [Problem(step.key, "config.inputs", "must be an object of input names to values")]
         return []
+
+
+def _check_variables(merged: dict) -> None:
+    """Every later step reads the run's variables: a `set` may not grow them past the limit."""
+    why = limits.over(merged, limits.MAX_VARS)
+    if why:
+        raise StepError(f"after this `set` the run's variables {why} (the limit is {limits.MAX_VARS} characters)")

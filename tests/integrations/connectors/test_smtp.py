@@ -1,6 +1,7 @@
 """SMTP e-mail: a real SMTP conversation with a local server: envelope, message, login, and failure classes."""
 
 import base64
+import ipaddress
 import socket
 import socketserver
 import threading
@@ -10,7 +11,9 @@ from email import message_from_bytes, policy
 import pytest
 
 from executions.engine.errors import StepError
+from integrations.connectors.smtp import PinnedBackend
 from integrations.models import Connection
+from tests.fakes import FakeDNS
 from tests.integrations.connectors.conftest import call
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +31,7 @@ class Envelope:
 class SmtpServer:
     """A tiny SMTP responder on 127.0.0.1: records every command, envelope and message; replies can be scripted."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.commands: list[str] = []
         self.delivered: list[Envelope] = []
         self.replies: dict[str, str] = {}  # verb (or "GREETING") -> reply line replacing the normal answer
@@ -83,7 +86,7 @@ class SmtpServer:
                     lines.append(line[1:] if line.startswith(b"..") else line)
                 return b"".join(lines)
 
-        self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.tcp = socketserver.ThreadingTCPServer((host, port), Handler)
         self.tcp.daemon_threads = True
         self.port = self.tcp.server_address[1]
         threading.Thread(target=self.tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -242,3 +245,26 @@ def test_check_connection_reports_a_wrong_password_as_a_step_error(server, conne
 def test_test_runs_work_without_any_connection(server):
     result = call("smtp.send_email", {"to": "a@example.org", "subject": "hi"}, test_mode=True)
     assert result["would_send"]["recipients"] == ["a@example.org"] and server.sessions == 0
+
+
+def test_smtp_connects_to_the_checked_address(server, connect, settings, monkeypatch):
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]  # this address is allowed; 127.0.0.2 (another service) is not
+    other = SmtpServer("127.0.0.2", server.port)
+    # The check sees 127.0.0.1; a second lookup would be answered with 127.0.0.2 (DNS rebinding).
+    dns = FakeDNS(monkeypatch, {"mail.test": ["127.0.0.1", "127.0.0.2"]})
+    connect(host="mail.test")
+    try:
+        call("smtp.check_connection", {})
+    finally:
+        other.close()
+    assert server.sessions == 1 and other.sessions == 0 and dns.lookups["mail.test"] == 1
+
+
+def test_smtp_keeps_the_host_name_for_ehlo_tls_and_certificates_while_connecting_to_the_address(server):
+    backend = PinnedBackend(addresses=[ipaddress.ip_address("127.0.0.1")], host="mail.test", port=server.port)
+    backend.open()
+    try:
+        assert backend.connection._host == "mail.test"  # what STARTTLS and SMTP_SSL check the certificate against
+        assert backend.connection.sock.getpeername() == ("127.0.0.1", server.port)
+    finally:
+        backend.close()

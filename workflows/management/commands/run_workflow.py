@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.urls import reverse
@@ -13,6 +13,7 @@ from django.urls import reverse
 from executions import runtime
 from executions.models import Execution
 from executions.sweep import sweep
+from workflows import authz
 from workflows.library import template_use
 from workflows.models import Workflow, WorkflowTemplate
 
@@ -27,16 +28,21 @@ class Command(BaseCommand):
         parser.add_argument("--follow", action="store_true", help="Print each step as it completes until the run ends.")
         parser.add_argument("--inline", action="store_true", help="Run the steps in this process (no worker needed).")
         parser.add_argument("--timeout", type=float, default=600, help="Seconds to follow before giving up.")
+        parser.add_argument(
+            "--user", help="Act for this user (who must be allowed to run it); default: the operator, as the system."
+        )
 
-    def handle(self, name, input, test, follow, inline, timeout, **options):
+    def handle(self, name, input, test, follow, inline, timeout, user=None, **options):
         from executions.services import execution_start
 
-        workflow = self._workflow(name)
+        actor = self._user(user)
+        workflow = self._workflow(name, actor)
         payload = self._payload(input, workflow)
         try:
             execution = execution_start(
                 workflow=workflow,
                 input=payload,
+                user=actor,
                 is_test=test,
                 trigger_kind="cli",
                 source="run_workflow",
@@ -44,6 +50,8 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Started run #{execution.pk} of '{workflow.name}' (v{execution.version.number}"
             f"{', test run' if test else ''})."
@@ -57,20 +65,34 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Run #{execution.pk} succeeded: {json.dumps(execution.output, default=str)}")
         )
 
-    def _workflow(self, name):
+    def _user(self, username):
+        if not username:
+            return None
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"--user: no active user named {username}")
+        return user
+
+    def _workflow(self, name, actor):
         by_name = Q(name=name) | Q(template_slug=name)  # a workflow made from the template `name` counts too
-        found = Workflow.objects.filter(pk=name) if str(name).isdigit() else Workflow.objects.filter(by_name)
+        visible = authz.visible(actor, Workflow)  # what the user (or, without --user, the operator) may see
+        found = visible.filter(pk=name) if str(name).isdigit() else visible.filter(by_name)
         workflow = found.select_related("active_version").order_by("-pk").first()
         if workflow is None:
-            workflow = self._from_template(name)
+            workflow = self._from_template(name, actor)
         return workflow
 
-    def _from_template(self, name):
+    def _from_template(self, name, actor):
         """No workflow of that name, but a template of that name or slug: make a draft from it first."""
         template = WorkflowTemplate.objects.filter(Q(name=name) | Q(slug=name)).first()
         if template is None:
             raise CommandError(f"No workflow or template named '{name}'.")
-        workflow = template_use(template=template)
+        try:
+            workflow = template_use(template=template, owner=actor)
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"Created draft workflow #{workflow.pk} '{workflow.name}' from the template.")
         return workflow
 
