@@ -29,8 +29,8 @@ def event_emit(*, type: str, data: dict | None = None, source: str = "", sender=
     """
     if sender is not None and not authz.may_emit(sender, type):
         raise authz.Refused(f"'{type}' is one of the system's own event types")
-    reaches = _audience(sender, about)
-    event = Event.objects.create(type=type, data=data or {}, source=source)
+    reaches = audience(sender, about)
+    event = Event.objects.create(type=type, data=data or {}, source=source, sender=sender, about=about)
     waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING).select_related(
         "execution__workflow__activated_by", "execution__started_by"
     )
@@ -42,7 +42,7 @@ def event_emit(*, type: str, data: dict | None = None, source: str = "", sender=
     return event
 
 
-def _audience(sender, about) -> Callable:
+def audience(sender, about) -> Callable:
     """Whether the event may reach a run or workflow acting for `actor` (None: acting for nobody)."""
 
     def reaches(actor, target) -> bool:

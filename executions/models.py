@@ -163,6 +163,22 @@ class Event(models.Model):
     type = models.CharField(max_length=200, db_index=True)
     data = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=200, blank=True)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who posted it; it reaches only runs this person may run. Empty: the system.",
+    )
+    about = models.ForeignKey(
+        "workflows.Workflow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The workflow a system event tells about; it reaches only runs whose person may see it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     resumed = models.PositiveIntegerField(default=0, help_text="Waiting steps this event resumed.")
 

@@ -163,7 +163,12 @@ class EventFinder:
         self.execution = execution
 
     def since_start(self, event_type: str) -> list[dict]:
+        """Only events that may reach this run: posted by someone who may run it, or about what its person sees."""
+        from .events import audience
+
         rows = Event.objects.filter(type=event_type, created_at__gte=self.execution.created_at).order_by("id")[:100]
+        actor = authz.actor_of(self.execution)
+        rows = [e for e in rows.select_related("sender", "about") if audience(e.sender, e.about)(actor, self.execution)]
         return [event.as_variable() for event in rows]
 
 

@@ -213,7 +213,9 @@ def world():
         "django_celery_beat_crontabschedule": CrontabSchedule.objects.create(),
         "django_celery_beat_intervalschedule": IntervalSchedule.objects.create(every=5, period="seconds"),
         "django_celery_beat_solarschedule": SolarSchedule.objects.create(event="sunset", latitude=1, longitude=1),
-        "django_celery_beat_clockedschedule": ClockedSchedule.objects.create(clocked_time=datetime(2030, 1, 1, tzinfo=UTC)),
+        "django_celery_beat_clockedschedule": ClockedSchedule.objects.create(
+            clocked_time=datetime(2030, 1, 1, tzinfo=UTC)
+        ),
     }
     objects["django_celery_beat_periodictask"] = PeriodicTask.objects.create(
         name="t", task="x", interval=objects["django_celery_beat_intervalschedule"]

@@ -140,6 +140,10 @@ class ExecutionAdmin(RulesAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # history is read-only; runs change only through the actions
 
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["faos_may_run"] = self.has_run_permission(request, obj)  # retry, cancel, re-run buttons
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
     def has_run_permission(self, request, obj=None):
         """Cancel, retry and re-run: the run right on the run's workflow."""
         return authz.may(request.user, "run", obj or Execution)

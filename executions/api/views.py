@@ -27,7 +27,6 @@ from .serializers import (
     ExecutionSerializer,
 )
 
-
 # A decision's refusals: a field (400), who you are (403), or the approval's state (409, e.g. already decided).
 DECIDED = {200: ApprovalSerializer, 409: ErrorDetail}
 

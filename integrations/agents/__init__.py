@@ -50,9 +50,8 @@ class AgentRunner:
         return {"name": agent.name, "allowed_actions": list(agent.allowed_actions or [])}
 
     def perform(self, name: str, request: dict, *, ctx) -> dict:
-        from workflows.models import Agent
-
         from workflows import authz
+        from workflows.models import Agent
 
         agent = Agent.objects.select_related("connection").get(name=name)
         if agent.connection is not None and not authz.may(self.actor, "use", agent.connection):

@@ -57,7 +57,9 @@ def test_trigger_id_is_read_only(api, workflow):
         "/api/triggers/", {"id": manual.pk, "workflow": workflow.pk, "kind": "manual", "name": "Second"}, format="json"
     )
     assert created.status_code == 201 and created.json()["id"] != manual.pk
-    changed = api.put(f"/api/triggers/{manual.pk}/", {"id": 0, "workflow": workflow.pk, "kind": "manual"}, format="json")
+    changed = api.put(
+        f"/api/triggers/{manual.pk}/", {"id": 0, "workflow": workflow.pk, "kind": "manual"}, format="json"
+    )
     assert changed.status_code == 200 and changed.json()["id"] == manual.pk
     assert sorted(Trigger.objects.values_list("name", flat=True)) == ["Button", "Second"]
 

@@ -217,11 +217,12 @@ def test_view_filters_by_workflow_and_explains_empty_state(mix, admin_user):
     assert "Beta</a>" not in html
 
 
-def test_view_needs_the_view_execution_permission():
+def test_view_needs_the_company_wide_view_right():
     staff = UserFactory(is_staff=True)
-    with pytest.raises(PermissionDenied):
-        dashboard_view(request_as(staff))
     staff.user_permissions.add(Permission.objects.get(codename="view_execution"))
+    with pytest.raises(PermissionDenied):  # every workflow's numbers: the view right on workflows
+        dashboard_view(request_as(staff))
+    staff.user_permissions.add(Permission.objects.get(codename="view_workflow"))
     staff = type(staff).objects.get(pk=staff.pk)  # reload: permissions are cached per instance
     WorkflowFactory(name="Visible")
     assert "Visible" in dashboard_view(request_as(staff)).content.decode()

@@ -307,3 +307,32 @@ def test_an_agent_step_stops_at_a_model_connection_its_person_may_not_use():
     Agent.objects.create(name="Bot", provider="openai", model="gpt-4o-mini", connection=key)
     with pytest.raises(StepError, match="may not use the openai: llm connection"):
         AgentRunner(actor=EditorFactory(username="ed")).perform("Bot", {"action": "classify"}, ctx=None)
+
+
+def test_an_event_posted_before_the_wait_starts_is_not_taken_from_someone_who_may_not_run_it():
+    from django.db import transaction
+
+    editor = EditorFactory(username="ed")
+    waiter = live([{"key": "wait", "name": "Wait", "kind": "wait_for_event", "config": {"event": "paid"}}], editor)
+    with transaction.atomic():  # the run starts on commit, after both events exist
+        execution = execution_start(workflow=waiter, input={}, user=editor)
+        event_emit(type="paid", data={"by": "vic"}, sender=member(VIEWERS, "vic"))
+    execution.refresh_from_db()
+    assert execution.status == "waiting"
+    with transaction.atomic():
+        other = execution_start(workflow=waiter, input={}, user=editor)
+        event_emit(type="paid", data={"by": "ed"}, sender=editor)
+    other.refresh_from_db()
+    assert other.status == "succeeded"
+
+
+def test_the_admin_shows_run_and_activate_only_to_people_who_may_press_them(client, company):
+    workflow, run = company
+    page = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    run_page = reverse("admin:executions_execution_change", args=[run.pk])
+    client.force_login(member(VIEWERS, "vic"))
+    assert "▶ Run" not in client.get(page).text and "faos-activate" not in client.get(page).text
+    assert "Re-run with same input" not in client.get(run_page).text
+    client.force_login(workflow.owner)
+    assert "▶ Run" in client.get(page).text and "faos-activate" in client.get(page).text
+    assert "Re-run with same input" in client.get(run_page).text

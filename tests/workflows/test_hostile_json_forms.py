@@ -53,7 +53,7 @@ def test_every_json_box_in_the_admin_reads_json_strictly(rf, admin_user):
     request = rf.get("/admin/")
     request.user = admin_user
     plain = []
-    for model, model_admin in admin.site._registry.items():
+    for model_admin in admin.site._registry.values():
         forms_ = [(model_admin, model_admin.get_form(request))]
         forms_ += [(inline, inline.get_formset(request).form) for inline in model_admin.get_inline_instances(request)]
         for owner, form in forms_:

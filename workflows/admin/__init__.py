@@ -167,6 +167,14 @@ class WorkflowAdmin(RulesAdmin):
     def failed_runs(self, obj):
         return obj._failed
 
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        """The Run and Activate buttons show only to people who may press them."""
+        context |= {
+            "faos_may_run": authz.may(request.user, "run", obj or Workflow),
+            "faos_may_activate": authz.may(request.user, "activate", obj or Workflow),
+        }
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
     def has_activate_permission(self, request, obj=None):
         return authz.may(request.user, "activate", obj or Workflow)
 

@@ -40,7 +40,9 @@ WEBHOOK_ANSWERS = {
             "status_url": serializers.CharField(),
         },
     ),
-    200: inline_serializer("WebhookSkipped", {"started": serializers.BooleanField(), "reason": serializers.CharField()}),
+    200: inline_serializer(
+        "WebhookSkipped", {"started": serializers.BooleanField(), "reason": serializers.CharField()}
+    ),
     400: FIELD_ERRORS,
     **{code: ErrorDetail for code in (401, 403, 404, 413, 415, 429)},
     409: FIELD_ERRORS,  # inactive workflow ({"detail"}), or a run that cannot start ({"field": [...]})
