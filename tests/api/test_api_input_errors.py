@@ -115,3 +115,26 @@ def test_an_unknown_api_address_answers_json_404(api):
 def test_a_draft_workflow_reports_no_active_version(api):
     draft = workflow_with_steps([log_step("greet")], name="Draft")
     assert api.get(f"/api/workflows/{draft.pk}/").json()["active_version"] is None
+
+
+def test_unknown_field_names_never_reach_the_audit_log(api, workflow):
+    from django.contrib.admin.models import LogEntry
+
+    answer = api.patch(f"/api/workflows/{workflow.pk}/", {"description": "x", "bad\x00key": 1}, format="json")
+    assert answer.status_code == 200
+    assert LogEntry.objects.latest("pk").get_change_message() == "Changed description through the API."
+
+
+def test_a_version_note_longer_than_200_characters_is_400(api, workflow):
+    answer = api.post(f"/api/workflows/{workflow.pk}/versions/", {"note": "n" * 201}, format="json")
+    assert answer.status_code == 400 and "note" in answer.json()
+
+
+def test_an_unknown_export_format_is_400(api, workflow):
+    answer = api.get(f"/api/workflows/{workflow.pk}/export/", {"file_format": "xml"})
+    assert answer.status_code == 400 and "file_format" in answer.json()
+
+
+def test_importing_a_file_that_is_not_utf8_is_400(api):
+    answer = api.post("/api/workflows/import/", b"W+\xad", content_type="application/json")
+    assert answer.status_code == 400 and "definition" in answer.json()

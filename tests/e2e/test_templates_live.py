@@ -28,7 +28,7 @@ from executions.services import execution_start
 from faos.celery import app
 from integrations.models import KnowledgeArticle
 from tests.e2e.conftest import Worker, database_url, wait_for
-from tests.factories import UserFactory
+from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer, Route
 from tests.workflows import template_branches as branches
 from tests.workflows.template_branches import assert_sent, connect, received
@@ -101,7 +101,7 @@ def keep_sweeping() -> None:
 
 
 def draft(library, slug):
-    return template_use(template=library[slug], owner=UserFactory(username=f"owner-{slug}"))
+    return template_use(template=library[slug], owner=EditorFactory(username=f"owner-{slug}"))
 
 
 def active(library, slug):
