@@ -48,13 +48,32 @@ def json_parse(text: str | bytes, *, max_depth: int = MAX_DEPTH):
             raise JSONInputError(f"not UTF-8 text (byte {exc.start})") from None
     _check_depth(text, max_depth)
     try:
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except JSONInputError:
         raise
     except json.JSONDecodeError as exc:
         raise JSONInputError(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # belt and braces: nothing but JSONInputError leaves
         raise JSONInputError(str(exc)[:200] or type(exc).__name__) from None
+    if "\\u0000" in text and _has_nul(value):  # PostgreSQL stores no U+0000 in text or jsonb
+        raise JSONInputError("a string holds \\u0000 (NUL), which cannot be stored")
+    return value
+
+
+def _has_nul(value) -> bool:
+    """True when a string or key anywhere in value holds U+0000 (no recursion: depth is already bounded)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _check_depth(text: str, max_depth: int) -> None:

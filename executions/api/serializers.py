@@ -3,6 +3,8 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from faos.fields import JSON_INPUT_MAPPING
+
 from ..models import Approval, Event, Execution, StepRun
 
 
@@ -117,6 +119,7 @@ class DelegateSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = JSON_INPUT_MAPPING
     started = serializers.ListField(child=serializers.IntegerField(), read_only=True, default=list)
 
     class Meta:

@@ -120,7 +120,7 @@ def test_a_draft_workflow_reports_no_active_version(api):
 def test_unknown_field_names_never_reach_the_audit_log(api, workflow):
     from django.contrib.admin.models import LogEntry
 
-    answer = api.patch(f"/api/workflows/{workflow.pk}/", {"description": "x", "bad\x00key": 1}, format="json")
+    answer = api.patch(f"/api/workflows/{workflow.pk}/", {"description": "x", "bad\x00key": "1"}, format="multipart")
     assert answer.status_code == 200
     assert LogEntry.objects.latest("pk").get_change_message() == "Changed description through the API."
 
@@ -138,3 +138,19 @@ def test_an_unknown_export_format_is_400(api, workflow):
 def test_importing_a_file_that_is_not_utf8_is_400(api):
     answer = api.post("/api/workflows/import/", b"W+\xad", content_type="application/json")
     assert answer.status_code == 400 and "definition" in answer.json()
+
+
+def test_a_nul_character_in_json_is_400_not_500(api, workflow):
+    hook = TriggerFactory(workflow=workflow, kind="webhook", config={"auth": "none"})
+    delivery = APIClient().post(f"/api/hooks/{hook.token}/", '{"note": "a\\u0000b"}', content_type="application/json")
+    assert delivery.status_code == 400 and "\\u0000" in str(delivery.json())
+    run = api.post(f"/api/workflows/{workflow.pk}/run/", '{"input": {"a\\u0000": 1}}', content_type="application/json")
+    assert run.status_code == 400 and not Execution.objects.filter(input__has_key="a").exists()
+
+
+def test_json_typed_into_a_form_is_read_as_strictly_as_a_json_body(api, workflow):
+    for text in ('{"a": "\\u0000"}', '{"a": NaN}'):
+        answer = api.patch(f"/api/workflows/{workflow.pk}/", {"sample_input": text}, format="multipart")
+        assert answer.status_code == 400 and "sample_input" in answer.json()
+    event = api.post("/api/events/", {"type": "lead.created", "data": '{"a": "\\u0000"}'}, format="multipart")
+    assert event.status_code == 400 and "data" in event.json()

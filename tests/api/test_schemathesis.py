@@ -55,19 +55,21 @@ BOUNDED = settings(
 
 @pytest.fixture(scope="module")
 def rows(django_db_setup, django_db_blocker):
-    """Rows for every path parameter, made once for the module inside a transaction rolled back at its end."""
+    """Rows for the path parameters, made once for the module in a transaction that is rolled back at its end."""
     request_started.disconnect(close_old_connections)  # as Django's test client: keep the test's connection
     request_finished.disconnect(close_old_connections)
     eager, app.conf.CELERY_TASK_ALWAYS_EAGER = app.conf.CELERY_TASK_ALWAYS_EAGER, True
     server = FakeServer()
     server.route("GET", "/v1/balance", body={"object": "balance", "available": []})
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield make_rows(server.url)
-        transaction.set_rollback(True)
-    server.close()
-    app.conf.CELERY_TASK_ALWAYS_EAGER = eager
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+    try:
+        with django_db_blocker.unblock(), transaction.atomic():
+            yield make_rows(server.url)
+            transaction.set_rollback(True)
+    finally:
+        server.close()
+        app.conf.CELERY_TASK_ALWAYS_EAGER = eager
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def make_rows(base_url: str) -> dict:

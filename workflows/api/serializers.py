@@ -4,6 +4,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from executions.engine import kinds
+from faos.fields import JSON_INPUT_MAPPING
 
 from .. import authz
 from ..config_checks import config_errors, trigger_problems
@@ -13,6 +14,8 @@ from ..triggers import trigger_sync
 
 
 class StepSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = JSON_INPUT_MAPPING
+
     class Meta:
         model = Step
         fields = STEP_FIELDS
@@ -45,6 +48,7 @@ class StepSerializer(serializers.ModelSerializer):
 class TriggerSerializer(serializers.ModelSerializer):
     """A trigger on its own: `workflow` is chosen when it is created (among those you can see) and then kept."""
 
+    serializer_field_mapping = JSON_INPUT_MAPPING
     secrets = serializers.ListField(child=serializers.CharField(), write_only=True, required=False)
     webhook_url = serializers.SerializerMethodField()
     has_secret = serializers.SerializerMethodField()
@@ -97,6 +101,7 @@ class NestedTriggerSerializer(TriggerSerializer):
 
 
 class WorkflowSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = JSON_INPUT_MAPPING
     steps = StepSerializer(many=True, required=False)
     triggers = NestedTriggerSerializer(many=True, required=False)
     active_version = serializers.IntegerField(

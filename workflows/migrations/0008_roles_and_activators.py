@@ -1,18 +1,16 @@
 """The new rights reach the default groups; active workflows act for their owner until activated again."""
 
-from django.contrib.auth.management import create_permissions
+from importlib import import_module
+
 from django.db import migrations
 from django.db.models import F
 
+# The same step as when the groups were made: create the new permissions, then give them to the groups.
+create_groups = import_module("workflows.migrations.0006_default_groups").create_groups
+
 
 def forwards(apps, schema_editor):
-    for config in apps.get_app_configs():
-        config.models_module = True
-        create_permissions(config, apps=apps, verbosity=0)
-        config.models_module = None
-    from workflows.groups import ensure_default_groups
-
-    ensure_default_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    create_groups(apps, schema_editor)
     Workflow = apps.get_model("workflows", "Workflow")
     active = Workflow.objects.filter(activated_by__isnull=True, status="active").exclude(owner=None)
     active.update(activated_by_id=F("owner_id"))
