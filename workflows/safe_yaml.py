@@ -79,6 +79,9 @@ def safe_yaml(text: str | bytes):
         loader.dispose()
 
 
+NUL = "a string holds \\0 (NUL), which cannot be stored"  # PostgreSQL keeps no U+0000 in text or jsonb
+
+
 def _plain(value):
     """JSON-like data only: dates become ISO text; NaN, Infinity, huge integers and binary are refused."""
     if isinstance(value, dict):
@@ -91,12 +94,16 @@ def _plain(value):
         raise _refused(f"{value} is not a number JSON can hold")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
         raise _refused("an integer has more than 100 digits")
+    if isinstance(value, str) and "\x00" in value:
+        raise _refused(NUL)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise _refused(f"a {type(value).__name__} value is not allowed (only JSON-like data)")
 
 
 def _key(key):
+    if isinstance(key, str) and "\x00" in key:
+        raise _refused(NUL)
     if key is None or isinstance(key, bool | int | float | str):
         return key  # as before: the JSON column turns true/1 into "true"/"1"
     raise _refused(f"a {type(key).__name__} cannot be a key")

@@ -154,3 +154,9 @@ def test_json_typed_into_a_form_is_read_as_strictly_as_a_json_body(api, workflow
         assert answer.status_code == 400 and "sample_input" in answer.json()
     event = api.post("/api/events/", {"type": "lead.created", "data": '{"a": "\\u0000"}'}, format="multipart")
     assert event.status_code == 400 and "data" in event.json()
+
+
+def test_importing_yaml_with_a_nul_character_is_400_not_500(api):
+    body = 'name: "a\\0b"\nsteps: []\ntriggers: []\n'
+    answer = api.post("/api/workflows/import/", body, content_type="application/yaml")
+    assert answer.status_code == 400 and "NUL" in answer.json()["definition"][0]

@@ -336,3 +336,10 @@ def test_the_admin_shows_run_and_activate_only_to_people_who_may_press_them(clie
     client.force_login(workflow.owner)
     assert "▶ Run" in client.get(page).text and "faos-activate" in client.get(page).text
     assert "Re-run with same input" in client.get(run_page).text
+
+
+def test_options_tells_a_permitted_user_what_an_endpoint_accepts(company):
+    api = token_client(EditorFactory(username="opts"))
+    answer = api.options("/api/workflows/")
+    assert answer.status_code == 200 and "POST" in answer.json().get("actions", {})
+    assert token_client(member(VIEWERS, "vic")).options("/api/workflows/").json().get("actions") is None

@@ -22,13 +22,17 @@ DEFAULT_ACTIONS = {
     "update": "change",
     "partial_update": "change",
     "destroy": "delete",
+    "metadata": "view",  # OPTIONS: what the endpoint accepts (DRF asks again for each method it lists)
 }
 
 
 def right_for(view, request) -> tuple[str, str] | None:
     """(the right on the kind, the right on the row) this request needs, or None when no rule exists."""
     actions = {**DEFAULT_ACTIONS, **getattr(view, "authz_actions", {})}
-    right = actions.get(getattr(view, "action", None) or "")
+    action = getattr(view, "action", None) or ""
+    if action == "metadata" and request.method != "OPTIONS":  # OPTIONS asks: would this method be allowed?
+        action = getattr(view, "action_map", {}).get(request.method.lower(), "")
+    right = actions.get(action)
     if isinstance(right, dict):
         right = right.get(request.method)
     if right is None:
