@@ -11,6 +11,11 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Development and test tools (requirements-dev.txt includes requirements.txt): only test, lint and format need them.
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 # var/local.env (written once, git-ignored) turns DEBUG on and holds this checkout's generated keys;
 # without it, settings are production's and refuse to start without SECRET_KEY and FAOS_ENCRYPTION_KEYS.
 setup: $(BIN)/.installed
@@ -25,14 +30,14 @@ run: setup
 	@$(BIN)/python manage.py ensure_admin
 	$(BIN)/honcho start -f Procfile
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	FAOS_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(BIN)/.installed
+format: $(BIN)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -179,8 +179,10 @@ def failing_steps(*, days: int = 30, limit: int = 10, workflow_id=None, include_
     )
     # The latest error of each listed step in one more query (a correlated subquery per row was far slower).
     latest = StepRun.objects.in_bulk([row["last_id"] for row in rows])
+    gone = StepRun(step_name="", error="")  # pruned by retention between the two queries
     for row in rows:
-        row["step_name"], row["last_error"] = latest[row["last_id"]].step_name, latest[row["last_id"]].error
+        last = latest.get(row["last_id"], gone)
+        row["step_name"], row["last_error"] = last.step_name, last.error
     return [
         {
             "step_key": row["step_key"],

@@ -124,6 +124,9 @@ class StepRun(models.Model):
     waiting_for = models.CharField(max_length=200, blank=True, help_text="Event type a parked step waits for.")
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The worker (Celery node:process) that claimed this attempt last."
+    )
     claims = models.PositiveSmallIntegerField(default=0, help_text="Times a worker picked this attempt up.")
 
     objects = StepRunQuerySet.as_manager()

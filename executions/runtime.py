@@ -19,7 +19,7 @@ from integrations.agents import AgentRunner
 from integrations.services import connection_credentials
 from workflows import authz
 
-from . import containers, scopes
+from . import containers, routing, run_log, scopes
 from .approvals import ApprovalRunner
 from .containers import add_step
 from .engine import interpreter
@@ -36,18 +36,24 @@ from .tasks_service import TaskRunner
 logger = logging.getLogger(__name__)
 
 
-def worker_id() -> str:
-    """Who holds a lease: host, process and a random part so restarts never reuse an id."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def worker_id(node: str | None = None) -> str:
+    """Who holds a lease: Celery node (or host), process and a random part so restarts never reuse an id."""
+    return f"{node or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def execution_run(*, execution_id: int, worker: str | None = None, max_steps: int | None = None) -> int:
-    """Run the execution's runnable steps one after another in this process; returns how many ran."""
+def execution_run(
+    *, execution_id: int, worker: str | None = None, max_steps: int | None = None, lane: str | None = None
+) -> int:
+    """Run the execution's runnable steps one after another in this process; returns how many ran.
+
+    A worker on one lane (routing.STEPS or AGENTS) claims only steps of its kind and hands the run over
+    to the other queue when the next step is not; lane None runs every step.
+    """
     worker = worker or worker_id()
     max_steps = max_steps or settings.FAOS_STEPS_PER_TASK
     state = RunState(execution_id)  # what this task already read: the version, the finished step runs
     for count in range(max_steps):
-        claimed = steprun_claim(execution_id=execution_id, worker=worker, state=state)
+        claimed = steprun_claim(execution_id=execution_id, worker=worker, state=state, lane=lane)
         if claimed is None:
             return count
         step_run, execution, definition = claimed
@@ -63,8 +69,8 @@ def enqueue_now(execution_id: int) -> None:
 
 
 @transaction.atomic
-def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None):
-    """Lock the run, take one runnable step and give it a lease; None when nothing is runnable."""
+def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None, lane: str | None = None):
+    """Lock the run, take one runnable step (of this lane's kind) and give it a lease; None when there is none."""
     execution = locked_execution(execution_id, state)
     if execution.is_finished:
         return None
@@ -76,19 +82,24 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if state is not None and state.expected is not None:
         # Counted in this statement, which starts after the lock is held: every completion committed is seen.
         runnable = runnable.annotate(finished_runs=finished_count())
+    if lane is not None:
+        runnable = routing.claimable(runnable, _definition(execution, state), lane)
     step_run = runnable.first()
     if step_run is None:
+        if lane is not None:
+            routing.hand_over(execution, _definition(execution, state), lane, now)
         return None
     if state is not None:
         state.claimed_step(step_run, execution)
     definition = _definition(execution, state)
     step_run.status = StepRun.Status.RUNNING
-    step_run.lease_owner = worker
+    step_run.lease_owner = step_run.worker = worker  # the lease ends with the step; `worker` stays as a record
     step_run.lease_expires_at = lease_until(now)  # renewed while the step runs (see _run's heartbeat)
     step_run.claims += 1
     step_run.started_at = step_run.started_at or now
-    step_run.save(update_fields=["status", "lease_owner", "lease_expires_at", "claims", "started_at"])
+    step_run.save(update_fields=["status", "lease_owner", "worker", "lease_expires_at", "claims", "started_at"])
     _mark_running(execution, now)
+    run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
     return step_run, execution, definition
 
 
@@ -248,6 +259,7 @@ def steprun_complete(
         now = StepRun.objects.filter(pk=step_run_id).values_list("status", "lease_owner").first() or ("gone", "")
         logger.warning("step run %s: lease lost (now %s, owner %s); result dropped", step_run_id, *now)
         return None
+    run_log.step_outcome(step_run, execution, outcome.status)
     if state is not None:
         state.wrote(step_run.pk, finished=outcome.status != "waiting")
     if ctx.extra.get("set_vars") and outcome.status == "succeeded":  # a refused `set` changes nothing
@@ -355,6 +367,7 @@ def _retry(execution: Execution, step_run: StepRun, definition: Definition, retr
     if retry_in <= SHORT_TIMER:
         enqueue(execution.pk, countdown=retry_in)
     _pause_deadline(execution, retry_in)
+    run_log.step_event("retrying", step_run, execution, attempt=step_run.attempt + 1, retry_in=retry_in)
 
 
 def _follow(

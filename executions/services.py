@@ -15,6 +15,7 @@ from workflows import authz
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
+from . import run_log
 from .engine.definition import Definition
 from .models import Execution, StepRun
 
@@ -25,18 +26,21 @@ ACTS_FOR_ACTIVATOR = frozenset({"webhook", "schedule", "event"})
 SHORT_TIMER = 60.0  # seconds: timers up to this long also get a Celery countdown; longer ones only the sweep
 
 
-def enqueue(execution_id: int, *, countdown: float | None = None) -> None:
+def enqueue(execution_id: int, *, countdown: float | None = None, queue: str | None = None) -> None:
     """Tell a worker to look at this execution once the current transaction has committed.
 
     A short countdown makes a 1 s rate limit or retry delay precise instead of waiting for the next sweep;
-    the row's wake_at stays the truth, so a lost or early message costs nothing.
+    the row's wake_at stays the truth, so a lost or early message costs nothing. The queue (steps or agents)
+    follows the run's next step, read after the commit unless the caller already knows it.
     """
-    from . import tasks  # tasks imports this module
+    transaction.on_commit(lambda: _send(execution_id, countdown=countdown, queue=queue))
 
-    if countdown:
-        transaction.on_commit(lambda: tasks.run_execution.apply_async((execution_id,), countdown=countdown))
-    else:
-        transaction.on_commit(lambda: tasks.run_execution.delay(execution_id))
+
+def _send(execution_id: int, *, countdown: float | None, queue: str | None) -> None:
+    from . import routing, tasks  # tasks imports this module
+
+    queue = queue or routing.execution_queue(execution_id, countdown=countdown)
+    tasks.run_execution.apply_async((execution_id,), countdown=countdown or None, queue=queue)
 
 
 def execution_start(
@@ -115,6 +119,7 @@ def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict
         execution=execution, step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=now
     )
     enqueue(execution.pk)
+    run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
     return execution
 
 
@@ -148,6 +153,7 @@ def execution_finish(*, execution: Execution, status: str, error: str = "", erro
     if execution.started_at:
         execution.duration_ms = int((now - execution.started_at).total_seconds() * 1000)
     execution.save(update_fields=["status", "error", "error_step", "output", "finished_at", "duration_ms"])
+    run_log.run_event("finished", execution, status=status, duration_ms=execution.duration_ms, error_step=error_step)
     if status in (Execution.Status.FAILED, Execution.Status.TIMED_OUT):
         _notify_failure(execution)
     if execution.parent_step_run_id:
@@ -238,6 +244,7 @@ def execution_retry(*, execution: Execution, user=None, on_active_version: bool 
         execution=retry, step_key=restart, step_name=step.get("name", ""), step_kind=step["kind"], enqueued_at=now
     )
     enqueue(retry.pk)
+    run_log.run_event("started", retry, trigger=retry.trigger_kind, retry_of=execution.pk, is_test=retry.is_test)
     return retry
 
 

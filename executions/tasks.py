@@ -4,22 +4,35 @@ import logging
 
 from celery import shared_task
 
-from . import runtime
+from ops.models import heartbeat
+
+from . import retention, routing, runtime
 from .sweep import sweep as sweep_service
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def run_execution(execution_id: int) -> int:
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
-    return runtime.execution_run(execution_id=execution_id)
+    worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host
+    return runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
 
 
 @shared_task(ignore_result=True)
 def sweep() -> dict:
     """Beat runs this every few seconds: lease recovery, timers, run time-outs."""
     report = sweep_service()
+    heartbeat("sweep")  # /health/'s Beat check: stale after three intervals means Beat (or this queue) stopped
     if report.leases_recovered or report.timed_out:
         logger.info("sweep: %s", report)
     return {"recovered": len(report.leases_recovered), "timed_out": len(report.timed_out), "kicked": len(report.kicked)}
+
+
+@shared_task(ignore_result=True)
+def prune_executions() -> dict | None:
+    """Beat runs this daily: delete finished runs older than FAOS_RETENTION_DAYS (0 keeps them all)."""
+    report = retention.executions_prune_expired()
+    if report is not None:
+        logger.info("prune_executions: %s", report)
+    return report

@@ -9,8 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+from faos.cache import cache_config, default_cache_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -69,10 +73,12 @@ INSTALLED_APPS = [
     "workflows",
     "executions",
     "integrations",
+    "ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after the HTTPS redirect
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +150,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# Static files are served by whitenoise. With the manifest (the default with DEBUG off) it serves what
+# `manage.py collectstatic` put in STATIC_ROOT, under content-hashed names cached for a year; without it
+# (DEBUG, tests: nothing collected) it finds each file in the apps' folders on every request.
+FAOS_STATIC_MANIFEST = env.bool("FAOS_STATIC_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if FAOS_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not FAOS_STATIC_MANIFEST
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -172,6 +191,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Named queues, so machines can specialise (README "Scaling out"): `steps` runs ordinary steps, `agents` the
+# steps that call a model (executions/routing.py picks per message), `sweep` the Beat sweep and housekeeping.
+# A worker without -Q consumes all three and runs everything, as `make run` does.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("steps", "agents", "sweep")]
+CELERY_TASK_DEFAULT_QUEUE = "steps"
+CELERY_TASK_ROUTES = {
+    "executions.tasks.run_execution": {"queue": "steps"},  # enqueue() names the queue; this is the fallback
+    "executions.tasks.*": {"queue": "sweep"},  # the sweep, retention
+    "workflows.tasks.fire_schedule": {"queue": "sweep"},
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -179,10 +208,19 @@ CELERY_BEAT_SCHEDULE = {
     "faos-sweep": {
         "task": "executions.tasks.sweep",
         "schedule": env.float("FAOS_SWEEP_INTERVAL", default=5.0),
-        "options": {"expires": 30},
+        "options": {"expire_seconds": 30},  # a sweep not taken within 30 s is dropped: the next one comes
+    },
+    # Retention: daily, at a quiet hour; django-celery-beat reads `expire_seconds` (it drops `expires`).
+    "faos-prune-executions": {
+        "task": "executions.tasks.prune_executions",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expire_seconds": 6 * 3600},
     },
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# Finished runs (with their step runs, approvals and closed tasks) older than this many days are deleted by
+# the daily prune above; 0 keeps every run forever.
+FAOS_RETENTION_DAYS = env.int("FAOS_RETENTION_DAYS", default=90)
 
 # Engine: how long a claimed step's lease lasts without renewal before the sweep decides its worker
 # died and hands the step to another worker; a live worker renews it every third of this while the step runs.
@@ -264,10 +302,14 @@ SPECTACULAR_SETTINGS = {
 FAOS_APPROVAL_CHAT = env.list("FAOS_APPROVAL_CHAT", default=[])
 FAOS_WEBHOOK_MAX_BYTES = env.int("FAOS_WEBHOOK_MAX_BYTES", default=1_000_000)
 FAOS_WEBHOOK_RATE_PER_MINUTE = env.int("FAOS_WEBHOOK_RATE_PER_MINUTE", default=600)
+# The throttles above and the webhook rate limit count in the default cache, which every web process must
+# share: CACHE_URL (e.g. redis://127.0.0.1:6379/1), by default the next database on a Redis broker's server,
+# else each process's own memory (`make run`). faos/cache.py.
+CACHES = {"default": cache_config(env("CACHE_URL", default=default_cache_url(CELERY_BROKER_URL)))}
 
 # Admin login lockout (django-axes): after this many failed logins for one username from one address,
 # that pair is refused (429) for the cool-off; `manage.py axes_reset` lifts every lockout. Throttle
-# counters (REST_FRAMEWORK above) use the default cache: per process until CACHES names a shared one.
+# counters (REST_FRAMEWORK above) use the shared cache (CACHES).
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
 AUTHENTICATION_BACKENDS = ["faos.lockout.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -281,10 +323,28 @@ AXES_CLIENT_IP_CALLABLE = "faos.throttling.client_address"  # the address the AP
 AXES_ENABLE_ADMIN = False  # no extra admin pages; lockouts are lifted with axes_reset
 AXES_DISABLE_ACCESS_LOG = True  # keep failed attempts only, not a row per successful login
 
+# Observability (the ops app): /health/ and /metrics. /metrics answers 404 until FAOS_METRICS_TOKEN is set; a
+# scraper then sends "Authorization: Bearer <token>". The faos_recent_* families cover this many seconds.
+FAOS_METRICS_TOKEN = env("FAOS_METRICS_TOKEN", default="")
+FAOS_METRICS_WINDOW_SECONDS = env.int("FAOS_METRICS_WINDOW_SECONDS", default=300)
+FAOS_HEALTH_TIMEOUT = env.float("FAOS_HEALTH_TIMEOUT", default=1.0)  # broker connect, worker ping
+FAOS_HEALTH_WORKERS_CACHE_SECONDS = env.float("FAOS_HEALTH_WORKERS_CACHE_SECONDS", default=10.0)
+# Load balancers probe over plain HTTP: /health/ is not redirected to HTTPS (it says only ok or fail).
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+
+# LOG_FORMAT=json: one JSON object per line (run and step transitions carry their ids as fields); else
+# "time level logger message key=value…". Workers and Beat use the same (faos/celery.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"()": "faos.log_format.KeyValueFormatter"},
+        "json": {"()": "faos.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,6 +1,7 @@
 """Throttles: API request rates and failed credentials per client address (the login lockout is in lockout.py).
 
-Counters live in Django's default cache (settings CACHES): with the local-memory default they are per process.
+Counters live in Django's default cache (settings CACHES, faos/cache.py), which all web processes share when it
+is Redis; with local memory (`make run`) each process counts alone.
 """
 
 from __future__ import annotations

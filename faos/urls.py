@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from executions.admin.dashboard import dashboard_view
 from integrations.views import oauth_callback
+from ops.views import health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
@@ -13,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("faos.api", "api"), namespace="api")),
     path("integrations/oauth/callback/", oauth_callback, name="oauth-callback"),
+    path("health/", health, name="faos-health"),
+    path("metrics", metrics, name="faos-metrics"),  # Prometheus' default path, no slash
 ]
 handler404 = "faos.errors.not_found"
 handler500 = "faos.errors.server_error"

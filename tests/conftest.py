@@ -1,9 +1,30 @@
 """Shared fixtures. Outside tests/e2e, Celery tasks run eagerly in the test process."""
 
-import pytest
-from django.core.cache import cache
+import os
 
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+
+from faos.cache import is_redis
 from faos.celery import app
+
+
+def pytest_configure(config):
+    """This run's own cache keys: a Redis cache may be shared with other test runs and with a `make run`."""
+    settings.CACHES["default"]["KEY_PREFIX"] = f"faos-test-{os.getpid()}"
+
+
+def clear_cache() -> None:
+    """Empty this run's keys only: on Redis, cache.clear() would flush a whole database that others may use."""
+    backend = caches["default"]
+    if not is_redis(settings.CACHES["default"]):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +41,9 @@ def eager_celery(request):
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle and rate counters live in the cache: each test starts with none, so no test is throttled by another."""
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ class StepRunInline(admin.TabularInline):
         "error",
         "started_at",
         "duration_ms",
+        "worker",
     )
     readonly_fields = fields
 

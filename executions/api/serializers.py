@@ -30,6 +30,7 @@ class StepRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration_ms",
             "wake_at",
+            "worker",
         )
 
 

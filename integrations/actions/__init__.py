@@ -57,6 +57,7 @@ class Action:
     input_schema: dict = {"type": "object"}
     side_effect: bool = False
     external: bool = False  # talks to another system: test runs record even its reads unless asked to send them
+    calls_model: bool = False  # calls a language model: routed to the `agents` queue like agent steps
     default_timeout: float = 30.0
 
     def run(self, inputs: dict, ctx: ActionContext) -> Any:

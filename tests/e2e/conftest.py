@@ -30,10 +30,14 @@ def database_url() -> str:
 
 
 class Worker:
-    """One `celery worker -B` process in its own process group, so SIGKILL takes its children too."""
+    """One `celery worker` process (with embedded Beat unless beat=False) in its own process group, so SIGKILL
+    takes its children too; `queues` is its -Q list (default: every queue), `name` its node name prefix."""
 
-    def __init__(self, log_dir: Path, env: dict):
+    def __init__(self, log_dir: Path, env: dict, *, queues: str | None = None, beat: bool = True, name: str = "e2e"):
         self.log = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.node = f"{name}-{uuid.uuid4().hex[:6]}"  # its step runs' `worker` starts with "<node>@"
+        options = ["-B", "-s", str(log_dir / "beat-schedule")] if beat else []
+        options += ["-Q", queues] if queues else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -42,13 +46,11 @@ class Worker:
                 "-A",
                 "faos",
                 "worker",
-                "-B",
                 "--loglevel=INFO",
                 "--concurrency=2",
                 "-n",
-                f"e2e-{uuid.uuid4().hex[:6]}@%h",
-                "-s",
-                str(log_dir / "beat-schedule"),
+                f"{self.node}@%h",
+                *options,
             ],
             cwd=ROOT,
             env=env,
@@ -106,8 +108,9 @@ def start_worker(transactional_db, tmp_path):
     }
     workers: list[Worker] = []
 
-    def start() -> Worker:
-        workers.append(Worker(tmp_path, env))
+    def start(*, queues: str | None = None, beat: bool = True, name: str = "e2e", **overrides: str) -> Worker:
+        """A worker on `queues` (-Q; default all); `overrides` replace environment variables, e.g. the broker."""
+        workers.append(Worker(tmp_path, {**env, **overrides}, queues=queues, beat=beat, name=name))
         return workers[-1]
 
     yield start

@@ -84,6 +84,31 @@ def test_the_canary_never_appears_in_step_data_errors_or_admin_pages(client, adm
     assert CANARY not in caplog.text  # nothing logged it either (the worker's log lines included)
 
 
+def test_logs_never_contain_the_secret_canary(caplog, settings):
+    """A run whose connection holds the canary logs its transitions (JSON and text alike) without it."""
+    from faos.log_format import JsonFormatter, KeyValueFormatter
+    from tests.fakes import FakeServer
+
+    caplog.set_level("DEBUG")
+    settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
+    server = FakeServer()
+    server.route("POST", "/api/chat.postMessage", status=500, body={"error": f"bad token {CANARY}"})
+    Connection.objects.create(service="slack", credentials={"bot_token": CANARY, "base_url": server.url})
+    post = {"action": "slack.post_message", "inputs": {"channel": "#x", "text": "hi"}}
+    workflow = workflow_with_steps([{"key": "post", "name": "Post", "retry_max_attempts": 1, "config": post}])
+    workflow_activate(workflow=workflow)
+    try:
+        execution_start(workflow=workflow, input={})
+    finally:
+        server.close()
+    events = [r.event for r in caplog.records if r.name == "faos.runs"]
+    assert events == ["run.started", "step.claimed", "step.failed", "run.finished"]
+    for formatter in (JsonFormatter(), KeyValueFormatter()):
+        written = "\n".join(formatter.format(record) for record in caplog.records)
+        assert "step.failed" in written and CANARY not in written
+    assert CANARY not in caplog.text
+
+
 def test_the_canary_in_its_basic_form_never_reaches_errors_events_emails_or_last_error(client, admin_user, settings):
     settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]
     from tests.fakes import FakeServer

@@ -19,6 +19,7 @@ from faos.json_input import JSONInputError, json_parse
 from faos.schema import FIELD_ERRORS, ErrorDetail
 from faos.throttling import SIGNATURE_FAILURES, FailureThrottle, throttled_response
 from integrations.webhooks import SignatureError, delivery_id, verify
+from ops.models import WEBHOOK_DELIVERIES, counter_add
 
 from ..models import Trigger, Workflow
 
@@ -58,6 +59,12 @@ class WebhookView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = ()  # senders are held by the failure throttle and each hook's own rate instead
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Count every delivery by its answer code, in a row all web processes share (/metrics)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        counter_add(WEBHOOK_DELIVERIES, str(response.status_code))
+        return response
 
     @extend_schema(request={"application/json": OpenApiTypes.OBJECT}, responses=WEBHOOK_ANSWERS)
     def post(self, request, token: str):

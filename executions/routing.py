@@ -1,0 +1,98 @@
+"""Which Celery queue a "look at execution N" message goes to, and which steps a worker may claim.
+
+Steps that call a model (agent steps, and actions marked `calls_model`) go to the `agents` queue, everything
+else to `steps`, so model calls can get their own machines. A worker consuming both (the default) runs every
+step as before; a worker consuming one of them claims only its own kind and hands the run over to the other
+queue when the next runnable step is not its kind. The database stays the truth: a message on the wrong queue
+only costs a hand-over, and the sweep re-sends anything lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .engine.definition import Definition, StepDef
+from .models import Execution, StepRun
+from .services import enqueue
+
+logger = logging.getLogger(__name__)
+
+STEPS, AGENTS, SWEEP = "steps", "agents", "sweep"
+MODEL_KINDS = frozenset({"agent"})
+
+
+def model_actions() -> frozenset[str]:
+    """Names of the registered actions that call a model."""
+    from integrations.actions import all_actions
+
+    return frozenset(action.name for action in all_actions() if getattr(action, "calls_model", False))
+
+
+def calls_model(step: StepDef, actions: frozenset[str] | None = None) -> bool:
+    if step.kind in MODEL_KINDS:
+        return True
+    actions = model_actions() if actions is None else actions
+    return step.kind == "action" and step.config.get("action") in actions
+
+
+def step_queue(step: StepDef) -> str:
+    """The queue of the worker that should run this step."""
+    return AGENTS if calls_model(step) else STEPS
+
+
+def model_steps(definition: Definition) -> frozenset[str]:
+    """Keys of the definition's steps that run on the agents queue."""
+    actions = model_actions()
+    return frozenset(step.key for step in definition.steps if calls_model(step, actions))
+
+
+def execution_queue(execution_id: int, *, countdown: float | None = None) -> str:
+    """The queue for a message about this run: that of its first step runnable when the message arrives."""
+    due = timezone.now() + timedelta(seconds=(countdown or 0) + 1)  # a countdown message is for a step due then
+    rows = StepRun.objects.filter(execution_id=execution_id).runnable(due).order_by("id")
+    row = rows.values_list("step_kind", "step_key").first()
+    if row is None:
+        return STEPS  # nothing to run (yet): whoever gets it finds nothing, or hands it over
+    kind, key = row
+    if kind in MODEL_KINDS:
+        return AGENTS
+    actions = model_actions()
+    if kind != "action" or not actions:  # no action calls a model: no need to read the definition
+        return STEPS
+    raw = Execution.objects.filter(pk=execution_id).values_list("version__definition", flat=True).first()
+    step = next((s for s in Definition.from_dict(raw or {}).steps if s.key == key), None)
+    return AGENTS if step is not None and calls_model(step, actions) else STEPS
+
+
+def worker_lane(queues=None) -> str | None:
+    """STEPS or AGENTS when this worker consumes only one of them; None when it runs every step."""
+    if queues is None:
+        from faos.celery import app
+
+        queues = app.amqp.queues.consume_from  # the worker's -Q selection (all queues without -Q)
+    names = set(queues)
+    if STEPS in names and AGENTS not in names:
+        return STEPS
+    if AGENTS in names and STEPS not in names:
+        return AGENTS
+    return None
+
+
+def claimable(runnable, definition: Definition, lane: str | None):
+    """Narrow a queryset of runnable step runs to those a worker on `lane` may claim."""
+    if lane == AGENTS:
+        return runnable.filter(step_key__in=model_steps(definition))
+    if lane == STEPS:
+        return runnable.exclude(step_key__in=model_steps(definition))
+    return runnable
+
+
+def hand_over(execution: Execution, definition: Definition, lane: str, now) -> None:
+    """Runnable steps of the other kind wait for a worker on the other queue: tell one (after the commit)."""
+    other = AGENTS if lane == STEPS else STEPS
+    if claimable(execution.step_runs.runnable(now), definition, other).exists():
+        logger.info("execution %s: next step is for the %s queue; handed over", execution.pk, other)
+        enqueue(execution.pk, queue=other)
