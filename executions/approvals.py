@@ -20,6 +20,7 @@ from workflows import authz
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
+from .outbox import NOTIFY_APPROVERS, event_add, outbox_add
 from .services import enqueue
 from .tasks_service import notify
 
@@ -68,7 +69,7 @@ def approval_open(*, execution: Execution, step_run: StepRun, request: dict) -> 
     if approval.remind_every:
         approval.next_reminder_at = now + approval.remind_every
         approval.save(update_fields=["next_reminder_at"])
-    transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="opened"))
+    _notice(approval, "opened")
     notify(
         users=approvers_of(approval),
         text=f"Approval needed: {approval.title}",
@@ -187,11 +188,9 @@ def _close(approval: Approval, status: str, comment: str = "") -> None:
     ).update(wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now())
     if woken:
         enqueue(approval.execution_id)
-    from .events import event_emit
-
     data = {"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id}
-    workflow = approval.execution.workflow
-    transaction.on_commit(lambda: event_emit(type="approval.decided", data=data, source="system", about=workflow))
+    key = f"approval:{approval.pk}:decided"
+    event_add(type="approval.decided", data=data, key=key, about=approval.execution.workflow)
 
 
 def approval_state(approval: Approval) -> dict:
@@ -221,14 +220,20 @@ def approval_remind_or_expire(*, approval_id: int) -> tuple[str, datetime | None
     if approval.due_at and now >= approval.due_at:
         approval.status, approval.decided_at = Approval.Status.EXPIRED, now
         approval.save(update_fields=["status", "decided_at"])
-        transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="expired"))
+        _notice(approval, "expired")
         return approval.status, None
     if approval.next_reminder_at and now >= approval.next_reminder_at:
         approval.reminders_sent += 1
         approval.next_reminder_at = now + approval.remind_every
         approval.save(update_fields=["reminders_sent", "next_reminder_at"])
-        transaction.on_commit(lambda: notify_approvers(approval_id=approval.pk, reason="reminder"))
+        _notice(approval, "reminder", approval.reminders_sent)
     return approval.status, next_wake(approval)
+
+
+def _notice(approval: Approval, reason: str, number: int = 0) -> None:
+    """E-mail and chat notice to the approvers, as an outbox row of this transaction (sent after the commit)."""
+    key = f"approval:{approval.pk}:{reason}" + (f":{number}" if number else "")
+    outbox_add(kind=NOTIFY_APPROVERS, payload={"approval_id": approval.pk, "reason": reason}, key=key)
 
 
 def approval_url(approval: Approval) -> str:

@@ -22,10 +22,12 @@ def spawn_items(execution: Execution, definition: Definition, loop_run: StepRun,
     if execution.fast_forward:
         delay = 0
     wake_at = timezone.now() + timedelta(seconds=delay) if delay else None
+    armed = bool(delay) and delay <= SHORT_TIMER  # a countdown message wakes them (the sweep need not)
     for index in indexes:
-        add_step(execution, definition, first, scope=scopes.child(loop_run.scope, loop.key, index), wake_at=wake_at)
-    if delay and delay <= SHORT_TIMER:
-        enqueue(execution.pk, countdown=delay)
+        scope = scopes.child(loop_run.scope, loop.key, index)
+        add_step(execution, definition, first, scope=scope, wake_at=wake_at, armed=armed)
+    if armed:
+        enqueue(execution.pk, wake_at=wake_at)
 
 
 def lane_ended(execution: Execution, definition: Definition, ended: StepRun, container_key: str):
@@ -70,8 +72,10 @@ def add_step(
     attempt: int = 1,
     wake_at=None,
     visit: int | None = None,
+    armed: bool = False,
 ) -> StepRun:
-    """Insert a runnable step; reaching a step again (a polling loop) is a new visit."""
+    """Insert a runnable step; reaching a step again (a polling loop) is a new visit. A step with a wake-up time
+    is `armed` when the caller sends a countdown message for it (the sweep then does not send another)."""
     step = definition.step(key)
     run = StepRun.objects.create(
         execution=execution,
@@ -82,7 +86,7 @@ def add_step(
         scope=scope,
         visit=_next_visit(execution, key, scope) if visit is None else visit,
         wake_at=wake_at,
-        enqueued_at=None if wake_at else timezone.now(),
+        enqueued_at=timezone.now() if armed or not wake_at else None,
     )
     if visit is None:
         del run.visit  # computed by the INSERT: read back from the row if asked for

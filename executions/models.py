@@ -317,3 +317,37 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class OutboxMessage(models.Model):
+    """Something to tell the world (an event, an e-mail, a chat notice), written in the transaction that decided
+    it and delivered afterwards by executions/outbox.py: a worker that dies after the commit loses nothing."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERING = "delivering", "Delivering"  # claimed; next_attempt_at is then the claim's lease
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"  # gave up after the last attempt
+
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict, blank=True)
+    key = models.CharField(max_length=200, unique=True, help_text="One decision writes one row, however often.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "delivering"]),
+                name="outbox_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} ({self.status})"

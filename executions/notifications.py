@@ -28,6 +28,6 @@ def notify_owner_of_failure(*, execution_id: int, step_error: str = "") -> bool:
         message=f"{error}\n\nOpen the run: {execution_url(execution)}\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[owner.email],
-        fail_silently=True,
+        fail_silently=False,  # the outbox retries a failed send
     )
     return True

@@ -30,7 +30,7 @@ from .engine.outcome import Decision, Outcome
 from .leases import heartbeat_every, lease_until, steprun_renew
 from .models import Event, Execution, StepRun
 from .run_state import RunState, finished_count, locked_execution
-from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message
+from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message, timer_horizon
 from .tasks_service import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def steprun_complete(
         execution.variables = {**execution.variables, **ctx.extra["set_vars"]}
         execution.save(update_fields=["variables"])
     if outcome.status == "waiting":
-        return _park(execution, outcome)
+        return _park(execution, outcome, step_run)
     definition = _definition(execution, state)
     decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
     _apply(execution, step_run, definition, decision, state)
@@ -314,8 +314,15 @@ def _record(step_run: StepRun, worker: str, outcome: Outcome, ctx: StepContext) 
     return True
 
 
-def _park(execution: Execution, outcome: Outcome) -> Decision:
-    """The run waits unless another step is running; paused time does not eat its timeout."""
+def _park(execution: Execution, outcome: Outcome, step_run: StepRun | None = None) -> Decision:
+    """The run waits unless another step is running; paused time does not eat its timeout.
+
+    A timer due before the sweep after next also gets a countdown message for its wake-up time, so a 2 s wait
+    wakes after 2 s, not at the next sweep; the row stays the truth (the sweep wakes it if the message is lost).
+    """
+    if step_run is not None and outcome.wake_at and outcome.wake_at <= timezone.now() + timer_horizon():
+        StepRun.objects.filter(pk=step_run.pk).update(enqueued_at=timezone.now())
+        enqueue(execution.pk, wake_at=outcome.wake_at)
     fields = {"status": Execution.Status.WAITING}
     if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
         fields = {}
@@ -331,7 +338,7 @@ def _apply(
     execution: Execution, step_run: StepRun, definition: Definition, decision: Decision, state: RunState | None = None
 ) -> None:
     if decision.notify:
-        _notify(execution, decision.error)
+        _notify(execution, decision.error, step_run)
     if decision.finish:
         status = Execution.Status.SUCCEEDED if decision.finish == "succeeded" else Execution.Status.FAILED
         execution_finish(
@@ -355,6 +362,8 @@ def _apply(
 
 def _retry(execution: Execution, step_run: StepRun, definition: Definition, retry_in: float) -> None:
     retry_in = 0 if execution.fast_forward else retry_in
+    wake_at = timezone.now() + timedelta(seconds=retry_in)
+    armed = retry_in <= SHORT_TIMER  # a countdown message for its time; longer back-offs are armed by the sweep
     add_step(
         execution,
         definition,
@@ -362,10 +371,11 @@ def _retry(execution: Execution, step_run: StepRun, definition: Definition, retr
         scope=step_run.scope,
         attempt=step_run.attempt + 1,
         visit=step_run.visit,
-        wake_at=timezone.now() + timedelta(seconds=retry_in),
+        wake_at=wake_at,
+        armed=armed,
     )
-    if retry_in <= SHORT_TIMER:
-        enqueue(execution.pk, countdown=retry_in)
+    if armed:
+        enqueue(execution.pk, wake_at=wake_at)
     _pause_deadline(execution, retry_in)
     run_log.step_event("retrying", step_run, execution, attempt=step_run.attempt + 1, retry_in=retry_in)
 
@@ -397,7 +407,8 @@ def _pause_deadline(execution: Execution, seconds: float) -> None:
         Execution.objects.filter(pk=execution.pk).update(deadline_at=execution.deadline_at + timedelta(seconds=seconds))
 
 
-def _notify(execution: Execution, error: str) -> None:
-    from .notifications import notify_owner_of_failure
+def _notify(execution: Execution, error: str, step_run: StepRun) -> None:
+    from .outbox import OWNER_FAILURE, outbox_add
 
-    transaction.on_commit(lambda: notify_owner_of_failure(execution_id=execution.pk, step_error=error))
+    payload = {"execution_id": execution.pk, "step_error": error}  # step errors are stored redacted
+    outbox_add(kind=OWNER_FAILURE, payload=payload, key=f"step_run:{step_run.pk}:{step_run.attempt}:notify")

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,21 +27,53 @@ ACTS_FOR_ACTIVATOR = frozenset({"webhook", "schedule", "event"})
 SHORT_TIMER = 60.0  # seconds: timers up to this long also get a Celery countdown; longer ones only the sweep
 
 
-def enqueue(execution_id: int, *, countdown: float | None = None, queue: str | None = None) -> None:
+def enqueue(execution_id: int, *, countdown: float | None = None, queue: str | None = None, wake_at=None) -> None:
     """Tell a worker to look at this execution once the current transaction has committed.
 
     A short countdown makes a 1 s rate limit or retry delay precise instead of waiting for the next sweep;
-    the row's wake_at stays the truth, so a lost or early message costs nothing. The queue (steps or agents)
-    follows the run's next step, read after the commit unless the caller already knows it.
+    the row's wake_at stays the truth, so a lost or early message costs nothing. With `wake_at` the countdown
+    is computed from it when the message is sent (after the commit), so time spent committing is not added.
+    The queue (steps or agents) follows the run's next step, read after the commit unless the caller knows it.
     """
-    transaction.on_commit(lambda: _send(execution_id, countdown=countdown, queue=queue))
+    transaction.on_commit(lambda: _send(execution_id, countdown=countdown, queue=queue, wake_at=wake_at))
 
 
-def _send(execution_id: int, *, countdown: float | None, queue: str | None) -> None:
+def _send(execution_id: int, *, countdown: float | None, queue: str | None, wake_at=None) -> None:
     from . import routing, tasks  # tasks imports this module
 
+    if wake_at is not None:
+        countdown = max((wake_at - timezone.now()).total_seconds(), 0.0)
     queue = queue or routing.execution_queue(execution_id, countdown=countdown)
     tasks.run_execution.apply_async((execution_id,), countdown=countdown or None, queue=queue)
+
+
+def timer_horizon() -> timedelta:
+    """Timers due within this get a countdown message (when parked, and from each sweep): two sweep intervals,
+    so a timer is armed by at least one sweep even when Beat is a little late; later ones wait in the database
+    only, so the worker holds a bounded number of countdown messages however many runs are parked."""
+    interval = settings.CELERY_BEAT_SCHEDULE.get("faos-sweep", {}).get("schedule", 5.0)
+    return timedelta(seconds=2 * float(getattr(interval, "total_seconds", lambda: interval)()))
+
+
+def timer_rearm(execution_id: int, *, now=None) -> bool:
+    """A timer message that found nothing due (it came early, or its step was not committed as due yet):
+    send it again for the step's remaining time instead of leaving the wake-up to the next sweep."""
+    now = now or timezone.now()
+    wake_at = (
+        StepRun.objects.filter(
+            execution_id=execution_id,
+            status=StepRun.Status.PENDING,
+            wake_at__gt=now,
+            wake_at__lte=now + timedelta(seconds=SHORT_TIMER),
+        )
+        .order_by("wake_at")
+        .values_list("wake_at", flat=True)
+        .first()
+    )
+    if wake_at is None:
+        return False
+    _send(execution_id, countdown=None, queue=None, wake_at=wake_at)
+    return True
 
 
 def execution_start(
@@ -163,7 +196,7 @@ def execution_finish(*, execution: Execution, status: str, error: str = "", erro
 
 def _emit_finished(execution: Execution) -> None:
     """execution.succeeded / .failed / .cancelled / .timed_out, so other workflows can react."""
-    from .events import event_emit
+    from .outbox import event_add
 
     data = {
         "execution_id": execution.pk,
@@ -174,11 +207,10 @@ def _emit_finished(execution: Execution) -> None:
         "error_step": execution.error_step,
         "is_test": execution.is_test,
     }
-    # After commit: emitting locks other runs (waiters, triggers); never while holding this run's lock.
-    workflow = execution.workflow
-    transaction.on_commit(
-        lambda: event_emit(type=f"execution.{data['status']}", data=data, source="system", about=workflow)
-    )
+    # An outbox row in this transaction; delivered after the commit, as emitting locks other runs (waiters,
+    # triggers) and must never run while this run's lock is held.
+    status = data["status"]
+    event_add(type=f"execution.{status}", data=data, key=f"execution:{execution.pk}:{status}", about=execution.workflow)
 
 
 def _wake_parent(execution: Execution) -> None:
@@ -191,10 +223,11 @@ def _wake_parent(execution: Execution) -> None:
 
 
 def _notify_failure(execution: Execution) -> None:
-    from .notifications import notify_owner_of_failure
+    from .outbox import OWNER_FAILURE, outbox_add
 
     if execution.workflow.on_failure == Workflow.OnFailure.NOTIFY_OWNER:
-        transaction.on_commit(lambda: notify_owner_of_failure(execution_id=execution.pk))
+        payload = {"execution_id": execution.pk}
+        outbox_add(kind=OWNER_FAILURE, payload=payload, key=f"execution:{execution.pk}:owner_failure")
 
 
 def execution_rerun(*, execution: Execution, user=None) -> Execution:

@@ -6,15 +6,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Execution, StepRun
-from .services import enqueue, execution_finish, timeout_message
+from .outbox import outbox_due
+from .services import enqueue, execution_finish, timeout_message, timer_horizon
 
 BATCH = 500
 # A runnable step nobody claimed for this long had its message lost (or the queue is backed up);
 # kicking it again is harmless because claiming is guarded by row locks.
 STALE_AFTER = timedelta(seconds=30)
+ARM_BATCH = 2000  # timers armed per pass: they are due within two intervals, so this bounds the worker's memory
 
 
 @dataclass
@@ -24,6 +27,8 @@ class SweepReport:
     leases_recovered: list[int] = field(default_factory=list)
     timed_out: list[int] = field(default_factory=list)
     kicked: list[int] = field(default_factory=list)
+    armed: list[int] = field(default_factory=list)  # executions sent a countdown for a timer due before next sweep
+    delivered: list[int] = field(default_factory=list)  # outbox rows whose hint was lost or whose back-off ended
 
 
 def sweep(*, now=None) -> SweepReport:
@@ -34,6 +39,8 @@ def sweep(*, now=None) -> SweepReport:
     report.timed_out = _time_out(now)
     _wake_orphaned_parents(now)
     report.kicked = _kick(now)
+    report.armed = _arm_timers(now)
+    report.delivered = outbox_due(now=now)
     return report
 
 
@@ -80,3 +87,20 @@ def _kick(now) -> list[int]:
     for execution_id in execution_ids:
         enqueue(execution_id)
     return execution_ids
+
+
+@transaction.atomic
+def _arm_timers(now) -> list[int]:
+    """Timers due before the sweep after next get a countdown message for their exact time, so a wait wakes on
+    time rather than at the next sweep; only these are held by the worker, however many runs are parked."""
+    soon = (
+        StepRun.objects.filter(status=StepRun.Status.PENDING, wake_at__gt=now, wake_at__lte=now + timer_horizon())
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STALE_AFTER))
+        .select_for_update(skip_locked=True)
+    )
+    rows = list(soon.values_list("id", "execution_id", "wake_at")[:ARM_BATCH])
+    StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
+    timers = sorted({(r[1], r[2]) for r in rows})  # one message per run and wake-up time
+    for execution_id, wake_at in timers:
+        enqueue(execution_id, wake_at=wake_at)
+    return sorted({execution_id for execution_id, _ in timers})

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from ops.models import heartbeat
 
-from . import retention, routing, runtime
+from . import outbox, retention, routing, runtime, services
 from .sweep import sweep as sweep_service
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,18 @@ logger = logging.getLogger(__name__)
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
     worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host
-    return runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
+    ran = runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
+    if not ran and getattr(self.request, "eta", None):
+        # A timer's message that found its step not due yet (it came a little early): send it again for the
+        # time left rather than leave the wake-up to the next sweep.
+        services.timer_rearm(execution_id)
+    return ran
+
+
+@shared_task(ignore_result=True)
+def deliver_outbox(message_id: int, kind: str | None = None) -> bool:
+    """Deliver one outbox row (an event, e-mail or chat notice); a duplicate or late message finds it sent."""
+    return outbox.outbox_deliver(message_id, kind=kind)
 
 
 @shared_task(ignore_result=True)
@@ -26,7 +37,13 @@ def sweep() -> dict:
     heartbeat("sweep")  # /health/'s Beat check: stale after three intervals means Beat (or this queue) stopped
     if report.leases_recovered or report.timed_out:
         logger.info("sweep: %s", report)
-    return {"recovered": len(report.leases_recovered), "timed_out": len(report.timed_out), "kicked": len(report.kicked)}
+    return {
+        "recovered": len(report.leases_recovered),
+        "timed_out": len(report.timed_out),
+        "kicked": len(report.kicked),
+        "armed": len(report.armed),
+        "delivered": len(report.delivered),
+    }
 
 
 @shared_task(ignore_result=True)

@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -18,6 +17,7 @@ from workflows import authz
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Execution, Notification, StepRun, Task
+from .outbox import EMAIL, outbox_add
 from .services import enqueue
 
 
@@ -57,9 +57,8 @@ def task_create(*, request: dict, execution: Execution | None = None, step_run: 
     emails = [p.email for p in people if p.email]
     if emails:
         body = f"{task.description}\n\nOpen it: {settings.SITE_URL.rstrip('/')}{url}\n"
-        transaction.on_commit(
-            lambda: send_mail(f"[FAOS] Task: {task.title}", body, settings.DEFAULT_FROM_EMAIL, emails)
-        )
+        payload = {"subject": f"[FAOS] Task: {task.title}", "body": body, "to": emails}
+        outbox_add(kind=EMAIL, payload=payload, key=f"task:{task.pk}:assigned")
     return task
 
 

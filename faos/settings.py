@@ -40,7 +40,10 @@ if not DEBUG and (not SECRET_KEY or SECRET_KEY == INSECURE_DEV_SECRET_KEY or SEC
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The port `make run` / the Procfile's runserver listens on; SITE_URL (the base of links in e-mails, webhook
+# addresses, the OAuth redirect) follows it unless set, e.g. to the public https address in production.
+FAOS_PORT = env.int("FAOS_PORT", default=8000)
+SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{FAOS_PORT}")
 
 # HTTPS. With DEBUG off: redirect to HTTPS, secure cookies, a year of HSTS for this host. Behind a proxy that
 # terminates TLS (and always sets or strips the header), opt in with
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after the HTTPS redirect
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "faos.slash.ApiOptionalSlashMiddleware",  # /api/… with or without the trailing slash (a POST can't redirect)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +170,8 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not FAOS_STATIC_MANIFEST
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection may block: the sweep delivers lost outbox e-mails and must not hang on a mail server.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=20.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="FAOS Workflows <workflows@localhost>")
 
 # Celery: the broker only carries "go look at execution N"; the database is the truth.
@@ -203,7 +209,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "faos.beat:DatabaseScheduler"  # django-celery-beat's, change detection fixed
 CELERY_BEAT_SCHEDULE = {
     "faos-sweep": {
         "task": "executions.tasks.sweep",

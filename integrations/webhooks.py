@@ -19,6 +19,15 @@ SCHEMES = {
     "hubspot_v3": "HubSpot (signature v3)",
     "zendesk": "Zendesk (webhook signature)",
 }
+# Schemes whose secret FAOS chooses: a webhook trigger gets one generated when it is saved without one. The
+# providers' schemes check a secret the provider issues (Stripe's whsec_…), which must be pasted in instead.
+GENERATED_SECRET = ("token", "hmac_sha256")
+
+
+def needs_secret(scheme: str) -> bool:
+    return scheme != "none"
+
+
 # Schemes whose signature belongs to one delivery (it covers a unique body or a timestamp), so a
 # second request with the same signed content is a replay; the generic HMAC may sign repeated bodies.
 REPLAY_KEYED = ("stripe", "shopify", "slack", "hubspot_v3", "zendesk")

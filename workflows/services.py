@@ -69,7 +69,30 @@ def _external(step) -> list[Problem]:
 
 
 def workflow_validate(*, workflow: Workflow) -> list[Problem]:
-    return definition_validate(definition=workflow_definition(workflow=workflow))
+    return definition_validate(definition=workflow_definition(workflow=workflow)) + trigger_secret_problems(
+        workflow=workflow
+    )
+
+
+def trigger_secret_problems(*, workflow: Workflow) -> list[Problem]:
+    """An enabled webhook whose auth scheme checks a secret but has none would answer 403 to every delivery."""
+    from integrations.webhooks import SCHEMES, needs_secret
+
+    problems = []
+    for index, trigger in enumerate(workflow.triggers.order_by("id")):
+        scheme = trigger.auth_scheme
+        if trigger.kind == "webhook" and trigger.is_enabled and needs_secret(scheme) and not trigger.secrets:
+            name = trigger.name or f"webhook {index + 1}"
+            problems.append(
+                Problem(
+                    None,
+                    f"triggers[{index}].secrets",
+                    f"webhook trigger '{name}' checks '{SCHEMES.get(scheme, scheme)}' but has no secret: "
+                    "paste the signing secret the sender gives you under New secret (API: `secrets`), "
+                    "or it will refuse every delivery",
+                )
+            )
+    return problems
 
 
 def _checksum(definition: dict) -> str:
@@ -107,7 +130,7 @@ def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion
     elif version.workflow_id != workflow.pk:
         raise ValidationError({"version": "That version belongs to another workflow."})
     else:
-        problems = definition_validate(definition=version.definition)
+        problems = definition_validate(definition=version.definition) + trigger_secret_problems(workflow=workflow)
         if problems:
             raise WorkflowInvalid(problems)
     refused = connections_refused(definition=version.definition, user=user)

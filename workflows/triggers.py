@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from celery.schedules import crontab
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from executions.engine import expressions
 from integrations.webhooks import SCHEMES
@@ -110,7 +111,8 @@ CONFIG_SCHEMAS = {
                 "format": "cron",
                 "examples": ["0 9 * * 1-5"],
                 "title": "Cron",
-                "description": "minute hour day month weekday, e.g. 0 9 * * 1-5 for weekdays at 09:00.",
+                "description": "minute hour day-of-month month weekday (Celery's cron: Sunday is 0, both day fields "
+                "must hold, no L/W/#), e.g. 0 9 * * 1-5 for weekdays at 09:00, or @daily.",
             },
             "every_seconds": {
                 "type": "integer",
@@ -185,12 +187,73 @@ def trigger_config_errors(kind: str, config: dict) -> dict[str, str]:
     return errors
 
 
+# One cron grammar: Celery's crontab, the one Beat fires by. What it cannot parse is refused here, and the preview
+# steps the same schedule object forward. Aliases are translated; there is no seconds or years field.
+CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+CRON_FIELDS = {
+    "minute": "minute",
+    "hour": "hour",
+    "day_of_month": "day of month",
+    "month_of_year": "month",
+    "day_of_week": "weekday",
+}
+CRON_SYNTAX = (
+    "numbers, names (mon, jan), * , ranges a-b, lists a,b and steps */n; weekdays 0-6 with Sunday 0; not L, W, # or ?"
+)
+
+
+class CronError(ValueError):
+    """A cron the scheduler cannot fire; the message says which part and why."""
+
+
+def cron_parts(cron) -> dict[str, str]:
+    """The five fields of a cron (an @alias translated) as Celery's crontab takes them; raises CronError."""
+    if not isinstance(cron, str) or not cron.strip():
+        raise CronError("give a cron expression such as 0 9 * * 1-5 (minute hour day-of-month month weekday)")
+    text = CRON_ALIASES.get(cron.strip().lower(), cron.strip())
+    invalid = f"'{cron}' is not a valid cron expression: "
+    if text.startswith("@"):
+        raise CronError(f"{invalid}unknown alias '{cron}': use one of {', '.join(CRON_ALIASES)} or five fields")
+    fields = text.split()
+    if len(fields) != 5:
+        raise CronError(
+            f"{invalid}it has {len(fields)} fields; give five: minute hour day-of-month month weekday "
+            "(no seconds or years field)"
+        )
+    parts = dict(zip(CRON_FIELDS, fields, strict=True))
+    for name, value in parts.items():
+        try:
+            crontab(**{name: value})
+        except ValueError as exc:
+            detail = "" if "literal" in str(exc) else f" ({str(exc).rstrip('.')})"
+            message = f"{invalid}{CRON_FIELDS[name]} '{value}' is not supported{detail}; use {CRON_SYNTAX}"
+            raise CronError(message) from None
+    return parts
+
+
+def cron_schedule(config: dict) -> TzAwareCrontab:
+    """The schedule Beat fires by for this config: django-celery-beat's time-zone-aware Celery crontab."""
+    zone = zoneinfo.ZoneInfo(config.get("timezone") or "UTC")
+    return TzAwareCrontab(**cron_parts(config["cron"]), tz=zone)
+
+
 def _schedule_errors(config: dict) -> dict[str, str]:
     cron, every = config.get("cron"), config.get("every_seconds")
     if bool(cron) == bool(every):
         return {"config.cron": "give either a cron expression (e.g. 0 9 * * 1-5) or every_seconds"}
-    if cron and not croniter.is_valid(cron):
-        return {"config.cron": f"'{cron}' is not a valid cron expression (minute hour day month weekday)"}
+    if cron:
+        try:
+            cron_parts(cron)
+        except CronError as exc:
+            return {"config.cron": str(exc)}
     if every and (not isinstance(every, int) or every < 10):
         return {"config.every_seconds": "must be a whole number of seconds, at least 10"}
     try:
@@ -207,15 +270,22 @@ def _schedule_errors(config: dict) -> dict[str, str]:
 
 
 def next_runs(config: dict, count: int = 5, start: datetime | None = None) -> list[datetime]:
-    """The next occurrences of a cron schedule in its time zone, for the admin's preview."""
+    """The next times Beat fires this schedule, in its time zone, for the admin's preview.
+
+    A cron is Celery's crontab stepped forward as Beat steps it: after each run, the next is what the schedule
+    says remains from that run (so both day fields are ANDed, as Celery does, and DST is Celery's).
+    """
     zone = zoneinfo.ZoneInfo(config.get("timezone") or "UTC")
     base = (start or datetime.now(zone)).astimezone(zone)
     if config.get("every_seconds"):
-        from datetime import timedelta
-
         return [base + timedelta(seconds=config["every_seconds"] * i) for i in range(1, count + 1)]
-    itr = croniter(config["cron"], base)
-    return [itr.get_next(datetime) for _ in range(count)]
+    schedule, runs, moment = cron_schedule(config), [], base
+    for _ in range(count):
+        schedule.nowfun = lambda moment=moment: moment  # Beat asks at its last run's time what comes next
+        last, delta, _now = schedule.remaining_delta(moment.astimezone(zone))
+        moment = (last + delta).astimezone(UTC).astimezone(zone)
+        runs.append(moment)
+    return runs
 
 
 @transaction.atomic
@@ -247,16 +317,10 @@ def _schedule(config: dict):
             every=config["every_seconds"], period=IntervalSchedule.SECONDS
         )
         return None, interval
-    minute, hour, day, month, weekday = config["cron"].split()
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day,
-        month_of_year=month,
-        day_of_week=weekday,
-        timezone=zoneinfo.ZoneInfo(config.get("timezone") or "UTC"),
+    cron, _ = CrontabSchedule.objects.get_or_create(
+        **cron_parts(config["cron"]), timezone=zoneinfo.ZoneInfo(config.get("timezone") or "UTC")
     )
-    return crontab, None
+    return cron, None
 
 
 def _moment(value: str | None):

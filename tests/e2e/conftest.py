@@ -118,12 +118,78 @@ def start_worker(transactional_db, tmp_path):
         worker.stop()
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
-    """Poll until predicate() is truthy; return its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def activity():
+    """A fingerprint of the work in the database: it changes whenever a step run is added, claimed or finished,
+    or a run changes status."""
+    from django.db.models import Count, Max, Q
+
+    from executions.models import Execution, StepRun
+
+    steps = StepRun.objects.aggregate(
+        rows=Count("id"),
+        last=Max("id"),
+        running=Count("id", filter=Q(status="running")),
+        finished=Count("id", filter=Q(finished_at__isnull=False)),
+        claims=Max("claims"),
+    )
+    runs = Execution.objects.values_list("status").annotate(n=Count("id")).order_by("status")
+    return tuple(steps.values()), tuple(runs)
+
+
+def where_runs(limit: int = 5) -> str:
+    """Where the unfinished runs are (each step run: key, attempt, status, wake-up time), for a timeout's message."""
+    from executions.models import Execution
+
+    try:
+        lines = []
+        for execution in Execution.objects.unfinished().order_by("-id")[:limit]:
+            steps = execution.step_runs.order_by("id").values_list("step_key", "attempt", "status", "wake_at")
+            lines.append(f"run #{execution.pk} {execution.status}: {list(steps)}")
+        return "; ".join(lines) or "no unfinished run"
+    except Exception as exc:  # the message must not hide the timeout
+        return f"(could not read the runs: {exc!r})"
+
+
+def wait_for(
+    predicate,
+    timeout: float = 60,
+    interval: float = 0.2,
+    message: str = "condition",
+    progress=activity,
+    ceiling: float | None = None,
+):
+    """Poll until predicate() is truthy; return its value.
+
+    Waits on progress, not on a fixed time: it fails when `progress()` (by default the step runs and runs in the
+    database) has not changed for `timeout` seconds, or after `ceiling` seconds in all (default: ten times
+    `timeout`, at least 300 s), so a loaded machine that is slow but still working is not a failure. The
+    failure says where the unfinished runs are. `progress=None` waits a fixed `timeout`.
+    """
+    start = last_change = time.monotonic()
+    ceiling = ceiling if ceiling is not None else max(10 * timeout, 300)
+    seen = _progress(progress)
+    while True:
         value = predicate()
         if value:
             return value
+        now = time.monotonic()
+        if now - last_change >= timeout or now - start >= ceiling:
+            break
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        current = _progress(progress)
+        if current is not None and current != seen:
+            seen, last_change = current, time.monotonic()
+    stalled = time.monotonic() - last_change
+    raise AssertionError(
+        f"timed out waiting for {message}: {stalled:.0f}s without progress, {time.monotonic() - start:.0f}s in all; "
+        f"{where_runs()}"
+    )
+
+
+def _progress(progress):
+    if progress is None:
+        return None
+    try:
+        return progress()
+    except Exception:  # a database blip: count it as no progress
+        return None

@@ -106,6 +106,10 @@ def draft(library, slug):
 
 def active(library, slug):
     workflow = draft(library, slug)
+    for trigger in workflow.triggers.filter(kind="webhook"):
+        if not trigger.secrets:  # a vendor's signing secret (Stripe's, Shopify's) is pasted before activation
+            trigger.secrets = ["whsec_pasted_from_the_vendor"]
+            trigger.save()
     workflow_activate(workflow=workflow)
     workflow.refresh_from_db()
     return workflow

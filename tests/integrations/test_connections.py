@@ -7,7 +7,7 @@ from django.core import mail
 from django.db import connection as db
 from django.urls import reverse
 
-from executions.models import Event
+from executions.models import Event, OutboxMessage
 from executions.services import execution_start
 from integrations.models import Connection
 from integrations.services import connection_rotate_keys, connection_test
@@ -136,7 +136,9 @@ def test_the_canary_in_its_basic_form_never_reaches_errors_events_emails_or_last
     events = list(Event.objects.values_list("data", flat=True))
     emails = [f"{m.subject}{m.body}" for m in mail.outbox]
     assert events and emails  # the failure was announced: the checks below read real text
+    outbox = list(OutboxMessage.objects.values_list("payload", "last_error"))  # what waits to be sent, too
     seen = f"{run.output}{run.requests}{run.error}{execution.error}{events}{emails}{connection.last_error}{error}"
+    seen += str(outbox)
     assert CANARY not in seen and basic not in seen
     client.force_login(admin_user)
     page = client.get(reverse("admin:integrations_connection_change", args=[connection.pk])).content.decode()

@@ -10,6 +10,7 @@ from executions.events import event_emit
 from executions.models import Approval, Execution, Task
 from executions.services import execution_start
 from integrations.models import KnowledgeArticle
+from integrations.webhooks import GENERATED_SECRET, SCHEMES
 from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer
 from tests.workflows import template_branches as branches
@@ -18,6 +19,8 @@ from workflows import io
 from workflows.library import template_files, template_use, templates_load
 from workflows.models import WorkflowTemplate
 from workflows.services import WorkflowInvalid, workflow_activate, workflow_validate
+
+VENDOR = set(SCHEMES) - {"none", *GENERATED_SECRET}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,9 +59,10 @@ def test_every_template_validates_round_trips_and_runs_its_sample_in_test_mode(l
     slug = next(t.slug for t in library.values() if t.name == io.parse(path.read_text())["name"])
     workflow = draft(library, slug)
     vendor_steps = branches.CONNECTOR_STEPS.get(slug, {})
-    # The only problems: each vendor step's missing connection (activation names it); a test run needs none.
+    # The only problems: each vendor step's missing connection and each vendor webhook's signing secret (the
+    # vendor issues it; activation names both); a test run needs neither.
     problems = {(p.step, p.field) for p in workflow_validate(workflow=workflow)}
-    assert problems == {(key, "config.inputs.connection") for key in vendor_steps}
+    assert problems == {(key, "config.inputs.connection") for key in vendor_steps} | vendor_secret_fields(workflow)
     assert sorted(set(vendor_steps.values())) == sorted(library[slug].needs.get("connections", []))  # the gallery
     exported = io.workflow_export(workflow=workflow)
     again = io.workflow_export(workflow=template_use(template=library[slug]))
@@ -133,8 +137,18 @@ def path(execution):
     return list(execution.step_runs.order_by("id").values_list("step_key", flat=True))
 
 
+def vendor_secret_fields(workflow):
+    """The webhook triggers that check a secret the vendor issues (Stripe's, Shopify's): none is generated."""
+    triggers = enumerate(workflow.triggers.order_by("id"))
+    return {(None, f"triggers[{i}].secrets") for i, t in triggers if t.kind == "webhook" and t.auth_scheme in VENDOR}
+
+
 def live(library, slug):
     workflow = draft(library, slug)
+    for trigger in workflow.triggers.filter(kind="webhook"):
+        if trigger.auth_scheme in VENDOR:
+            trigger.secrets = ["whsec_pasted_from_the_vendor"]  # what the page asks for before activation
+            trigger.save()
     workflow_activate(workflow=workflow)
     workflow.refresh_from_db()
     return workflow

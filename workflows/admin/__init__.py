@@ -75,26 +75,70 @@ class TriggerInline(PartInlineMixin, admin.StackedInline):
     fields = (("kind", "name", "is_enabled"), "config", "new_secret", "how_to_call")
     readonly_fields = ("how_to_call",)
 
+    def get_formset(self, request, obj=None, **kwargs):
+        self.request = request  # inline instances are made per request; how_to_call shows secrets to editors only
+        return super().get_formset(request, obj, **kwargs)
+
     @admin.display(description="Details")
     def how_to_call(self, obj):
         if obj is None or obj.pk is None:
             return "Save to see the webhook URL or the next runs."
         if obj.kind == Trigger.Kind.WEBHOOK:
-            url = settings.SITE_URL.rstrip("/") + f"/api/hooks/{obj.token}/"
-            curl = f"curl -X POST {url} -H 'Content-Type: application/json' -d '{{\"hello\": \"world\"}}'"
+            url, curl, note = webhook_example(obj, reveal=self._may_change(obj))
             return format_html(
                 '<code id="hook-{}">{}</code> <button type="button" class="button" '
                 "onclick=\"navigator.clipboard.writeText(document.getElementById('hook-{}').textContent)\">Copy</button>"
-                "<br><small>Example: <code>{}</code> (add the signature header your auth scheme needs)</small>",
+                '<br><small>Example: <code class="hook-curl">{}</code> {}</small>',
                 obj.pk,
                 url,
                 obj.pk,
                 curl,
+                note,
             )
         if obj.kind == Trigger.Kind.SCHEDULE and not trigger_config_errors(obj.kind, obj.config):
             runs = ", ".join(f"{r:%a %d %b %H:%M %Z}" for r in next_runs(obj.config))
             return f"Next runs: {runs}"
         return "—"
+
+    def _may_change(self, obj) -> bool:
+        request = getattr(self, "request", None)
+        return request is not None and authz.may(request.user, "change", obj.workflow)
+
+
+EXAMPLE_BODY = '{"hello": "world"}'
+
+
+def webhook_example(trigger: Trigger, *, reveal: bool) -> tuple[str, str, str]:
+    """The hook's URL, a curl command that delivers to it (signed when `reveal`), and a note on the headers."""
+    import shlex
+
+    from integrations.webhooks import SCHEMES, sign
+
+    url = settings.SITE_URL.rstrip("/") + f"/api/hooks/{trigger.token}/"
+    scheme = trigger.auth_scheme
+    headers = {"Content-Type": "application/json"}
+    note = ""
+    if scheme != "none":
+        if trigger.secrets and reveal:
+            headers |= sign(
+                scheme,
+                body=EXAMPLE_BODY.encode(),
+                secret=trigger.secrets[0],
+                url=url,
+                header=trigger.config.get("header"),
+            )
+            if scheme not in ("token", "hmac_sha256", "shopify"):
+                note = "(signed now: the signature's timestamp is accepted for 5 minutes)"
+        else:
+            placeholder = sign(scheme, body=b"", secret="x", url=url, header=trigger.config.get("header"))
+            headers |= dict.fromkeys(placeholder, "…")
+            note = (
+                f"(add the {SCHEMES[scheme]} header signed with this webhook's secret)"
+                if trigger.secrets
+                else "(no secret yet: set one under New secret, or every delivery is refused)"
+            )
+    parts = ["curl", "-X", "POST", url, *[p for k, v in headers.items() for p in ("-H", f"{k}: {v}")]]
+    return url, shlex.join([*parts, "-d", EXAMPLE_BODY]), note
 
 
 class VersionInline(admin.TabularInline):

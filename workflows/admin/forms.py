@@ -68,7 +68,8 @@ class TriggerInlineForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput(render_value=False),
         label="New secret",
-        help_text="Webhook signing secret or token. Leave empty to keep the current one; it is stored encrypted.",
+        help_text="Webhook signing secret or token (a vendor's, e.g. Stripe's whsec_…). Leave empty to keep "
+        "the current one; token and HMAC schemes get one generated, used in the curl example. Stored encrypted.",
     )
 
     class Meta:

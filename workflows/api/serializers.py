@@ -52,10 +52,22 @@ class TriggerSerializer(serializers.ModelSerializer):
     secrets = serializers.ListField(child=serializers.CharField(), write_only=True, required=False)
     webhook_url = serializers.SerializerMethodField()
     has_secret = serializers.SerializerMethodField()
+    generated_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = Trigger
-        fields = ("id", "workflow", "kind", "name", "config", "is_enabled", "secrets", "has_secret", "webhook_url")
+        fields = (
+            "id",
+            "workflow",
+            "kind",
+            "name",
+            "config",
+            "is_enabled",
+            "secrets",
+            "has_secret",
+            "generated_secret",
+            "webhook_url",
+        )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -76,6 +88,10 @@ class TriggerSerializer(serializers.ModelSerializer):
 
     def get_has_secret(self, obj) -> bool:
         return bool(obj.secrets)
+
+    def get_generated_secret(self, obj) -> str | None:
+        """The secret FAOS generated for a token or HMAC webhook, in the answer that created it only (else null)."""
+        return getattr(obj, "generated_secret", None)
 
     def validate_config(self, value):
         if not isinstance(value, dict):  # a form's "null" arrives here as None

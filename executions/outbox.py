@@ -1,0 +1,205 @@
+"""The outbox: events, e-mails and chat notices are rows written in the transaction that decides them, then
+delivered by a Celery task (hinted after the commit, like enqueue) or by the sweep, retried with back-off and
+marked sent. A worker killed between the commit and the delivery loses nothing: the row is still pending.
+
+Delivery is once per row. An event is pure database work, so it is emitted in the same transaction that marks
+its row sent (a crash rolls both back). An e-mail or chat notice is claimed first (pending → delivering with a
+lease, in one UPDATE), sent, then marked sent; only a worker that dies mid-send leaves it to be sent again once
+the lease lapses.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+EVENT, EMAIL, NOTIFY_APPROVERS, OWNER_FAILURE = "event", "email", "notify_approvers", "owner_failure"
+DB_ONLY = frozenset({EVENT})
+LEASE = timedelta(seconds=120)  # a claimed e-mail not marked sent by then is tried again
+GRACE = timedelta(seconds=2)  # the sweep leaves rows this fresh to the hint sent after their commit
+MAX_ATTEMPTS = 10
+BATCH = 100
+
+
+def backoff(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s … capped at an hour."""
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def outbox_add(*, kind: str, payload: dict, key: str) -> int:
+    """Record a message in the current (deciding) transaction; the same key never makes a second row."""
+    message = OutboxMessage(kind=kind, payload=payload, key=key[:200], next_attempt_at=timezone.now())
+    # One INSERT … ON CONFLICT (key) that returns the id either way (a repeated decision hints the same row).
+    [message] = OutboxMessage.objects.bulk_create(
+        [message], update_conflicts=True, unique_fields=["key"], update_fields=["key"]
+    )
+    message_id = message.pk
+    transaction.on_commit(lambda: _hint(message_id, kind))  # a wake-up hint only: the sweep delivers what it loses
+    return message_id
+
+
+def _hint(message_id: int, kind: str) -> None:
+    from .tasks import deliver_outbox  # tasks imports the runtime, which imports this module
+
+    deliver_outbox.delay(message_id, kind)
+
+
+def outbox_deliver(message_id: int, *, kind: str | None = None, now=None) -> bool:
+    """Deliver one row if it is due and nobody else holds it; True when this call sent it."""
+    now = now or timezone.now()
+    kind = kind or OutboxMessage.objects.filter(pk=message_id).values_list("kind", flat=True).first()
+    if kind is None:
+        return False
+    return _deliver_in_transaction(message_id, now) if kind in DB_ONLY else _deliver_claimed(message_id, now)
+
+
+def outbox_due(*, now=None) -> list[int]:
+    """The sweep's pass: deliver due rows whose hint was lost (worker killed after the commit, broker down)
+    or whose back-off ended, and rows whose claim lapsed (killed mid-send). Returns the ids sent."""
+    now = now or timezone.now()
+    due = _claimable(now) & (Q(attempts__gt=0) | Q(next_attempt_at__lte=now - GRACE))  # fresh rows: their hint
+    with transaction.atomic():  # a glance past rows another sweep or worker holds
+        rows = list(
+            OutboxMessage.objects.filter(due)
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True)
+            .values_list("id", "kind")[:BATCH]
+        )
+    return [message_id for message_id, kind in rows if outbox_deliver(message_id, kind=kind, now=now)]
+
+
+def _claimable(now) -> Q:
+    return Q(status__in=(OutboxMessage.Status.PENDING, OutboxMessage.Status.DELIVERING), next_attempt_at__lte=now)
+
+
+def _deliver_in_transaction(message_id: int, now) -> bool:
+    message = None
+    try:
+        with transaction.atomic():  # the emit and the mark-sent commit together, or neither does
+            message = (
+                OutboxMessage.objects.select_for_update(skip_locked=True).filter(_claimable(now), pk=message_id).first()
+            )
+            if message is None:
+                return False  # sent, not due, or being delivered by someone else right now
+            message.attempts += 1
+            _send(message)
+            _sent(message)
+            return True
+    except Exception as exc:
+        if message is None:
+            raise
+        _failed(message, exc, now, attempts_before=message.attempts - 1)  # rolled back: still unchanged
+        return False
+
+
+def _deliver_claimed(message_id: int, now) -> bool:
+    claimed = OutboxMessage.objects.filter(_claimable(now), pk=message_id).update(
+        status=OutboxMessage.Status.DELIVERING, next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False  # a concurrent delivery holds it (or it is sent, or not due yet)
+    message = OutboxMessage.objects.get(pk=message_id)
+    try:
+        _send(message)
+    except Exception as exc:
+        _failed(message, exc, timezone.now(), attempts_before=message.attempts)  # as our claim left it
+        return False
+    _sent(message)
+    return True
+
+
+def _sent(message: OutboxMessage) -> None:
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENT, sent_at=timezone.now(), attempts=message.attempts, next_attempt_at=None
+    )
+
+
+def _failed(message: OutboxMessage, exc: Exception, now, *, attempts_before: int) -> None:
+    """Back off (or give up); unless another delivery has moved the row on since (then it is theirs)."""
+    gave_up = message.attempts >= MAX_ATTEMPTS
+    error = f"{type(exc).__name__}: {exc}"[:300]  # short; payloads and errors never hold credentials
+    logger.warning("outbox %s (%s) attempt %s failed: %s", message.pk, message.kind, message.attempts, error)
+    OutboxMessage.objects.filter(
+        pk=message.pk,
+        attempts=attempts_before,
+        status__in=(OutboxMessage.Status.PENDING, OutboxMessage.Status.DELIVERING),
+    ).update(
+        status=OutboxMessage.Status.FAILED if gave_up else OutboxMessage.Status.PENDING,
+        attempts=message.attempts,
+        next_attempt_at=None if gave_up else now + backoff(message.attempts),
+        last_error=error,
+    )
+
+
+def _send(message: OutboxMessage) -> None:
+    SENDERS[message.kind](**message.payload)
+
+
+def _send_event(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> None:
+    from django.contrib.auth import get_user_model
+
+    from workflows.models import Workflow
+
+    from .events import event_emit
+
+    sender = get_user_model().objects.get(pk=sender_id) if sender_id else None
+    about = Workflow.objects.filter(pk=about_id).first() if about_id else None
+    if about_id and about is None:
+        logger.info("outbox: %s about deleted workflow %s is dropped", type, about_id)
+        return  # its audience was that workflow's viewers; with it gone, nobody (never everybody)
+    event_emit(type=type, data=data, source=source, sender=sender, about=about)
+
+
+def _send_email(*, subject: str, body: str, to: list[str]) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+
+
+def _send_approval_notice(*, approval_id: int, reason: str) -> None:
+    from .approvals import notify_approvers
+    from .models import Approval
+
+    if not Approval.objects.filter(pk=approval_id).exists():
+        logger.info("outbox: the notice of deleted approval %s is dropped", approval_id)
+        return
+    notify_approvers(approval_id=approval_id, reason=reason)
+
+
+def _send_owner_failure(*, execution_id: int, step_error: str = "") -> None:
+    from .models import Execution
+    from .notifications import notify_owner_of_failure
+
+    if not Execution.objects.filter(pk=execution_id).exists():
+        logger.info("outbox: the failure notice of deleted run %s is dropped", execution_id)
+        return
+    notify_owner_of_failure(execution_id=execution_id, step_error=step_error)
+
+
+SENDERS = {
+    EVENT: _send_event,
+    EMAIL: _send_email,
+    NOTIFY_APPROVERS: _send_approval_notice,
+    OWNER_FAILURE: _send_owner_failure,
+}
+
+
+def event_add(*, type: str, data: dict, key: str, source: str = "system", sender=None, about=None) -> int:
+    """An event to emit once this transaction commits (event_emit's sender/about kept as ids)."""
+    payload = {
+        "type": type,
+        "data": data,
+        "source": source,
+        "sender_id": getattr(sender, "pk", None),
+        "about_id": getattr(about, "pk", None),
+    }
+    return outbox_add(kind=EVENT, payload=payload, key=key)
