@@ -22,7 +22,6 @@ class RunWorkflowForm(forms.Form):
 
     fast_forward = forms.BooleanField(
         required=False,
-        initial=True,
         label="Fast-forward waits (test runs)",
         help_text="Waits, rate limits, retry back-offs and timeouts end at once so you see the whole path now.",
     )

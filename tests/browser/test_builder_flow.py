@@ -53,6 +53,7 @@ def test_template_to_test_run_to_dashboard(live_server, start_worker, page, fake
     # a test run with the sample input: the run page refreshes itself until the run succeeds
     page.click("a.faos-run")
     page.check("#id_test_run")
+    page.check("#id_fast_forward")  # off by default for a live workflow: its runs wait for real
     page.click('input[name="_run"]')
     page.wait_for_selector("table.faos-timeline")
     page.wait_for_function(

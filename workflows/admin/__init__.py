@@ -277,7 +277,8 @@ class WorkflowAdmin(RulesAdmin):
         workflow = get_object_or_404(self.get_queryset(request), pk=pk)
         if not authz.may(request.user, "run", workflow):
             raise PermissionDenied
-        initial = {"input": _pretty(workflow.sample_input), "test_run": workflow.status != Workflow.Status.ACTIVE}
+        test_run = workflow.status != Workflow.Status.ACTIVE  # a live workflow opens as a live run, waits real
+        initial = {"input": _pretty(workflow.sample_input), "test_run": test_run, "fast_forward": test_run}
         form = RunWorkflowForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
