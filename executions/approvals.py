@@ -156,8 +156,6 @@ def approval_decide(*, approval_id: int, user, decision: str, comment: str = "")
         raise ApprovalError("No such approval.", status=404)
     approval = Approval.objects.select_for_update().get(pk=approval.pk)  # serialises simultaneous clicks
     _check_may_decide(approval, user, decision, comment)
-    if not authz.may(user, "decide", approval):
-        raise ApprovalError("You may not decide this approval.", status=403)
     ApprovalDecision.objects.create(approval=approval, user=user, decision=decision, comment=comment)
     approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
     if decision == ApprovalDecision.Decision.REJECT:
@@ -174,7 +172,7 @@ def _check_may_decide(approval: Approval, user, decision: str, comment: str) -> 
         raise ApprovalError("Decide approve or reject.", status=400, field="decision")
     if decision == ApprovalDecision.Decision.REJECT and not comment.strip():
         raise ApprovalError("Say why you reject it.", status=400, field="comment")
-    if not approval.allow_requester and approval.requested_by_id == user.pk:
+    if not authz.may(user, "decide", approval):  # it is visible to them, so only the requester rule can refuse
         raise ApprovalError("You started this run, so someone else must approve it.", status=403)
     if approval.decisions.filter(user=user).exists():
         raise ApprovalError("You have already decided on this approval.", status=409)
