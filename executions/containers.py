@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Max, Subquery
+from django.db.models import F, Max, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import scopes
 from .engine import kinds
 from .engine.definition import Definition, lanes_of
+from .leases import lease_until
 from .models import Execution, StepRun
 from .services import SHORT_TIMER, enqueue
 
@@ -61,6 +62,8 @@ def cancel_lanes(execution: Execution, container, scope: str, lanes) -> None:
         lease_expires_at=None,
         error="Cancelled: another branch finished first",
     )
+    # Cancelled rows hold visits other tasks' memories don't know of: moving the counter makes them read again.
+    Execution.objects.filter(pk=execution.pk).update(steps_done=F("steps_done") + 1)
 
 
 def add_step(
@@ -73,10 +76,17 @@ def add_step(
     wake_at=None,
     visit: int | None = None,
     armed: bool = False,
+    lease: str = "",
 ) -> StepRun:
     """Insert a runnable step; reaching a step again (a polling loop) is a new visit. A step with a wake-up time
-    is `armed` when the caller sends a countdown message for it (the sweep then does not send another)."""
+    is `armed` when the caller sends a countdown message for it (the sweep then does not send another). With a
+    `lease` (a worker id) the step is inserted already running and leased to that worker, which runs it next."""
     step = definition.step(key)
+    now = timezone.now()
+    held = {}
+    if lease:
+        held = dict(status=StepRun.Status.RUNNING, lease_owner=lease, worker=lease, claims=1, started_at=now)
+        held["lease_expires_at"] = lease_until(now)
     run = StepRun.objects.create(
         execution=execution,
         step_key=key,
@@ -84,16 +94,17 @@ def add_step(
         step_kind=step.kind,
         attempt=attempt,
         scope=scope,
-        visit=_next_visit(execution, key, scope) if visit is None else visit,
+        visit=next_visit(execution, key, scope) if visit is None else visit,
         wake_at=wake_at,
-        enqueued_at=timezone.now() if armed or not wake_at else None,
+        enqueued_at=now if armed or not wake_at else None,
+        **held,
     )
     if visit is None:
         del run.visit  # computed by the INSERT: read back from the row if asked for
     return run
 
 
-def _next_visit(execution: Execution, key: str, scope: str):
+def next_visit(execution: Execution, key: str, scope: str):
     """One more than the step's last visit in this scope, as a subquery of the INSERT (no query of its own)."""
     visits = StepRun.objects.filter(execution_id=execution.pk, step_key=key, scope=scope).order_by()
     return Coalesce(Subquery(visits.values("execution_id").annotate(last=Max("visit")).values("last")), 0) + 1

@@ -50,6 +50,9 @@ class Execution(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    steps_done = models.PositiveIntegerField(
+        default=0, help_text="Step attempts finished so far; the runtime's workers use it to notice each other's work."
+    )
 
     objects = ExecutionQuerySet.as_manager()
 

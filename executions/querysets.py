@@ -46,9 +46,10 @@ class StepRunQuerySet(UsageMixin, models.QuerySet):
         now = now or timezone.now()
         return self.filter(status="pending").filter(Q(wake_at__isnull=True) | Q(wake_at__lte=now))
 
-    def needs_kick(self, now, stale_before):
-        """Runnable rows nobody has been told about recently (timer due, or message lost)."""
-        return self.runnable(now).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before))
+    def needs_kick(self, now, stale_before=None):
+        """Runnable rows nobody has been told about (timer due), or told before `stale_before` (message lost)."""
+        told = Q(enqueued_at__isnull=True)
+        return self.runnable(now).filter(told | Q(enqueued_at__lt=stale_before) if stale_before else told)
 
     def lease_expired(self, now=None):
         return self.filter(status="running", lease_expires_at__lt=now or timezone.now())

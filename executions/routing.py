@@ -96,3 +96,22 @@ def hand_over(execution: Execution, definition: Definition, lane: str, now) -> N
     if claimable(execution.step_runs.runnable(now), definition, other).exists():
         logger.info("execution %s: next step is for the %s queue; handed over", execution.pk, other)
         enqueue(execution.pk, queue=other)
+
+
+def queue_depth(*names: str) -> int | None:
+    """Messages waiting in these queues (not those a worker already holds); None when the broker cannot tell."""
+    from kombu.exceptions import ChannelError, OperationalError
+
+    from faos.celery import app
+
+    total = 0
+    for name in names:
+        try:
+            with app.connection_for_write() as conn:  # its own channel: a failed passive declare closes it (AMQP)
+                total += conn.default_channel.queue_declare(queue=name, passive=True).message_count
+        except ChannelError:  # never declared, or (Redis) empty: nothing waits there
+            continue
+        except (OperationalError, OSError, NotImplementedError, AttributeError):
+            logger.warning("could not read the depth of queue %s", name, exc_info=True)
+            return None
+    return total

@@ -7,29 +7,29 @@ import os
 import socket
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from integrations import actions as action_registry
 from integrations.agents import AgentRunner
-from integrations.services import connection_credentials
 from workflows import authz
 
-from . import containers, routing, run_log, scopes
+from . import containers, inline, routing, run_log
 from .approvals import ApprovalRunner
 from .containers import add_step
 from .engine import interpreter
-from .engine.context import StepContext, trigger_vars
+from .engine.context import StepContext
 from .engine.definition import Definition
-from .engine.errors import StepError
+from .engine.errors import StepError  # noqa: F401 - re-exported for callers that import it from here
 from .engine.outcome import Decision, Outcome
 from .leases import heartbeat_every, lease_until, steprun_renew
-from .models import Event, Execution, StepRun
-from .run_state import RunState, finished_count, locked_execution
+from .models import Execution, StepRun
+from .ports import ActionRunner, EventFinder, SubWorkflows
+from .run_state import RunState, locked_execution
 from .services import SHORT_TIMER, enqueue, execution_finish, timeout_message, timer_horizon
 from .tasks_service import TaskRunner
 
@@ -46,21 +46,58 @@ def execution_run(
 ) -> int:
     """Run the execution's runnable steps one after another in this process; returns how many ran.
 
-    A worker on one lane (routing.STEPS or AGENTS) claims only steps of its kind and hands the run over
-    to the other queue when the next step is not; lane None runs every step.
+    A step that finishes with exactly one step after it inserts that step already leased to this task (no
+    commit-then-claim round trip), and pure steps after it run at once and are recorded with it. A worker on one
+    lane (routing.STEPS or AGENTS) claims only steps of its kind and hands the run over when the next is not.
     """
     worker = worker or worker_id()
-    max_steps = max_steps or settings.FAOS_STEPS_PER_TASK
-    state = RunState(execution_id)  # what this task already read: the version, the finished step runs
-    for count in range(max_steps):
-        claimed = steprun_claim(execution_id=execution_id, worker=worker, state=state, lane=lane)
+    budget = max_steps or settings.FAOS_STEPS_PER_TASK
+    state = RunState(execution_id)  # what this task already read: the version, what its steps may read
+    ran = 0
+    while ran < budget:
+        claimed = _take_held(state) or steprun_claim(execution_id=execution_id, worker=worker, state=state, lane=lane)
         if claimed is None:
-            return count
+            return ran
         step_run, execution, definition = claimed
         outcome, ctx = _run(step_run, execution, definition, state)
-        steprun_complete(step_run_id=step_run.pk, worker=worker, outcome=outcome, ctx=ctx, state=state)
+        chain = _chain(step_run, outcome, ctx, execution, state, limit=budget - ran - 1, worker=worker, lane=lane)
+        ran += 1 + len(chain)
+        hold = worker if ran < budget else ""
+        steprun_complete(
+            step_run_id=step_run.pk,
+            worker=worker,
+            outcome=outcome,
+            ctx=ctx,
+            state=state,
+            chain=chain,
+            hold=hold,
+            lane=lane,
+        )
+        if state.execution is not None and state.execution.is_finished:
+            return ran  # the last step ended the run: nothing is left to claim
     enqueue_now(execution_id)  # long chains yield the worker to other runs, then carry on
-    return max_steps
+    return ran
+
+
+def _chain(step_run, outcome, ctx, execution, state, *, limit: int, worker: str, lane: str | None) -> list:
+    """The pure steps after this one, run now (not on the agents lane, whose workers leave them to others)."""
+    if lane == routing.AGENTS or outcome.status == "waiting" or limit <= 0:
+        return []
+    return inline.chain_after(step_run, outcome, ctx, execution, state, limit=limit, worker=worker, run=_run)
+
+
+def _take_held(state: RunState):
+    """The step the last completion inserted leased to this task, with the run as that completion saw it."""
+    step_run, state.held = state.held, None
+    if step_run is None:
+        return None
+    execution = state.execution
+    if execution.deadline_at and timezone.now() > execution.deadline_at:
+        _time_out(execution.pk)
+        return None
+    state.claimed = step_run
+    run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
+    return step_run, execution, state.definition
 
 
 def enqueue_now(execution_id: int) -> None:
@@ -68,39 +105,70 @@ def enqueue_now(execution_id: int) -> None:
         enqueue(execution_id)
 
 
-@transaction.atomic
 def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None, lane: str | None = None):
-    """Lock the run, take one runnable step (of this lane's kind) and give it a lease; None when there is none."""
-    execution = locked_execution(execution_id, state)
+    """Take one runnable step (of this lane's kind) with one UPDATE and give it a lease; None when there is none."""
+    state = state or RunState(execution_id)
+    execution = _fresh_execution(execution_id, state)
     if execution.is_finished:
         return None
     now = timezone.now()
     if execution.deadline_at and now > execution.deadline_at:
-        execution_finish(execution=execution, status=Execution.Status.TIMED_OUT, error=timeout_message(execution))
+        _time_out(execution_id)
         return None
-    runnable = execution.step_runs.runnable(now).select_for_update(skip_locked=True).order_by("id")
-    if state is not None and state.expected is not None:
-        # Counted in this statement, which starts after the lock is held: every completion committed is seen.
-        runnable = runnable.annotate(finished_runs=finished_count())
-    if lane is not None:
-        runnable = routing.claimable(runnable, _definition(execution, state), lane)
-    step_run = runnable.first()
+    step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane))
     if step_run is None:
         if lane is not None:
-            routing.hand_over(execution, _definition(execution, state), lane, now)
+            with transaction.atomic():
+                routing.hand_over(execution, state.definition, lane, now)
         return None
-    if state is not None:
-        state.claimed_step(step_run, execution)
-    definition = _definition(execution, state)
-    step_run.status = StepRun.Status.RUNNING
-    step_run.lease_owner = step_run.worker = worker  # the lease ends with the step; `worker` stays as a record
-    step_run.lease_expires_at = lease_until(now)  # renewed while the step runs (see _run's heartbeat)
-    step_run.claims += 1
-    step_run.started_at = step_run.started_at or now
-    step_run.save(update_fields=["status", "lease_owner", "worker", "lease_expires_at", "claims", "started_at"])
+    state.claimed = step_run
     _mark_running(execution, now)
     run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
-    return step_run, execution, definition
+    return step_run, execution, state.definition
+
+
+def _fresh_execution(execution_id: int, state: RunState) -> Execution:
+    """The execution row as it is now (no lock: claiming a step row is the claim); version read once per task."""
+    rows = Execution.objects.select_related("workflow")
+    if state.version is None:
+        rows = rows.select_related("version")
+    execution = rows.get(pk=execution_id)
+    state.attach(execution)
+    state.execution = execution
+    return execution
+
+
+def _lane_keys(definition: Definition, lane: str | None) -> tuple[str, tuple[str, ...]]:
+    """("IN"/"NOT IN", step keys) limiting a claim to its lane's steps; ("", ()) for a worker of every step."""
+    if lane is None:
+        return "", ()
+    keys = tuple(sorted(routing.model_steps(definition)))
+    return ("IN" if lane == routing.AGENTS else "NOT IN"), keys
+
+
+def _claim_row(execution_id: int, worker: str, now, lane_keys) -> StepRun | None:
+    """UPDATE … WHERE id = (the first runnable row, skipping locked ones) RETURNING the row: one statement."""
+    table = StepRun._meta.db_table
+    operator, keys = lane_keys
+    where_lane = f" AND step_key {operator} ({', '.join(['%s'] * len(keys))})" if keys else ""
+    if operator == "IN" and not keys:
+        where_lane = " AND 1 = 0"  # an agents worker, and the definition has no model step
+    locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    sql = (  # noqa: S608 - only constant names and placeholders
+        f"UPDATE {table} SET status = 'running', lease_owner = %s, worker = %s, lease_expires_at = %s,"
+        f" claims = claims + 1, started_at = COALESCE(started_at, %s)"
+        f" WHERE id = (SELECT id FROM {table} WHERE execution_id = %s AND status = 'pending'"
+        f" AND (wake_at IS NULL OR wake_at <= %s){where_lane} ORDER BY id LIMIT 1{locking}) RETURNING *"
+    )
+    params = [worker, worker, lease_until(now), now, execution_id, now, *keys]
+    return next(iter(StepRun.objects.raw(sql, params)), None)
+
+
+def _time_out(execution_id: int) -> None:
+    with transaction.atomic():
+        execution = locked_execution(execution_id)
+        if not execution.is_finished:
+            execution_finish(execution=execution, status=Execution.Status.TIMED_OUT, error=timeout_message(execution))
 
 
 def _definition(execution: Execution, state: RunState | None) -> Definition:
@@ -108,204 +176,105 @@ def _definition(execution: Execution, state: RunState | None) -> Definition:
 
 
 def _mark_running(execution: Execution, now) -> None:
+    """The run is running from its first claim (and again after a wait); never over a cancel that just happened."""
     if execution.status != Execution.Status.RUNNING or execution.started_at is None:
+        Execution.objects.filter(pk=execution.pk, status__in=Execution.UNFINISHED).update(
+            status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
+        )
         execution.status = Execution.Status.RUNNING
         execution.started_at = execution.started_at or now
-        execution.save(update_fields=["status", "started_at"])
 
 
 def _run(
     step_run: StepRun, execution: Execution, definition: Definition, state: RunState | None = None
 ) -> tuple[Outcome, StepContext]:
+    """Run one attempt: a pure step in this thread, any other in its own thread with a lease and a timeout."""
     step = definition.step(step_run.step_key)
+    pure = inline.is_inline(step)
+    actor = authz.actor_of(execution)
     ctx = StepContext(
         step=step,
         variables=build_variables(execution, step_run.scope, state),
-        actions=ActionRunner(execution_id=execution.pk, actor=authz.actor_of(execution)),
+        actions=ActionRunner(execution_id=execution.pk, actor=actor),
         events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
         approvals=ApprovalRunner(execution, step_run),
-        agents=AgentRunner(actor=authz.actor_of(execution)),
+        agents=AgentRunner(actor=actor),
         tasks=TaskRunner(execution, step_run),
-        cleanup=connections.close_all,  # runs in the step's thread: closes that thread's connections
+        cleanup=None if pure else connections.close_all,  # runs in the step's thread: closes its connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,
         test_mode=execution.is_test,
         now=timezone.now(),
         timeout=interpreter.step_timeout(step),
-        heartbeat=partial(steprun_renew, step_run_id=step_run.pk, worker=step_run.lease_owner),
+        heartbeat=None if pure else partial(steprun_renew, step_run_id=step_run.pk, worker=step_run.lease_owner),
         heartbeat_every=heartbeat_every(),
         resume=step_run.output if step_run.wake_at and isinstance(step_run.output, dict) else None,
         fast_forward=execution.fast_forward,
         extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
     )
-    return interpreter.run_step(step, ctx), ctx
+    return (interpreter.run_inline if pure else interpreter.run_step)(step, ctx), ctx
 
 
 def build_variables(execution: Execution, scope: str = "", state: RunState | None = None) -> dict:
     """The expression context: trigger, workflow, vars, each finished step's latest attempt, loop item."""
-    variables = {
-        "trigger": trigger_vars(
-            execution.input,
-            source=execution.trigger_source or execution.trigger_kind,
-            timestamp=execution.created_at.isoformat(),
-            headers=execution.trigger_meta.get("headers"),
-        ),
-        "workflow": {
-            "id": execution.workflow_id,
-            "name": execution.workflow.name,
-            "version": execution.version.number,
-            "execution_id": execution.pk,
-            "started_at": (execution.started_at or execution.created_at).isoformat(),
-            "is_test": execution.is_test,
-        },
-        "vars": execution.variables,
-    }
+    from . import scopes
+
     if state is None:  # one look, at the scopes this step can see
         state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
-    variables.update(state.step_variables(scope))  # a task's state was brought up to date by its claim
-    return variables
-
-
-class EventFinder:
-    """The engine's EventPort: events of a type emitted since the run was created, oldest first."""
-
-    def __init__(self, execution: Execution):
-        self.execution = execution
-
-    def since_start(self, event_type: str) -> list[dict]:
-        """Only events that may reach this run: posted by someone who may run it, or about what its person sees."""
-        from .events import audience
-
-        rows = Event.objects.filter(type=event_type, created_at__gte=self.execution.created_at).order_by("id")[:100]
-        actor = authz.actor_of(self.execution)
-        rows = [e for e in rows.select_related("sender", "about") if audience(e.sender, e.about)(actor, self.execution)]
-        return [event.as_variable() for event in rows]
-
-
-class SubWorkflows:
-    """The engine's WorkflowPort: child runs are ordinary executions linked to the waiting step."""
-
-    def __init__(self, execution: Execution, step_run: StepRun):
-        self.execution, self.step_run = execution, step_run
-
-    def start(self, workflow, input, *, ctx):
-        from workflows.models import Workflow
-
-        from .services import execution_start
-
-        actor = authz.actor_of(self.execution)
-        # Only workflows the person behind this run may see; the others do not exist for it.
-        visible = authz.visible(actor, Workflow)
-        found = visible.filter(pk=workflow) if str(workflow).isdigit() else visible.filter(name=workflow)
-        target = found.select_related("active_version").first()
-        if target is None:
-            raise StepError(f"no workflow named '{workflow}'")
-        if not authz.may(actor, "run", target):
-            raise StepError(f"permission error: {actor.get_username()} may not run workflow '{target.name}'")
-        child = execution_start(
-            workflow=target,
-            input=input,
-            user=actor,
-            trigger_kind="sub_workflow",
-            source=f"step {ctx.step.key} of #{self.execution.pk}",
-            is_test=self.execution.is_test,
-            idempotency_key=ctx.idempotency_key,
-            parent_step_run=self.step_run,
-        )
-        return child.pk
-
-    def status(self, execution_id):
-        child = Execution.objects.filter(pk=execution_id).values("status", "output", "error").first()
-        if child is None:
-            raise StepError(f"sub-workflow run #{execution_id} no longer exists")
-        return child
-
-
-class ActionRunner:
-    """The engine's ActionPort, backed by the integrations' action registry."""
-
-    def __init__(self, *, execution_id: int, actor=None):
-        self.execution_id, self.actor = execution_id, actor
-
-    def run(self, action, inputs, *, ctx):
-        action_ctx = action_registry.ActionContext(
-            idempotency_key=ctx.idempotency_key,
-            timeout=ctx.timeout,
-            test_mode=ctx.test_mode,
-            step_key=ctx.step.key,
-            execution_id=self.execution_id,
-            set_variables=ctx.extra.setdefault("set_vars", {}),
-            send_reads=bool(ctx.extra.get("send_reads")),
-            sent=ctx.extra.setdefault("sent", []),
-            credentials=lambda service, name: connection_credentials(
-                service=service, name=name, test_mode=ctx.test_mode, actor=self.actor
-            ),
-        )
-        if ctx.input is inputs:  # the step run keeps its input: without the credentials typed into it
-            ctx.input = action_registry.recorded_inputs(action, inputs)
-        return action_registry.run_action(action, inputs, action_ctx)
+        state.loaded = True
+    return state.variables(execution, scope)
 
 
 @transaction.atomic
 def steprun_complete(
-    *, step_run_id: int, worker: str, outcome: Outcome, ctx: StepContext, state: RunState | None = None
+    *,
+    step_run_id: int,
+    worker: str,
+    outcome: Outcome,
+    ctx: StepContext,
+    state: RunState | None = None,
+    chain: list | tuple = (),
+    hold: str = "",
+    lane: str | None = None,
 ) -> Decision | None:
-    """Record an attempt's outcome and act on the engine's decision; ignored if the lease was lost."""
+    """Record an attempt's outcome (and the pure steps run after it) and act on the engine's decision.
+
+    Ignored if the lease was lost. With `hold` (this worker's id) a single next step is inserted leased to it.
+    """
     claimed = state.claimed if state is not None else None
     step_run = claimed if claimed is not None and claimed.pk == step_run_id else StepRun.objects.get(pk=step_run_id)
-    execution = locked_execution(step_run.execution_id, state)
+    finished = int(outcome.status != "waiting") + len(chain)
+    changes = inline.variables_set(outcome, ctx, chain)
+    execution = locked_execution(step_run.execution_id, state, finished=finished, variables=changes)
     if not _record(step_run, worker, outcome, ctx):
         now = StepRun.objects.filter(pk=step_run_id).values_list("status", "lease_owner").first() or ("gone", "")
+        transaction.set_rollback(True)  # nor the counter, nor the variables, nor the chain
+        if state is not None:
+            state.forget()
         logger.warning("step run %s: lease lost (now %s, owner %s); result dropped", step_run_id, *now)
         return None
     run_log.step_outcome(step_run, execution, outcome.status)
     if state is not None:
-        state.wrote(step_run.pk, finished=outcome.status != "waiting")
-    if ctx.extra.get("set_vars") and outcome.status == "succeeded":  # a refused `set` changes nothing
-        execution.variables = {**execution.variables, **ctx.extra["set_vars"]}
-        execution.save(update_fields=["variables"])
+        state.execution = execution
+        if outcome.status != "waiting":
+            state.recorded(step_run)
     if outcome.status == "waiting":
         return _park(execution, outcome, step_run)
     definition = _definition(execution, state)
-    decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
-    _apply(execution, step_run, definition, decision, state)
+    if chain:
+        step_run, decision = inline.chain_record(execution, list(chain), state), chain[-1].decision
+        for link in chain:
+            run_log.step_outcome(link.run, execution, link.outcome.status)
+    else:
+        decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
+    _apply(execution, step_run, definition, decision, state, hold=hold, lane=lane)
     return decision
 
 
 def _record(step_run: StepRun, worker: str, outcome: Outcome, ctx: StepContext) -> bool:
     """One UPDATE, made only while this worker still holds the lease (a waiting step goes back to pending)."""
-    now = timezone.now()
-    fields = {
-        "status": StepRun.Status.SUCCEEDED if outcome.status == "succeeded" else StepRun.Status.FAILED,
-        "input": ctx.input,
-        "output": outcome.result,
-        "requests": ctx.extra.get("sent") or None,
-        "error": outcome.error,
-        "error_detail": outcome.error_detail or None,
-        "retryable": outcome.retryable if outcome.status == "failed" else None,
-        "branch": outcome.branch or "",
-        "finished_at": now,
-        "duration_ms": int((now - step_run.started_at).total_seconds() * 1000),
-        "lease_owner": "",
-        "lease_expires_at": None,
-    }
-    usage = outcome.result.get("usage") if isinstance(outcome.result, dict) else None
-    if isinstance(usage, dict):  # agent steps report model usage; kept as columns so totals are one query
-        fields["tokens_in"], fields["tokens_out"] = (
-            int(usage.get("input_tokens", 0)),
-            int(usage.get("output_tokens", 0)),
-        )
-        fields["cost_usd"] = Decimal(str(usage.get("cost_usd", 0)))
-    if outcome.status == "waiting":  # parked: the sweep (or an event, approval, task, child run) wakes it
-        fields.update(
-            status=StepRun.Status.PENDING,
-            wake_at=outcome.wake_at,
-            enqueued_at=None,
-            finished_at=None,
-            duration_ms=None,
-            waiting_for=outcome.waiting_for or "",
-        )
+    fields = inline.outcome_fields(step_run, outcome, ctx, timezone.now())
     held = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING, lease_owner=worker)
     if not held.update(**fields):
         return False
@@ -335,7 +304,14 @@ def _park(execution: Execution, outcome: Outcome, step_run: StepRun | None = Non
 
 
 def _apply(
-    execution: Execution, step_run: StepRun, definition: Definition, decision: Decision, state: RunState | None = None
+    execution: Execution,
+    step_run: StepRun,
+    definition: Definition,
+    decision: Decision,
+    state: RunState | None = None,
+    *,
+    hold: str = "",
+    lane: str | None = None,
 ) -> None:
     if decision.notify:
         _notify(execution, decision.error, step_run)
@@ -351,6 +327,9 @@ def _apply(
         return
     if decision.retry_in is not None:
         _retry(execution, step_run, definition, decision.retry_in)
+        return
+    if hold and _holdable(definition, decision, lane):
+        _start_held(execution, definition, step_run.scope, decision.next[0], state, hold)
         return
     started = _follow(execution, definition, step_run, decision, state)
     for _ in range(started - 1):
@@ -380,12 +359,30 @@ def _retry(execution: Execution, step_run: StepRun, definition: Definition, retr
     run_log.step_event("retrying", step_run, execution, attempt=step_run.attempt + 1, retry_in=retry_in)
 
 
+def _holdable(definition: Definition, decision: Decision, lane: str | None) -> bool:
+    """A decision that starts exactly one step (and nothing else) of this worker's lane: this task runs it next."""
+    if len(decision.next) != 1 or decision.spawn or decision.join or decision.container_done:
+        return False
+    return lane is None or routing.step_queue(definition.step(decision.next[0])) == lane
+
+
+def _start_held(execution: Execution, definition: Definition, scope: str, key: str, state: RunState, worker: str):
+    """Insert the next step already running and leased to this worker: no commit-then-claim round trip."""
+    visit = state.next_visit(key, scope) if state is not None else None
+    run = add_step(execution, definition, key, scope=scope, visit=visit, lease=worker)
+    if state is not None:
+        state.visited(key, scope, visit)
+        state.held = run
+
+
 def _follow(
     execution: Execution, definition: Definition, run: StepRun, decision: Decision, state: RunState | None = None
 ) -> int:
     """Start what the decision says (next steps, loop items, a join); returns how many steps were started."""
     for key in decision.next:
         add_step(execution, definition, key, scope=run.scope)
+        if state is not None:
+            state.visited(key, run.scope, None)  # the INSERT counted the visit: this task no longer knows it
     started = len(decision.next)
     if decision.spawn:
         containers.spawn_items(execution, definition, run, decision.spawn, decision.spawn_delay)
@@ -393,7 +390,7 @@ def _follow(
     if decision.join:
         container_run, joined = containers.lane_ended(execution, definition, run, decision.join)
         if state is not None:
-            state.wrote(container_run.pk)  # its output (the join's state) changed
+            state.recorded(container_run)  # its output (the join's state) changed
         started += _follow(execution, definition, container_run, joined, state)
     if decision.container_done:
         after = interpreter.continue_after(definition, definition.step(run.step_key))

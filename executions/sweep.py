@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import routing
 from .models import Execution, StepRun
 from .outbox import outbox_due
 from .services import enqueue, execution_finish, timeout_message, timer_horizon
@@ -79,8 +80,15 @@ def _wake_orphaned_parents(now) -> None:
 
 @transaction.atomic
 def _kick(now) -> list[int]:
-    """Enqueue executions with runnable steps nobody was told about: due timers and lost messages."""
-    due = StepRun.objects.needs_kick(now, now - STALE_AFTER).select_for_update(skip_locked=True)
+    """Enqueue executions with runnable steps nobody was told about: due timers and lost messages.
+
+    A step told about long ago may only be waiting in a backed-up queue: it is told again only when the queues
+    are empty (its message was lost), so a backlog of N runs stays about N messages instead of growing each pass.
+    """
+    stale_before = now - STALE_AFTER
+    if routing.queue_depth(routing.STEPS, routing.AGENTS):  # 0 or None (cannot tell): fall back to time alone
+        stale_before = None
+    due = StepRun.objects.needs_kick(now, stale_before).select_for_update(skip_locked=True)
     rows = list(due.values_list("id", "execution_id")[:BATCH])
     StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
     execution_ids = sorted({r[1] for r in rows})

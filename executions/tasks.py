@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from ops.models import heartbeat
 
@@ -12,7 +13,21 @@ from .sweep import sweep as sweep_service
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+# The database went away (a restart, a fail-over): try again at once and then with a short back-off, rather than
+# leave the run to the sweep's next lease recovery. Every step the retry finds is still guarded by its lease.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=DATABASE_GONE,
+    retry_backoff=0.5,
+    retry_backoff_max=10,
+    retry_jitter=True,
+    max_retries=60,
+)
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
     worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host

@@ -267,7 +267,7 @@ def _render(value, context: dict, budget: RenderBudget):
     if len(spots) == 1 and not value[: spots[0][0]].strip() and not value[spots[0][1] :].strip():
         result = _evaluate(spots[0][2], context)
         budget.charge(result, spots[0][2])  # a shared reference costs what storing it would
-        return result
+        return _fresh(result)  # a copy: the step may change what it got, never what a later step reads
     pieces, at, size = [], 0, len(value)
     for start, end, inner in spots:
         pieces += [value[at:start], as_text(_evaluate(inner, context))]
@@ -276,6 +276,15 @@ def _render(value, context: dict, budget: RenderBudget):
             raise ExpressionError(f"the rendered text is longer than {MAX_TEXT} characters", expression=inner)
         budget.charge(pieces[-1], inner)
     return "".join(pieces) + value[at:]
+
+
+def _fresh(value):
+    """A copy of JSON-like data (dicts and lists copied, leaves shared: they are immutable)."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def evaluate_condition(text: str, context: dict, *, step: str | None = None) -> bool:

@@ -39,6 +39,14 @@ def run_step(step: StepDef, ctx: StepContext) -> Outcome:
     return Outcome.failed(f"timed out after {ctx.timeout:g} s", retryable=True, detail={"timeout": ctx.timeout})
 
 
+def run_inline(step: StepDef, ctx: StepContext) -> Outcome:
+    """Run a pure step's attempt in the caller's thread: it only evaluates expressions, bounded by their budget."""
+    kind = kinds.get(step.kind)
+    if kind is None:
+        return Outcome.failed(f"unknown step kind '{step.kind}'")
+    return _guarded_run(kind, step, ctx)
+
+
 def _wait(thread: threading.Thread, ctx: StepContext) -> bool:
     """Wait up to the step's timeout, beating the heartbeat meanwhile; False when the heartbeat says stop."""
     deadline = time.monotonic() + ctx.timeout

@@ -148,35 +148,48 @@ def _continuations(definition: Definition, container: StepDef) -> set[str]:
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected groups of more than one step (or a step that leads to itself)."""
-    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+    """Strongly connected groups of more than one step (or a step that leads to itself): Tarjan's algorithm,
+    iterative so that a workflow of thousands of steps does not exhaust Python's recursion limit."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
 
-    def visit(node):
-        index[node] = low[node] = counter[0]
-        counter[0] += 1
+    def enter(node):
+        index[node] = low[node] = len(index)
         stack.append(node)
         on_stack.add(node)
-        for nxt in graph.get(node, ()):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            group = []
-            while True:
-                item = stack.pop()
-                on_stack.discard(item)
-                group.append(item)
-                if item == node:
-                    break
-            if len(group) > 1 or node in graph.get(node, ()):
-                found.append(group)
+        return node, iter(graph.get(node, ()))
 
-    for node in graph:
-        if node not in index:
-            visit(node)
+    for root in graph:
+        if root in index:
+            continue
+        work = [enter(root)]
+        while work:
+            node, children = work[-1]
+            for nxt in children:
+                if nxt not in index:
+                    work.append(enter(nxt))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    found.extend(_group(graph, node, stack, on_stack))
     return found
+
+
+def _group(graph, node, stack, on_stack) -> list[list[str]]:
+    """Pop the component rooted at node; a cycle only if it has several steps or a step that leads to itself."""
+    group = []
+    while True:
+        item = stack.pop()
+        on_stack.discard(item)
+        group.append(item)
+        if item == node:
+            break
+    return [group] if len(group) > 1 or node in graph.get(node, ()) else []
 
 
 def _check_cycles(definition: Definition, graph: dict[str, set[str]]) -> list[Problem]:

@@ -58,6 +58,9 @@ class Action:
     side_effect: bool = False
     external: bool = False  # talks to another system: test runs record even its reads unless asked to send them
     calls_model: bool = False  # calls a language model: routed to the `agents` queue like agent steps
+    # Reads only its inputs and touches nothing outside the run (no network, no database, no files): its steps run
+    # inline in the worker's thread and a chain of them is recorded in one write (like condition or switch steps).
+    pure: bool = False
     default_timeout: float = 30.0
 
     def run(self, inputs: dict, ctx: ActionContext) -> Any:

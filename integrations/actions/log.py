@@ -11,6 +11,7 @@ LEVELS = ("debug", "info", "warning", "error")
 @register
 class LogAction(Action):
     name = "log"
+    pure = True
     label = "Log a message"
     input_schema = {
         "type": "object",

@@ -6,6 +6,7 @@ from . import Action, register
 @register
 class SetAction(Action):
     name = "set"
+    pure = True
     label = "Set variables"
     input_schema = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}
 

@@ -42,7 +42,9 @@ class Sweeper:
 
 
 def slow_log(monkeypatch, seconds: float):
+    """`log` made slow, and so no longer pure: it runs in its own thread under a lease, like any step that calls out."""
     original = LogAction.run
+    monkeypatch.setattr(LogAction, "pure", False)
 
     def run(self, inputs, ctx):
         time.sleep(seconds)
@@ -80,22 +82,25 @@ def test_a_catastrophic_pattern_step_stops_within_its_3s_timeout(settings):
 
 def test_a_cpu_bound_step_is_failed_at_its_timeout_and_never_taken_over(settings, monkeypatch):
     settings.FAOS_LEASE_GRACE_SECONDS = 0.3
+    stop, spun = threading.Event(), threading.Event()
 
     def spin(self, inputs, ctx):
-        until = time.monotonic() + 2.5  # pure Python work; bounded so the abandoned thread ends during the session
-        while time.monotonic() < until:
+        until = time.monotonic() + 30  # pure Python work, until the test lets it go (bounded all the same)
+        while time.monotonic() < until and not stop.is_set():
             sum(range(1_000))
+        spun.set()
         return {}
 
     monkeypatch.setattr(LogAction, "run", spin)
+    monkeypatch.setattr(LogAction, "pure", False)  # a step that may spin is not pure: it runs under a timeout
     workflow = active_workflow([log_step("spin", timeout_seconds=1, retry_max_attempts=1)])
-    started = time.monotonic()
     with Sweeper() as sweeper:
         execution = execution_start(workflow=workflow, input={})
-    assert time.monotonic() - started < 2
+    abandoned = not spun.is_set()  # the run ended while the step's thread still spun: nobody waited for it
+    stop.set()
     execution.refresh_from_db()
     run = execution.step_runs.get()
-    assert execution.status == Execution.Status.FAILED and sweeper.recovered == []
+    assert abandoned and execution.status == Execution.Status.FAILED and sweeper.recovered == []
     assert run.status == "failed" and "timed out after 1 s" in run.error and run.claims == 1
 
 

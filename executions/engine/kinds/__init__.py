@@ -32,6 +32,9 @@ class StepKind:
     label: str = ""
     default_timeout: float = 30.0
     terminal: bool = False  # True: the path ends here (complete, fail)
+    # True: it reads only the run's variables and touches nothing outside, so the runtime runs it in the worker's
+    # own thread (no lease, no timeout thread) and records a chain of such steps in one write.
+    inline: bool = False
     branch_labels: tuple[str, ...] = ()  # labels this kind may choose, e.g. ("true", "false")
     config_schema: dict = {"type": "object"}  # JSON Schema (2020-12) of `config`: the editor's form and checks
 

@@ -9,6 +9,7 @@ class CompleteKind(StepKind):
     """config: {"output": <any, rendered>}."""
 
     name = "complete"
+    inline = True
     label = "Complete"
     config_schema = {
         "type": "object",

@@ -10,6 +10,7 @@ class ConditionKind(StepKind):
     """config: {"expression": '{{trigger.customer.plan}} === "premium"'}; branches: {"true": …, "false": …}."""
 
     name = "condition"
+    inline = True
     label = "Condition"
     config_schema = {
         "type": "object",

@@ -10,6 +10,7 @@ class FailKind(StepKind):
     """config: {"message": "Payment declined for {{trigger.customer.email}}"}."""
 
     name = "fail"
+    inline = True
     label = "Fail"
     config_schema = {
         "type": "object",

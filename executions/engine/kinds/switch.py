@@ -13,6 +13,7 @@ class SwitchKind(StepKind):
     """
 
     name = "switch"
+    inline = True
     label = "Switch (n-way branch)"
     config_schema = {
         "type": "object",

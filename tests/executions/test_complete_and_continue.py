@@ -1,0 +1,135 @@
+"""Runtime v2 in-process: a step hands its successor to the same task, pure steps run inline and are written in
+one batch, and the work per step does not grow with the length of the run."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from executions import inline, run_log, runtime
+from executions.models import Execution, StepRun
+from executions.services import execution_cancel, execution_start
+from executions.sweep import sweep
+from integrations.actions.log import LogAction
+from tests.factories import active_workflow, log_step
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _no_tasks(monkeypatch):
+    """Nothing runs on its own: the test drives the runtime."""
+    for module in ("services", "runtime", "sweep"):
+        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
+
+
+def _linear(steps: int):
+    return active_workflow([log_step("s0", "{{trigger.name}}")] + [log_step(f"s{i}", f"{i}") for i in range(1, steps)])
+
+
+def _statements(queries, verb: str, table: str = "executions_steprun") -> int:
+    return sum(1 for q in queries if q["sql"].startswith(verb) and table in q["sql"].split("(")[0])
+
+
+def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_is_no_second_claim(monkeypatch):
+    _no_tasks(monkeypatch)
+    monkeypatch.setattr(LogAction, "pure", False)  # every step its own completion
+    execution = execution_start(workflow=_linear(5), input={"name": "Ada"})
+    claims = []
+    real_claim = runtime.steprun_claim
+    monkeypatch.setattr(runtime, "steprun_claim", lambda **kw: claims.append(1) or real_claim(**kw))
+    assert runtime.execution_run(execution_id=execution.pk, worker="w1") == 5
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    assert len(claims) == 1  # the first step only: each later one arrived leased to w1, and the last ended the run
+    runs = execution.step_runs.order_by("id")
+    assert [(r.status, r.claims, r.worker) for r in runs] == [("succeeded", 1, "w1")] * 5
+    assert execution.steps_done == 5
+
+
+def test_a_claim_is_one_update_that_returns_the_row(monkeypatch):
+    _no_tasks(monkeypatch)
+    execution = execution_start(workflow=_linear(1), input={"name": "Ada"})
+    with CaptureQueriesContext(connection) as queries:
+        step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="w1")
+    claims = [q["sql"] for q in queries if q["sql"].startswith("UPDATE executions_steprun")]
+    assert len(claims) == 1 and "RETURNING" in claims[0] and "LIMIT 1" in claims[0]
+    assert (step_run.status, step_run.lease_owner, step_run.claims) == ("running", "w1", 1)
+    assert runtime.steprun_claim(execution_id=execution.pk, worker="w2") is None  # nothing else is runnable
+
+
+def test_pure_steps_run_inline_and_are_written_with_one_insert_each_attempt_still_a_row(monkeypatch):
+    _no_tasks(monkeypatch)
+    execution = execution_start(workflow=_linear(10), input={"name": "Ada"})
+    with CaptureQueriesContext(connection) as queries:
+        assert runtime.execution_run(execution_id=execution.pk) == 10
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    assert _statements(queries.captured_queries, "INSERT INTO") == 1  # s1…s9 in one batch (s0 existed)
+    runs = list(execution.step_runs.order_by("id"))
+    assert [r.step_key for r in runs] == [f"s{i}" for i in range(10)]
+    assert all(r.status == "succeeded" and r.duration_ms is not None and r.finished_at for r in runs)
+    assert runs[0].input == {"message": "Ada"} and runs[9].output["message"] == "9"
+
+
+def test_a_crash_before_the_batch_commits_writes_none_of_it_and_the_replay_runs_each_step_once(monkeypatch):
+    _no_tasks(monkeypatch)
+    execution = execution_start(workflow=_linear(4), input={"name": "Ada"})
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker killed before the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inline, "chain_record", crash)
+        with pytest.raises(SystemExit):
+            runtime.execution_run(execution_id=execution.pk, worker="dying")
+    first = execution.step_runs.get()  # nothing of the chain was written; s0 is still leased to the dead worker
+    assert (first.step_key, first.status, first.lease_owner) == ("s0", "running", "dying")
+    assert sweep(now=first.lease_expires_at + timedelta(seconds=1)).leases_recovered == [first.pk]
+    assert runtime.execution_run(execution_id=execution.pk, worker="next") == 4
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED and execution.steps_done == 4
+    assert sorted(execution.step_runs.values_list("step_key", flat=True)) == ["s0", "s1", "s2", "s3"]
+
+
+def test_a_run_cancelled_while_its_held_step_runs_drops_that_result_and_starts_nothing_more(monkeypatch):
+    _no_tasks(monkeypatch)
+    monkeypatch.setattr(LogAction, "pure", False)
+    execution = execution_start(workflow=_linear(4), input={"name": "Ada"})
+    real_run = runtime._run
+
+    def run(step_run, *args, **kwargs):
+        if step_run.step_key == "s1":
+            execution_cancel(execution=Execution.objects.get(pk=execution.pk))
+        return real_run(step_run, *args, **kwargs)
+
+    monkeypatch.setattr(runtime, "_run", run)
+    runtime.execution_run(execution_id=execution.pk, worker="w1")
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.CANCELLED
+    assert list(execution.step_runs.order_by("id").values_list("step_key", "status")) == [
+        ("s0", "succeeded"),
+        ("s1", "cancelled"),
+    ]
+
+
+def _queries_per_step(monkeypatch, execution_id: int, steps: int) -> list[int]:
+    """The queries each step of one run costs, all in one task: counted between the steps' logged outcomes."""
+    marks, real = [], run_log.step_outcome
+    with CaptureQueriesContext(connection) as queries:
+        monkeypatch.setattr(run_log, "step_outcome", lambda *a, **kw: (marks.append(len(queries)), real(*a, **kw)))
+        runtime.execution_run(execution_id=execution_id, max_steps=steps + 1)
+    return [later - earlier for earlier, later in zip(marks, marks[1:], strict=False)]
+
+
+def test_the_queries_for_step_10_and_step_1000_of_one_run_are_the_same(monkeypatch):
+    _no_tasks(monkeypatch)
+    monkeypatch.setattr(LogAction, "pure", False)  # each step its own completion: the costlier path
+    steps = [log_step(f"s{i}", f"{{{{s{i - 1}.result.message}}}}" if i else "go") for i in range(1001)]
+    execution = execution_start(workflow=active_workflow(steps), input={})
+    per_step = _queries_per_step(monkeypatch, execution.pk, 1001)
+    # BEGIN, the execution's lock and counter, the record, the next step's INSERT, COMMIT: whatever the step's place.
+    assert per_step[9] == per_step[999] == 5, per_step[:12]
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED and execution.output["message"] == "go"
+    assert StepRun.objects.filter(execution=execution, claims=1).count() == 1001

@@ -1,0 +1,60 @@
+"""Queue hygiene: a backlog is not multiplied by the sweep, and a database that went away is retried at once."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+
+from executions import routing, runtime, tasks
+from executions.models import Execution, StepRun
+from executions.services import execution_start
+from executions.sweep import sweep
+from tests.factories import active_workflow, log_step
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def told_long_ago(monkeypatch):
+    """A run whose step was told about 10 minutes ago and never claimed (its message lost, or stuck in a backlog)."""
+    sent = []
+    for module in ("services", "sweep"):
+        monkeypatch.setattr(f"executions.{module}.enqueue", lambda execution_id, **kw: sent.append(execution_id))
+    execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
+    StepRun.objects.filter(execution=execution).update(enqueued_at=execution.created_at - timedelta(minutes=10))
+    sent.clear()
+    return execution, sent
+
+
+def test_a_step_told_about_long_ago_is_not_told_again_while_the_queues_still_hold_messages(told_long_ago, monkeypatch):
+    execution, sent = told_long_ago
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: 1_400)  # a backlog: its message is in there
+    assert sweep().kicked == [] and sent == []
+
+
+def test_a_step_told_about_long_ago_is_told_again_once_the_queues_are_empty(told_long_ago, monkeypatch):
+    execution, sent = told_long_ago
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: 0)  # nothing waits: its message was lost
+    assert sweep().kicked == [execution.pk] and sent == [execution.pk]
+    assert sweep().kicked == []  # told just now: not again at the next pass
+
+
+def test_the_real_broker_reports_an_empty_queue_as_zero():
+    assert routing.queue_depth("faos-test-never-declared") == 0
+
+
+def test_a_task_that_lost_the_database_is_retried_at_once_and_the_run_completes(monkeypatch):
+    monkeypatch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
+    execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
+    real, calls = runtime.execution_run, []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(runtime, "execution_run", flaky)
+    tasks.run_execution.apply(args=(execution.pk,))
+    execution.refresh_from_db()
+    assert len(calls) == 2 and execution.status == Execution.Status.SUCCEEDED
