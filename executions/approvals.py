@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from workflows import authz
 
+from . import outbox
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
@@ -299,3 +300,13 @@ class ApprovalRunner:
 
     def remind_or_expire(self, approval_id):
         return approval_remind_or_expire(approval_id=approval_id)
+
+
+@outbox.sender(outbox.NOTIFY_APPROVERS)
+def _send_approval_notice(*, approval_id: int, reason: str) -> None:
+    from .models import Approval
+
+    if not Approval.objects.filter(pk=approval_id).exists():
+        logger.info("outbox: the notice of deleted approval %s is dropped", approval_id)
+        return
+    notify_approvers(approval_id=approval_id, reason=reason)

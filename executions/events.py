@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from workflows import authz
 
+from . import outbox, run_state
 from .engine.definition import Definition
 from .engine.errors import ExpressionError
 from .engine.expressions import evaluate_condition
@@ -91,14 +92,12 @@ def _filter_holds(trigger, event: Event) -> bool:
 
 
 def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
-    from .runtime import build_variables  # runtime imports services, which this module shares
-
     execution = Execution.objects.select_for_update().get(pk=step_run.execution_id)
     if execution.is_finished:
         return False
     step = Definition.from_dict(execution.version.definition).step(step_run.step_key)
     try:
-        if not matches(step, build_variables(execution, step_run.scope), event.as_variable()):
+        if not matches(step, run_state.build_variables(execution, step_run.scope), event.as_variable()):
             return False
     except ExpressionError as exc:
         logger.warning("event %s vs step run %s: %s", event.pk, step_run.pk, exc)
@@ -110,3 +109,17 @@ def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
     if claimed:
         enqueue(execution.pk)
     return bool(claimed)
+
+
+@outbox.sender(outbox.EVENT)
+def _send_event(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> None:
+    from django.contrib.auth import get_user_model
+
+    from workflows.models import Workflow
+
+    sender = get_user_model().objects.get(pk=sender_id) if sender_id else None
+    about = Workflow.objects.filter(pk=about_id).first() if about_id else None
+    if about_id and about is None:
+        logger.info("outbox: %s about deleted workflow %s is dropped", type, about_id)
+        return  # its audience was that workflow's viewers; with it gone, nobody (never everybody)
+    event_emit(type=type, data=data, source=source, sender=sender, about=about)

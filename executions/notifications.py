@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from . import outbox
 from .models import Execution
 
 logger = logging.getLogger(__name__)
@@ -31,3 +32,13 @@ def notify_owner_of_failure(*, execution_id: int, step_error: str = "") -> bool:
         fail_silently=False,  # the outbox retries a failed send
     )
     return True
+
+
+@outbox.sender(outbox.OWNER_FAILURE)
+def _send_owner_failure(*, execution_id: int, step_error: str = "") -> None:
+    from .models import Execution
+
+    if not Execution.objects.filter(pk=execution_id).exists():
+        logger.info("outbox: the failure notice of deleted run %s is dropped", execution_id)
+        return
+    notify_owner_of_failure(execution_id=execution_id, step_error=step_error)

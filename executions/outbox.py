@@ -47,9 +47,9 @@ def outbox_add(*, kind: str, payload: dict, key: str) -> int:
 
 
 def _hint(message_id: int, kind: str) -> None:
-    from .tasks import deliver_outbox  # tasks imports the runtime, which imports this module
+    from .broker import task
 
-    deliver_outbox.delay(message_id, kind)
+    task("executions.tasks.deliver_outbox").delay(message_id, kind)
 
 
 def outbox_deliver(message_id: int, *, kind: str | None = None, now=None) -> bool:
@@ -143,21 +143,6 @@ def _send(message: OutboxMessage) -> None:
     SENDERS[message.kind](**message.payload)
 
 
-def _send_event(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> None:
-    from django.contrib.auth import get_user_model
-
-    from workflows.models import Workflow
-
-    from .events import event_emit
-
-    sender = get_user_model().objects.get(pk=sender_id) if sender_id else None
-    about = Workflow.objects.filter(pk=about_id).first() if about_id else None
-    if about_id and about is None:
-        logger.info("outbox: %s about deleted workflow %s is dropped", type, about_id)
-        return  # its audience was that workflow's viewers; with it gone, nobody (never everybody)
-    event_emit(type=type, data=data, source=source, sender=sender, about=about)
-
-
 def _send_email(*, subject: str, body: str, to: list[str]) -> None:
     from django.conf import settings
     from django.core.mail import send_mail
@@ -165,32 +150,18 @@ def _send_email(*, subject: str, body: str, to: list[str]) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
 
 
-def _send_approval_notice(*, approval_id: int, reason: str) -> None:
-    from .approvals import notify_approvers
-    from .models import Approval
-
-    if not Approval.objects.filter(pk=approval_id).exists():
-        logger.info("outbox: the notice of deleted approval %s is dropped", approval_id)
-        return
-    notify_approvers(approval_id=approval_id, reason=reason)
+SENDERS = {EMAIL: _send_email}  # the other kinds are registered by the modules that own them (see `sender`)
 
 
-def _send_owner_failure(*, execution_id: int, step_error: str = "") -> None:
-    from .models import Execution
-    from .notifications import notify_owner_of_failure
+def sender(kind: str):
+    """Register the function that delivers rows of `kind` (events, approval notices and failure notices register
+    theirs from their own modules, so this module imports none of them)."""
 
-    if not Execution.objects.filter(pk=execution_id).exists():
-        logger.info("outbox: the failure notice of deleted run %s is dropped", execution_id)
-        return
-    notify_owner_of_failure(execution_id=execution_id, step_error=step_error)
+    def register(function):
+        SENDERS[kind] = function
+        return function
 
-
-SENDERS = {
-    EVENT: _send_event,
-    EMAIL: _send_email,
-    NOTIFY_APPROVERS: _send_approval_notice,
-    OWNER_FAILURE: _send_owner_failure,
-}
+    return register
 
 
 def event_add(*, type: str, data: dict, key: str, source: str = "system", sender=None, about=None) -> int:

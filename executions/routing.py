@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from .engine.definition import Definition, StepDef
 from .models import Execution, StepRun
-from .services import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +87,6 @@ def claimable(runnable, definition: Definition, lane: str | None):
     if lane == STEPS:
         return runnable.exclude(step_key__in=model_steps(definition))
     return runnable
-
-
-def hand_over(execution: Execution, definition: Definition, lane: str, now) -> None:
-    """Runnable steps of the other kind wait for a worker on the other queue: tell one (after the commit)."""
-    other = AGENTS if lane == STEPS else STEPS
-    if claimable(execution.step_runs.runnable(now), definition, other).exists():
-        logger.info("execution %s: next step is for the %s queue; handed over", execution.pk, other)
-        enqueue(execution.pk, queue=other)
 
 
 def queue_depth(*names: str) -> int | None:

@@ -166,6 +166,14 @@ class RunState:
         return {"item": copy_json(items[index]) if index < len(items) else None, "index": index}
 
 
+def build_variables(execution: Execution, scope: str = "", state: RunState | None = None) -> dict:
+    """The expression context: trigger, workflow, vars, each finished step's latest attempt, loop item."""
+    if state is None:  # one look, at the scopes this step can see
+        state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
+        state.loaded = True
+    return state.variables(execution, scope)
+
+
 def base_variables(execution: Execution) -> dict:
     """`trigger.*` and `workflow.*`: what every step of a run sees alike."""
     return {

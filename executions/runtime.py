@@ -27,7 +27,7 @@ from .engine.outcome import Decision, Outcome
 from .leases import heartbeat_every, lease_until, steprun_renew
 from .models import Execution, StepRun
 from .ports import ActionRunner, EventFinder, SubWorkflows
-from .run_state import RunState, locked_execution
+from .run_state import RunState, build_variables, locked_execution
 from .services import enqueue, execution_finish, timeout_message
 from .tasks_service import TaskRunner
 
@@ -117,12 +117,20 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if step_run is None:
         if lane is not None:
             with transaction.atomic():
-                routing.hand_over(execution, state.definition, lane, now)
+                _hand_over(execution, state.definition, lane, now)
         return None
     state.claimed = step_run
     _mark_running(execution, now)
     run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
     return step_run, execution, state.definition
+
+
+def _hand_over(execution: Execution, definition: Definition, lane: str, now) -> None:
+    """Runnable steps of the other kind wait for a worker on the other queue: tell one (after the commit)."""
+    other = routing.AGENTS if lane == routing.STEPS else routing.STEPS
+    if routing.claimable(execution.step_runs.runnable(now), definition, other).exists():
+        logger.info("execution %s: next step is for the %s queue; handed over", execution.pk, other)
+        enqueue(execution.pk, queue=other)
 
 
 def _fresh_execution(execution_id: int, state: RunState) -> Execution:
@@ -212,16 +220,6 @@ def _run(
         extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
     )
     return (interpreter.run_inline if pure else interpreter.run_step)(step, ctx), ctx
-
-
-def build_variables(execution: Execution, scope: str = "", state: RunState | None = None) -> dict:
-    """The expression context: trigger, workflow, vars, each finished step's latest attempt, loop item."""
-    from . import scopes
-
-    if state is None:  # one look, at the scopes this step can see
-        state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
-        state.loaded = True
-    return state.variables(execution, scope)
 
 
 @transaction.atomic

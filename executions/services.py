@@ -17,6 +17,7 @@ from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
 from . import run_log
+from .broker import task
 from .engine.definition import Definition
 from .models import Execution, StepRun
 
@@ -39,12 +40,12 @@ def enqueue(execution_id: int, *, countdown: float | None = None, queue: str | N
 
 
 def _send(execution_id: int, *, countdown: float | None, queue: str | None, wake_at=None) -> None:
-    from . import routing, tasks  # tasks imports this module
+    from . import routing  # routing asks this module to enqueue hand-overs
 
     if wake_at is not None:
         countdown = max((wake_at - timezone.now()).total_seconds(), 0.0)
     queue = queue or routing.execution_queue(execution_id, countdown=countdown)
-    tasks.run_execution.apply_async((execution_id,), countdown=countdown or None, queue=queue)
+    task("executions.tasks.run_execution").apply_async((execution_id,), countdown=countdown or None, queue=queue)
 
 
 def timer_horizon() -> timedelta:

@@ -47,14 +47,16 @@ def sweep(*, now=None) -> SweepReport:
 
 @transaction.atomic
 def _recover_leases(now) -> list[int]:
-    """A running step past its lease lost its worker: make the same attempt runnable again."""
-    rows = list(
-        StepRun.objects.lease_expired(now).select_for_update(skip_locked=True).values_list("id", flat=True)[:BATCH]
+    """A running step past its lease lost its worker: make the same attempt runnable again, and say so on the
+    sweep queue, which every worker also consumes, so it runs again within seconds rather than after the backlog."""
+    expired = StepRun.objects.lease_expired(now).select_for_update(skip_locked=True)
+    rows = list(expired.values_list("id", "execution_id")[:BATCH])
+    StepRun.objects.filter(id__in=[r[0] for r in rows], status=StepRun.Status.RUNNING).update(
+        status=StepRun.Status.PENDING, lease_owner="", lease_expires_at=None, enqueued_at=now
     )
-    StepRun.objects.filter(id__in=rows, status=StepRun.Status.RUNNING).update(
-        status=StepRun.Status.PENDING, lease_owner="", lease_expires_at=None, enqueued_at=None
-    )
-    return rows
+    for execution_id in sorted({r[1] for r in rows}):
+        enqueue(execution_id, queue=routing.SWEEP)
+    return [r[0] for r in rows]
 
 
 def _time_out(now) -> list[int]:

@@ -58,3 +58,17 @@ def test_a_task_that_lost_the_database_is_retried_at_once_and_the_run_completes(
     tasks.run_execution.apply(args=(execution.pk,))
     execution.refresh_from_db()
     assert len(calls) == 2 and execution.status == Execution.Status.SUCCEEDED
+
+
+def test_a_step_whose_worker_died_is_sent_on_the_sweep_queue_ahead_of_the_backlog(monkeypatch):
+    sent = []
+    monkeypatch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("executions.sweep.enqueue", lambda execution_id, **kw: sent.append((execution_id, kw)))
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: 5_000)  # a deep backlog on the steps queue
+    execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
+    step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="killed")
+    report = sweep(now=step_run.lease_expires_at + timedelta(seconds=1))
+    assert report.leases_recovered == [step_run.pk] and report.kicked == []  # told once, not twice
+    assert sent == [(execution.pk, {"queue": routing.SWEEP})]
+    step_run.refresh_from_db()
+    assert (step_run.status, step_run.attempt, step_run.lease_owner) == ("pending", 1, "")
