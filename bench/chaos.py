@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "faos.settings")
 
-VENDOR_STEPS = ("reserve", "charge", "ship", "record")
-STEPS = ("reserve", "charge", "notify", "ship", "record")
-MAIL_KEY = "X-FAOS-Idempotency-Key: "
+from bench.chaos_checks import (  # noqa: E402 - needs ROOT on sys.path
+    VENDOR_STEPS,
+    check,
+    db_retry,
+    drained,
+    log_figures,
+)
 
 
 def chaos_workflow(vendor_url: str, name: str = "Chaos"):
@@ -71,17 +74,6 @@ class Kill:
     back: dict[int, float] = field(default_factory=dict)  # step run id → seconds until it was claimed again
 
 
-def db_retry(query, default=None):
-    """A query that survives a database restart: on error, drop the connection and answer `default`."""
-    from django.db import connection
-
-    try:
-        return query()
-    except Exception:
-        connection.close()
-        return default
-
-
 class Chaos:
     """The kill loop: start a worker, let it work, SIGKILL it mid-step, again; and watch the killed steps come back."""
 
@@ -90,6 +82,7 @@ class Chaos:
         self.work = work
         self.rng = random.Random(seed)
         self.kills: list[Kill] = []
+        self.logs: list[Path] = []  # every worker's log
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
 
@@ -98,16 +91,19 @@ class Chaos:
         self._watcher.start()
         end = time.monotonic() + (duration or 1e9)
         while time.monotonic() < end and (kills is None or len(self.kills) < kills):
-            worker = self._start()
+            worker = self.start()
             time.sleep(self.rng.uniform(*self.work))  # the chaos itself: a random time into the work
             self._in_flight(worker.node, timeout=10)
             worker.kill()
             self._record(worker.node)
 
-    def _start(self):
+    def start(self):
+        """A worker from start_worker(), tried again while a restarted service comes back."""
         for attempt in range(5):  # a worker may fail to boot while PostgreSQL or Redis restarts
             try:
-                return self.start_worker()
+                worker = self.start_worker()
+                self.logs.append(worker.log)
+                return worker
             except RuntimeError:
                 if attempt == 4:
                     raise
@@ -153,92 +149,6 @@ class Chaos:
         self._done.set()
         if self._watcher.is_alive():
             self._watcher.join(5)
-
-
-def drained(ids: list[int]) -> bool:
-    """Every run finished and its execution event delivered."""
-    from executions.models import Execution, OutboxMessage
-
-    keys = [f"execution:{pk}:succeeded" for pk in ids]
-
-    def query():
-        unfinished = Execution.objects.filter(pk__in=ids, finished_at__isnull=True).exists()
-        return not unfinished and not OutboxMessage.objects.filter(key__in=keys).exclude(status="sent").exists()
-
-    return db_retry(query, False)
-
-
-def mail_keys(mail_dir: Path) -> Counter:
-    """The idempotency keys of every e-mail the file backend wrote."""
-    keys = Counter()
-    for path in mail_dir.glob("*") if mail_dir.exists() else []:
-        for line in path.read_text().splitlines():
-            if line.startswith(MAIL_KEY):
-                keys[line[len(MAIL_KEY) :].strip()] += 1
-    return keys
-
-
-def check(ids: list[int], requests, mail_dir: Path) -> tuple[list[str], dict]:
-    """Every guarantee, as failures (empty when all hold) and figures."""
-    from executions.models import Event, Execution, OutboxMessage, StepRun
-
-    failures: list[str] = []
-    statuses = Counter(Execution.objects.filter(pk__in=ids).values_list("status", flat=True))
-    if statuses != Counter({"succeeded": len(ids)}):
-        failures.append(f"not every run succeeded: {dict(statuses)}")
-    rows = list(
-        StepRun.objects.filter(execution_id__in=ids).values_list(
-            "execution_id", "step_key", "status", "attempt", "claims"
-        )
-    )
-    succeeded = Counter((run, key) for run, key, status, _, _ in rows if status == "succeeded")
-    wrong = [(run, key, succeeded[run, key]) for run in ids for key in STEPS if succeeded[run, key] != 1]
-    if wrong:
-        failures.append(f"{len(wrong)} steps without exactly one succeeded step run, e.g. {wrong[:5]}")
-    failures += check_vendor(ids, requests)
-    mails = mail_keys(mail_dir)
-    runs_mailed = {key.split("-")[1] for key in mails}
-    if missing := [pk for pk in ids if str(pk) not in runs_mailed]:
-        failures.append(f"{len(missing)} runs sent no e-mail, e.g. {missing[:5]}")
-    outbox = Counter(
-        OutboxMessage.objects.filter(key__in=[f"execution:{pk}:succeeded" for pk in ids]).values_list(
-            "status", flat=True
-        )
-    )
-    if outbox != Counter({"sent": len(ids)}):
-        failures.append(f"execution.succeeded outbox rows are not one sent per run: {dict(outbox)}")
-    events = Counter(
-        Event.objects.filter(type="execution.succeeded", data__execution_id__in=ids).values_list(
-            "data__execution_id", flat=True
-        )
-    )
-    if bad := [(pk, events[pk]) for pk in ids if events[pk] != 1]:
-        failures.append(f"{len(bad)} runs without exactly one execution.succeeded event, e.g. {bad[:5]}")
-    figures = {
-        "step runs": len(rows),
-        "re-claims (a killed step taken again)": sum(claims - 1 for *_, claims in rows if claims > 1),
-        "retries (attempts after the first)": sum(1 for *_, attempt, _ in rows if attempt > 1),
-        "vendor calls repeated (same key)": len(requests) - len({r.headers.get("Idempotency-Key") for r in requests}),
-        "e-mails repeated (same key)": sum(mails.values()) - len(mails),
-    }
-    return failures, figures
-
-
-def check_vendor(ids: list[int], requests) -> list[str]:
-    """Each (run, step) called, every repeat with the same key, and each step's key its own."""
-    keys = defaultdict(set)
-    for request in requests:
-        body = request.json() or {}
-        keys[str(body.get("run")), body.get("step")].add(request.headers.get("Idempotency-Key"))
-    failures = []
-    if missing := [(pk, step) for pk in ids for step in VENDOR_STEPS if (str(pk), step) not in keys]:
-        failures.append(f"{len(missing)} vendor calls never made, e.g. {missing[:5]}")
-    if mixed := {call: sorted(map(str, k)) for call, k in keys.items() if len(k) != 1 or None in k}:
-        failures.append(f"{len(mixed)} calls repeated with different (or no) keys, e.g. {list(mixed.items())[:3]}")
-    owners = Counter(key for k in keys.values() for key in k)
-    if shared := [key for key, n in owners.items() if n > 1]:
-        failures.append(f"{len(shared)} idempotency keys shared by different steps, e.g. {shared[:5]}")
-    return failures
 
 
 def restart_postgres() -> None:
@@ -325,7 +235,7 @@ def chaos_phase(
     try:
         chaos.run(duration=duration, kills=kills)
         chaos_end = time.monotonic()
-        last = start_worker()
+        last = chaos.start()
         wait_for(lambda: drained(ids), timeout=120, interval=0.2, message="the runs to drain")
         done = time.monotonic()
     finally:
@@ -339,6 +249,7 @@ def chaos_phase(
         **{f"restart {n}": line for n, line in enumerate(restarted, 1)},
         **summary(chaos.kills, lease),
         **figures,
+        **log_figures(chaos.logs),
         "drain after the chaos (s)": f"{done - chaos_end:.1f}",
         "first start → all drained (s)": f"{done - began:.1f}",
     }
