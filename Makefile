@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run setup test lint format bench clean
+.PHONY: run setup test lint format bench chaos clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: setup
 
 test: $(BIN)/.installed-dev
 	FAOS_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Chaos (bench/chaos.py, bench/README.md): runs under SIGKILLed workers, then PostgreSQL and Redis restarts
+# (shared services: CHAOS_ARGS=--short skips them). Needs DATABASE_URL and CELERY_BROKER_URL; non-zero on failure.
+chaos: $(BIN)/.installed-dev
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,105 +1,360 @@
-"""Throughput of the durable engine against a raw Celery chain of no-op tasks, side by side in one run.
+"""FAOS against a raw Celery chain on the same worker, and the web path end to end (see bench/README.md).
 
-Usage (PostgreSQL + Redis, as in CI):
+Usage (PostgreSQL + Redis; the database must exist, it is migrated):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/faos_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/engine_vs_chain.py --steps 50 --runs 5
+        .venv/bin/python bench/engine_vs_chain.py [--modes noop,http,webhook,throughput] [--rounds 5] ...
 
-It migrates the database, starts one real worker (concurrency 2), then times (a) a Celery chain of N no-op
-tasks and (b) an N-step workflow of `set` steps started with execution_start, and prints steps per second
-for both and their ratio. Timings are noisy on a 2-core machine: compare the ratio, not the absolute numbers.
+One worker (--concurrency 2) serves every mode; it is stopped warmly (SIGTERM, then wait) at the end.
+  noop       : `--runs` runs of `--steps` no-op `set` steps against as many raw chains of no-op tasks, started at
+               once; `--rounds` rounds alternating chain and FAOS; steps/s per side and the FAOS / chain ratio.
+  http       : the same with each step POSTing to a local fake vendor (http_request vs httpx in a raw task).
+  webhook    : signed webhook → 202 latency p50/p95 at concurrency 4 and 16 (`--requests` each, 1-step runs)
+               against gunicorn (Procfile.prod's web, gunicorn.conf.py), with the worker and a Beat running.
+  throughput : webhook → 10 no-op steps → succeeded: runs completed per second sustained for `--duration`
+               seconds (at most `--inflight` runs unfinished), then the drain time of a burst of `--burst`.
+Timings are noisy on a 2-core machine: compare ratios within one run, not absolute numbers across machines.
 """
 
+from __future__ import annotations
+
 import argparse
+import json
+import logging
 import os
-import signal
-import subprocess
+import socket
+import statistics
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "faos.settings")
+# Production's settings (DEBUG off), minus HTTPS (no proxy here) and collected static files (no pages served).
+for _name, _value in {"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "FAOS_STATIC_MANIFEST": "false"}.items():
+    os.environ.setdefault(_name, _value)
+
+MODES = ("noop", "http", "webhook", "throughput")
+SECRET = "whsec_bench"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args()
     import django
 
     django.setup()
+    logging.disable(logging.INFO)  # this process's own "run started" lines; the workers log to their files
     from django.core.management import call_command
 
+    from bench.workers import Worker
+    from faos.celery import app
+
     call_command("migrate", verbosity=0)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "faos",
-            "worker",
-            "--concurrency=2",
-            "-I",
-            "bench.noop_tasks",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    app.control.purge()
+    log_dir = ROOT / "var" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    log_dir.mkdir(parents=True)
+    env = child_env()
+    worker = Worker(log_dir, env, beat=False, name="bench", extra=("-I", "bench.noop_tasks"))
     try:
-        time.sleep(6)
-        chain_rate = bench_chain(args.steps, args.runs)
-        engine_rate = bench_engine(args.steps, args.runs)
+        if "noop" in args.modes:
+            compare("noop", args, vendor_url=None)
+        if "http" in args.modes:
+            with vendor() as url:
+                compare("http", args, vendor_url=url)
+        if {"webhook", "throughput"} & set(args.modes):
+            web_modes(args, log_dir, env)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
-    print(f"raw Celery chain : {chain_rate:8.1f} steps/s")
-    print(f"FAOS engine      : {engine_rate:8.1f} steps/s")
-    print(f"engine / chain   : {engine_rate / chain_rate:8.2f}x")
+        worker.stop(60)
+    print(f"\nlogs in {log_dir}")
 
 
-def bench_chain(steps: int, runs: int) -> float:
-    import uuid
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated: {', '.join(MODES)}")
+    parser.add_argument("--steps", type=int, default=10, help="steps per run / tasks per chain")
+    parser.add_argument("--runs", type=int, default=10, help="runs (chains) started at once per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, each timing the chain then FAOS")
+    parser.add_argument("--requests", type=int, default=200, help="webhooks per concurrency level")
+    parser.add_argument("--concurrency", default="4,16", help="webhook senders at once, per level")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of sustained load")
+    parser.add_argument("--inflight", type=int, default=16, help="unfinished runs at most, sustained")
+    parser.add_argument("--burst", type=int, default=100, help="webhooks of the burst")
+    args = parser.parse_args()
+    args.modes = [m for m in args.modes.split(",") if m]
+    if unknown := set(args.modes) - set(MODES):
+        parser.error(f"--modes: unknown {sorted(unknown)}; choose from {', '.join(MODES)}")
+    return args
 
+
+def child_env() -> dict:
+    from django.conf import settings
+
+    from bench.workers import database_url
+
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "FAOS_HTTP_ALLOW_HOSTS": "127.0.0.1",
+        "FAOS_WEBHOOK_RATE_PER_MINUTE": "1000000",
+        "LOG_LEVEL": "INFO",  # the worker's "ready." line
+    }
+
+
+class vendor:
+    """The local fake vendor (tests/fakes.py) answering every POST at once."""
+
+    def __enter__(self) -> str:
+        from tests.fakes import FakeServer
+
+        self.server = FakeServer()
+        return self.server.url
+
+    def __exit__(self, *exc) -> None:
+        self.server.close()
+
+
+# --- FAOS against a raw chain -------------------------------------------------------------------------------
+
+
+def compare(mode: str, args, vendor_url: str | None) -> None:
+    """Interleaved rounds (chain, then FAOS) on the same worker; steps/s medians and their ratio."""
+    workflow = engine_workflow(args.steps, vendor_url)
+    time_chain(args.steps, 2, vendor_url), time_engine(workflow, 2)  # warm both paths up
+    chain, engine = [], []
+    for _ in range(args.rounds):
+        chain.append(args.steps * args.runs / time_chain(args.steps, args.runs, vendor_url))
+        engine.append(args.steps * args.runs / time_engine(workflow, args.runs))
+    ratios = [e / c for e, c in zip(engine, chain, strict=True)]
+    print(f"\n== {mode}: {args.runs} runs x {args.steps} steps at once, {args.rounds} interleaved rounds")
+    print(f"  raw Celery chain : {statistics.median(chain):8.1f} steps/s  (rounds: {fmt(chain)})")
+    print(f"  FAOS engine      : {statistics.median(engine):8.1f} steps/s  (rounds: {fmt(engine)})")
+    print(f"  FAOS / chain     : {statistics.median(ratios):8.2f}x       (rounds: {fmt(ratios, 2)})")
+
+
+def fmt(values: list[float], digits: int = 0) -> str:
+    return " ".join(f"{v:.{digits}f}" for v in values)
+
+
+def engine_workflow(steps: int, vendor_url: str | None):
+    from tests.factories import active_workflow
+
+    def step(i: int) -> dict:
+        if vendor_url is None:
+            return {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "inputs": {"n": i}}}
+        inputs = {"method": "POST", "url": f"{vendor_url}/call", "json": {"n": i}}
+        return {"key": f"s{i}", "name": f"Call {i}", "config": {"action": "http_request", "inputs": inputs}}
+
+    return active_workflow([step(i) for i in range(steps)], name=f"Bench {uuid.uuid4().hex[:6]}")
+
+
+def time_chain(steps: int, runs: int, vendor_url: str | None) -> float:
+    """Seconds until `runs` chains of `steps` tasks, started at once, have all finished."""
     import redis
     from celery import chain
     from django.conf import settings
 
-    from bench.noop_tasks import noop
+    from bench.noop_tasks import http_call, noop
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    total = 0.0
-    for _ in range(runs):
-        key = f"bench:done:{uuid.uuid4().hex}"
-        started = time.perf_counter()
-        chain(*[noop.s() for _ in range(steps - 1)], noop.s(done_key=key)).apply_async()
-        while not client.exists(key):
-            time.sleep(0.002)
-        total += time.perf_counter() - started
-    return steps * runs / total
+    done_key = f"bench:done:{uuid.uuid4().hex}"
+
+    def task(i: int, run: int, last: bool):
+        done = {"done_key": done_key} if last else {}
+        if vendor_url is None:
+            return noop.s(**done)
+        return http_call.s(url=f"{vendor_url}/call", key=f"chain-{done_key[-6:]}-{run}-{i}", **done)
+
+    started = time.perf_counter()
+    for run in range(runs):
+        chain(*[task(i, run, i == steps - 1) for i in range(steps)]).apply_async()
+    while int(client.get(done_key) or 0) < runs:
+        time.sleep(0.002)
+    return time.perf_counter() - started
 
 
-def bench_engine(steps: int, runs: int) -> float:
+def time_engine(workflow, runs: int) -> float:
+    """Seconds until `runs` runs of the workflow, started at once, have all finished (and succeeded)."""
     from executions.models import Execution
     from executions.services import execution_start
-    from tests.factories import workflow_with_steps
+
+    started = time.perf_counter()
+    ids = [execution_start(workflow=workflow, input={}).pk for _ in range(runs)]
+    unfinished = Execution.objects.filter(pk__in=ids, finished_at__isnull=True)
+    while unfinished.exists():
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    failed = Execution.objects.filter(pk__in=ids).exclude(status="succeeded").count()
+    assert not failed, f"{failed} bench runs did not succeed"
+    return elapsed
+
+
+# --- The web path: gunicorn, a worker, Beat ---------------------------------------------------------------------
+
+
+def web_modes(args, log_dir: Path, env: dict) -> None:
+    from bench.workers import beat, gunicorn
+
+    port = free_port()
+    web = gunicorn(log_dir, env, port)
+    scheduler = beat(log_dir, env)
+    try:
+        if "webhook" in args.modes:
+            latency(webhook_url(port, steps=1), args.requests, [int(c) for c in args.concurrency.split(",")])
+        if "throughput" in args.modes:
+            hook = webhook_url(port, steps=10)
+            sustained(hook, args.duration, args.inflight)
+            burst(hook, args.burst)
+    finally:
+        scheduler.stop()
+        web.stop(group=True)  # gunicorn's master stops its workers on SIGTERM; the group takes no harm
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def latency(url: str, requests: int, levels: list[int]) -> None:
+    """Webhook → 202 at each concurrency level, after a warm-up; the runs drain between levels."""
+    print(f"\n== webhook → 202 (gunicorn, {requests} signed webhooks per level, 1-step runs; worker and Beat on)")
+    send(url, 20, 4)  # warm-up: each gunicorn worker loads the app and opens its connections on first use
+    wait_drained()
+    for level in levels:
+        started = time.perf_counter()
+        latencies = send(url, requests, level)
+        wall = time.perf_counter() - started
+        p50, p95, top = (1000 * value for value in (pct(latencies, 0.5), pct(latencies, 0.95), max(latencies)))
+        print(
+            f"  concurrency {level:3}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  "
+            f"{requests / wall:4.0f} webhooks/s"
+        )
+        wait_drained()
+
+
+def webhook_url(port: int, steps: int) -> str:
+    """A signed (hmac_sha256) webhook starting `steps` no-op steps; its address on the bench's gunicorn."""
+    from tests.factories import TriggerFactory, workflow_with_steps
     from workflows.services import workflow_activate
 
-    workflow = workflow_with_steps(
-        [{"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "inputs": {"n": i}}} for i in range(steps)]
-    )
+    steps = [
+        {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "inputs": {"n": i}}} for i in range(steps)
+    ]
+    workflow = workflow_with_steps(steps, name=f"Bench hook {uuid.uuid4().hex[:6]}")
+    config = {"auth": "hmac_sha256", "rate_per_minute": 1_000_000}
+    trigger = TriggerFactory(workflow=workflow, kind="webhook", config=config, secrets=[SECRET])
     workflow_activate(workflow=workflow)
-    total = 0.0
-    for _ in range(runs):
-        started = time.perf_counter()
-        execution = execution_start(workflow=workflow, input={})
-        while Execution.objects.filter(pk=execution.pk, finished_at__isnull=True).exists():
-            time.sleep(0.005)
-        total += time.perf_counter() - started
-    return steps * runs / total
+    return f"http://127.0.0.1:{port}/api/hooks/{trigger.token}/"
+
+
+def post(client, url: str) -> float:
+    """One signed webhook (a fresh body each time: no replay); its latency, checked to be a 202."""
+    from integrations.webhooks import sign
+
+    body = json.dumps({"id": uuid.uuid4().hex, "type": "bench"}).encode()
+    headers = {"Content-Type": "application/json", **sign("hmac_sha256", body=body, secret=SECRET)}
+    started = time.perf_counter()
+    response = client.post(url, content=body, headers=headers)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 202, f"{response.status_code}: {response.text[:300]}"
+    return elapsed
+
+
+def send(url: str, total: int, concurrency: int, gate=None) -> list[float]:
+    """`total` webhooks from `concurrency` senders at once (each keeps its connection); their latencies.
+    `gate()`, if given, is asked before each send and stops the sender when it says "stop"."""
+    import httpx
+    from django.db import connection
+
+    latencies: list[float] = []
+    remaining = iter(range(total))
+    lock = threading.Lock()
+
+    def sender():
+        try:
+            with httpx.Client(timeout=30) as client:
+                while next_one() and (gate is None or gate() != "stop"):
+                    latencies.append(post(client, url))
+        finally:
+            connection.close()  # this thread's own, if the gate opened one
+
+    def next_one() -> bool:
+        with lock:
+            return next(remaining, None) is not None
+
+    threads = [threading.Thread(target=sender) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def unfinished() -> int:
+    from executions.models import Execution
+
+    return Execution.objects.filter(finished_at__isnull=True).count()
+
+
+def wait_drained() -> float:
+    from bench.workers import wait_for
+
+    started = time.perf_counter()
+    wait_for(lambda: unfinished() == 0, timeout=120, interval=0.05, message="the runs to drain")
+    return time.perf_counter() - started
+
+
+def sustained(url: str, duration: float, inflight: int) -> None:
+    """Keep at most `inflight` runs unfinished for `duration` seconds; runs completed per second."""
+    from django.utils import timezone
+
+    from executions.models import Execution
+
+    end = time.monotonic() + duration
+
+    def gate():
+        if time.monotonic() > end:
+            return "stop"
+        while unfinished() >= inflight and time.monotonic() < end:
+            time.sleep(0.02)
+        return "go"
+
+    since = timezone.now()
+    sent = send(url, 10**9, 4, gate=gate)
+    until = timezone.now()
+    done = Execution.objects.filter(finished_at__gte=since, finished_at__lt=until)
+    statuses = set(done.values_list("status", flat=True))
+    seconds = (until - since).total_seconds()
+    print("\n== end to end: webhook → 10 no-op steps → succeeded (gunicorn + worker -c 2 + Beat)")
+    print(
+        f"  sustained {seconds:.0f} s, ≤{inflight} unfinished: {done.count() / seconds:6.1f} runs/s completed "
+        f"({len(sent)} webhooks accepted; statuses {sorted(statuses)})"
+    )
+    print(f"  drain of what was left  : {wait_drained():6.2f} s")
+
+
+def burst(url: str, size: int) -> None:
+    from executions.models import Execution
+
+    first = Execution.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    started = time.perf_counter()
+    latencies = send(url, size, 8)
+    accepted = time.perf_counter() - started
+    wait_drained()
+    total = time.perf_counter() - started
+    statuses = set(Execution.objects.filter(pk__gt=first).values_list("status", flat=True))
+    print(
+        f"  burst of {size} webhooks : accepted in {accepted:.2f} s (p95 {pct(latencies, 0.95) * 1000:.0f} ms), "
+        f"all finished after {total:.2f} s ({size / total:.1f} runs/s; statuses {sorted(statuses)})"
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ the worker and its children) before the runs were parked, at its peak and at the
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -67,35 +65,18 @@ def main() -> None:
     from faos.celery import app
 
     app.control.purge()
-    log = open(ROOT / "var" / "bench-timers-worker.log", "w")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "faos",
-            "worker",
-            "-B",
-            "--concurrency=2",
-            "--loglevel=WARNING",
-            "-s",
-            str(ROOT / "var" / "bench-timers-beat"),
-        ],
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    from bench.workers import Worker
+
+    log_dir = ROOT / "var" / "bench-timers"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    worker = Worker(log_dir, dict(os.environ), name="timers")  # with its Beat; waits until it is ready
     try:
-        time.sleep(8)
         before = rss_mb(worker.pid)
         due_ids, first_due = park(workflow, args.parked, args.due, args.window)
         peak, late = wait_for_wakes(worker.pid, due_ids, deadline=first_due + args.window + 300)
         after = rss_mb(worker.pid)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        worker.stop()  # warm: SIGTERM to the worker alone, then wait
     print(f"parked waits      : {args.parked} ({args.due} due over {args.window:.0f} s, the rest in a day)")
     print(f"woken             : {len(late)} of {args.due}")
     if late:
