@@ -6,6 +6,7 @@ template's draft, and signed as the vendor signs it, POSTed to the activated tem
 
 import json
 from collections import Counter
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from rest_framework.test import APIClient
@@ -134,9 +135,9 @@ def test_a_test_run_with_the_vendors_delivery_takes_its_branch_and_would_mail_th
     assert [to for mail in mails for to in mail["to"]] == delivery.emails
 
 
-def deliver(trigger, delivery, url):
-    """POST the delivery to the hook as the vendor does: its JSON, signed with the vendor's scheme."""
-    body = json.dumps(delivery.payload).encode()
+def deliver(trigger, payload: dict, url: str):
+    """POST the payload to the hook as the vendor does: its JSON, signed with the vendor's scheme."""
+    body = json.dumps(payload).encode()
     scheme = trigger.auth_scheme
     headers = sign(scheme, body=body, secret=SECRET, url=f"http://testserver{url}")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
@@ -154,18 +155,25 @@ def test_the_vendors_signed_delivery_to_the_webhook_runs_the_template_and_mails_
     trigger.secrets = [SECRET]
     trigger.save()
     workflow_activate(workflow=workflow)
-    response = deliver(trigger, delivery, f"/api/hooks/{trigger.token}/")
+    response = deliver(trigger, delivery.payload, f"/api/hooks/{trigger.token}/")
     assert response.status_code == 202, response.json()
     execution = Execution.objects.get(pk=response.json()["execution_id"])
     assert_took_its_branch(execution, delivery)
     assert [to for mail in mailoutbox for to in mail.to] == delivery.emails
     if delivery.stock is not None:  # the inventory was asked about the order's own SKUs and quantities
-        asked = Counter(r.path.split("?")[0] for r in server.requests if r.path.startswith("/api/"))
-        assert asked == ({"/api/stock": 1} if slug == "ecommerce-order-fulfillment" else per_item(delivery))
+        assert stock_requests(server) == expected_stock_requests(slug, delivery.payload["line_items"])
 
 
-def per_item(delivery) -> Counter:
-    return Counter(f"/api/inventory/{item['sku']}" for item in delivery.payload["line_items"])
+def stock_requests(server) -> Counter:
+    """The requests the fake inventory received: (path, decoded query)."""
+    parts = [urlsplit(r.path) for r in server.requests]
+    return Counter((p.path, tuple(parse_qsl(p.query))) for p in parts if p.path.startswith(("/api/stock", "/api/inv")))
+
+
+def expected_stock_requests(slug: str, items: list[dict]) -> Counter:
+    if slug == "ecommerce-order-fulfillment":  # one look-up for the order: SKU:quantity, comma-separated
+        return Counter({("/api/stock", (("skus", ",".join(f"{i['sku']}:{i['quantity']}" for i in items)),)): 1})
+    return Counter((f"/api/inventory/{i['sku']}", (("qty", str(i["quantity"])),)) for i in items)
 
 
 def test_a_stripe_event_other_than_customer_created_starts_no_onboarding(library, server):
@@ -176,7 +184,15 @@ def test_a_stripe_event_other_than_customer_created_starts_no_onboarding(library
     trigger.secrets = [SECRET]
     trigger.save()
     workflow_activate(workflow=workflow)
-    updated = payloads.Delivery("stripe", {**payloads.stripe_customer_created(), "type": "customer.updated"}, set(), [])
+    updated = {**payloads.stripe_customer_created(), "type": "customer.updated"}
     response = deliver(trigger, updated, f"/api/hooks/{trigger.token}/")
     assert response.status_code == 200 and response.json()["started"] is False
     assert Execution.objects.count() == 0
+
+
+def test_the_step_editor_lists_the_stripe_customers_fields_down_to_its_metadata_plan(library):
+    from workflows.variables import available_variables
+
+    workflow = template_use(template=WorkflowTemplate.objects.get(slug="new-customer-onboarding"))
+    names = set(available_variables(workflow.steps.get(key="check_plan_type")))
+    assert {"trigger.data.object.email", "trigger.data.object.name", "trigger.data.object.metadata.plan"} <= names
