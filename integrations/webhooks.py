@@ -15,6 +15,7 @@ SCHEMES = {
     "hmac_sha256": "HMAC-SHA256 of the body",
     "stripe": "Stripe (Stripe-Signature)",
     "shopify": "Shopify (X-Shopify-Hmac-Sha256)",
+    "woocommerce": "WooCommerce (X-WC-Webhook-Signature)",
     "slack": "Slack (signing secret)",
     "hubspot_v3": "HubSpot (signature v3)",
     "zendesk": "Zendesk (webhook signature)",
@@ -30,7 +31,7 @@ def needs_secret(scheme: str) -> bool:
 
 # Schemes whose signature belongs to one delivery (it covers a unique body or a timestamp), so a
 # second request with the same signed content is a replay; the generic HMAC may sign repeated bodies.
-REPLAY_KEYED = ("stripe", "shopify", "slack", "hubspot_v3", "zendesk")
+REPLAY_KEYED = ("stripe", "shopify", "woocommerce", "slack", "hubspot_v3", "zendesk")
 # A provider's own event id inside the signed body beats the signature digest: its retries re-sign.
 SIGNED_ID_FIELDS = {"stripe": "id", "slack": "event_id"}
 
@@ -106,6 +107,7 @@ def verify(
         "hmac_sha256": _hmac_body,
         "stripe": _stripe,
         "shopify": _shopify,
+        "woocommerce": _woocommerce,
         "slack": _slack,
         "hubspot_v3": _hubspot,
         "zendesk": _zendesk,
@@ -150,6 +152,12 @@ def _stripe(h, body, secrets, *, now, tolerance, **_):
 
 def _shopify(h, body, secrets, **_):
     given = _required(h, "X-Shopify-Hmac-Sha256").strip().encode()
+    return body if _any_match([given], [base64.b64encode(_mac(s, body)) for s in secrets]) else None
+
+
+def _woocommerce(h, body, secrets, **_):
+    # WooCommerce signs like Shopify (base64 HMAC-SHA256 of the body) under its own header.
+    given = _required(h, "X-WC-Webhook-Signature").strip().encode()
     return body if _any_match([given], [base64.b64encode(_mac(s, body)) for s in secrets]) else None
 
 
@@ -198,6 +206,8 @@ def sign(
         return {"Stripe-Signature": f"t={ts},v1={_mac(secret, f'{ts}.'.encode() + body).hex()}"}
     if scheme == "shopify":
         return {"X-Shopify-Hmac-Sha256": base64.b64encode(_mac(secret, body)).decode()}
+    if scheme == "woocommerce":
+        return {"X-WC-Webhook-Signature": base64.b64encode(_mac(secret, body)).decode()}
     if scheme == "slack":
         return {
             "X-Slack-Request-Timestamp": str(ts),

@@ -18,7 +18,17 @@ from integrations.webhooks import SCHEMES
 from .models import Trigger
 
 FIRE_TASK = "workflows.tasks.fire_schedule"
-AUTH_SCHEMES = ("none", "token", "hmac_sha256", "stripe", "shopify", "slack", "hubspot_v3", "zendesk")
+AUTH_SCHEMES = (
+    "none",
+    "token",
+    "hmac_sha256",
+    "stripe",
+    "shopify",
+    "woocommerce",
+    "slack",
+    "hubspot_v3",
+    "zendesk",
+)
 COMMON_TIME_ZONES = (
     "UTC",
     "Europe/London",

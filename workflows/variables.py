@@ -14,7 +14,7 @@ WORKFLOW = ["workflow.id", "workflow.name", "workflow.version", "workflow.execut
 STEP_FIELDS = ("result", "status", "duration_ms", "error", "attempts")
 
 
-def _paths(value, prefix: str, depth: int = 3) -> list[str]:
+def _paths(value, prefix: str, depth: int = 4) -> list[str]:  # 4: Stripe nests trigger.data.object.metadata.plan
     if not isinstance(value, dict) or depth == 0:
         return [prefix]
     found = [prefix]

@@ -49,7 +49,7 @@ def signed(scheme, payload, secret=SECRET, **kw):
 STRIPE_EVENT = {"id": "evt_1", "type": "customer.created", "data": {"object": {"email": "ada@example.com"}}}
 
 
-@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "slack", "zendesk"])
+@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "woocommerce", "slack", "zendesk"])
 def test_a_correctly_signed_delivery_starts_one_run_and_answers_202(scheme):
     trigger = hook(scheme)
     body, headers = signed(scheme, STRIPE_EVENT)
@@ -62,7 +62,7 @@ def test_a_correctly_signed_delivery_starts_one_run_and_answers_202(scheme):
     assert execution.input == STRIPE_EVENT and execution.trigger_kind == "webhook"
 
 
-@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "slack", "zendesk"])
+@pytest.mark.parametrize("scheme", ["token", "hmac_sha256", "stripe", "shopify", "woocommerce", "slack", "zendesk"])
 def test_wrong_or_missing_signatures_are_refused_and_create_nothing(scheme):
     trigger = hook(scheme)
     body, headers = signed(scheme, STRIPE_EVENT, secret="not-the-secret")
@@ -176,7 +176,7 @@ def test_signed_stripe_event_replayed_with_new_idempotency_key_starts_one_run():
     assert first.json()["execution_id"] == replay.json()["execution_id"] and Execution.objects.count() == 1
 
 
-@pytest.mark.parametrize("scheme", ["shopify", "slack", "hubspot_v3", "zendesk"])
+@pytest.mark.parametrize("scheme", ["shopify", "woocommerce", "slack", "hubspot_v3", "zendesk"])
 def test_signed_delivery_replayed_inside_its_window_starts_one_run(scheme):
     trigger = hook(scheme)
     payload = {"order": 1001, "type": "orders/create"}

@@ -31,6 +31,7 @@ from tests.e2e.conftest import Worker, database_url, wait_for
 from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer, Route
 from tests.workflows import template_branches as branches
+from tests.workflows import vendor_payloads as payloads
 from tests.workflows.template_branches import assert_sent, connect, received
 from workflows.library import template_use, templates_load
 from workflows.models import WorkflowTemplate
@@ -104,8 +105,10 @@ def draft(library, slug):
     return template_use(template=library[slug], owner=EditorFactory(username=f"owner-{slug}"))
 
 
-def active(library, slug):
+def active(library, slug, inventory=None):
     workflow = draft(library, slug)
+    if inventory:  # the order templates' stock look-ups, pointed at the fake inventory before activation
+        branches.aim_inventory(workflow, inventory)
     for trigger in workflow.triggers.filter(kind="webhook"):
         if not trigger.secrets:  # a vendor's signing secret (Stripe's, Shopify's) is pasted before activation
             trigger.secrets = ["whsec_pasted_from_the_vendor"]
@@ -336,9 +339,8 @@ def test_onboarding_creates_the_google_account_runs_all_seven_steps_and_sends_th
 @pytest.mark.parametrize(("plan", "expected"), branches.PLANS)
 def test_a_new_customer_gets_premium_or_standard_onboarding(library, plan, expected):
     workflow = active(library, "new-customer-onboarding")
-    execution = succeeded(
-        execution_start(workflow=workflow, input=branches.merged(workflow.sample_input, "customer", plan=plan))
-    )
+    event = payloads.stripe_customer_created(metadata={} if plan is None else {"plan": plan})
+    execution = succeeded(execution_start(workflow=workflow, input=event))
     steps = path(execution)
     assert steps[:2] == ["verify_customer_email", "check_plan_type"]
     assert set(steps[2:]) == expected | ({"premium_onboarding"} if plan == "premium" else set())
@@ -408,18 +410,15 @@ def test_a_transfer_is_checked_until_completed_or_failed(library, server, status
 
 @pytest.mark.parametrize(("missing", "last"), branches.INVENTORY)
 def test_inventory_is_checked_for_every_item_at_once_then_combined(library, server, missing, last):
-    workflow = active(library, "order-inventory-fan-out")
-    order = {**workflow.sample_input["order"], "inventory_url": f"{server.url}/inventory"}
-    for item in order["items"]:
-        server.route(
-            "GET", f"/inventory/{item['sku']}", body={"sku": item["sku"], "available": item["sku"] not in missing}
-        )
-    execution = succeeded(execution_start(workflow=workflow, input={**workflow.sample_input, "order": order}))
+    workflow = active(library, "order-inventory-fan-out", inventory=server.url)
+    items = workflow.sample_input["line_items"]
+    branches.stock(server, [item["sku"] for item in items], missing)
+    execution = succeeded(execution_start(workflow=workflow, input=workflow.sample_input))
     assert path(execution) == ["check_each_item", *["check_inventory"] * 5, "combine_results", "all_available", last]
-    assert sorted(r.path.split("?")[0] for r in server.requests) == [f"/inventory/{i['sku']}" for i in order["items"]]
+    assert sorted(r.path.split("?")[0] for r in server.requests) == [f"/api/inventory/{i['sku']}" for i in items]
     assert execution.variables["unavailable"] == sorted(missing)
     if last == "proceed_to_checkout":
-        assert execution.output == {"order": "1042", "status": "ready"}
+        assert execution.output == {"order": "#1001", "status": "ready"}
 
 
 # Overdue invoice batch: more than 10 invoices, one second apart
@@ -452,18 +451,20 @@ def test_a_batch_of_eleven_invoices_is_reminded_one_second_apart(library):
 
 
 @pytest.mark.parametrize(("in_stock", "last"), branches.STOCK)
-def test_an_order_in_stock_ships_and_one_out_of_stock_is_backordered(library, in_stock, last):
-    workflow = active(library, "ecommerce-order-fulfillment")
-    execution = succeeded(
-        execution_start(workflow=workflow, input=branches.merged(workflow.sample_input, "order", in_stock=in_stock))
-    )
+def test_an_order_in_stock_ships_and_one_out_of_stock_is_backordered(library, server, in_stock, last):
+    workflow = active(library, "ecommerce-order-fulfillment", inventory=server.url)
+    branches.stock(server, ["IPOD2008GREEN"], missing=() if in_stock else ["IPOD2008GREEN"])
+    execution = succeeded(execution_start(workflow=workflow, input=payloads.shopify_order()))
     if in_stock:
         then = ["create_shipping_label", "notify_warehouse", last]
-        tasks = ["Pack order 1042 (label LBL-1042)"]
+        tasks = ["Pack order #1001 (label LBL-450789469)"]
     else:
-        then, tasks = ["notify_backorder", last], ["Restock for order 1042"]
-    assert path(execution) == ["verify_payment", "check_inventory", *then]
+        then, tasks = ["notify_backorder", last], ["Restock for order #1001"]
+    assert path(execution) == ["read_order", "verify_payment", "look_up_stock", "check_inventory", *then]
     assert task_titles(execution) == tasks
+    assert [r.path for r in server.requests] == ["/api/stock?skus=IPOD2008GREEN%3A1"]
+    mail = "send_confirmation" if in_stock else "notify_backorder"
+    assert step(execution, mail).input["to"] == "bob.norman@mail.example.com"  # Shopify's order e-mail
 
 
 # Content approval: passing vs failing checks, approved vs rejected

@@ -46,14 +46,33 @@ TRANSFERS = [(["pending", "completed"], "send_confirmation"), (["failed"], "noti
 # SKUs out of stock, last step
 INVENTORY = [(set(), "proceed_to_checkout"), ({"C-3"}, "notify_customer")]
 
-# customer plan, steps that must run
+# the Stripe customer's metadata.plan (None: no plan in its metadata), steps that must run
 PLANS = [
     ("premium", {"assign_account_manager", "schedule_kickoff_call", "send_premium_resources"}),
     ("basic", {"standard_onboarding"}),
+    (None, {"standard_onboarding"}),
 ]
 
 # order in stock, last step
 STOCK = [(True, "send_confirmation"), (False, "create_restock_task")]
+INVENTORY_URL = "https://inventory.example"  # where the order templates ask for stock until pointed elsewhere
+
+
+def aim_inventory(workflow, url: str) -> None:
+    """Point the order templates' stock look-ups at url, as the user does before going live."""
+    for step in workflow.steps.all():
+        text = json.dumps(step.config)
+        if INVENTORY_URL in text:
+            step.config = json.loads(text.replace(INVENTORY_URL, url))
+            step.save()
+
+
+def stock(server, skus, missing=()) -> None:
+    """The fake inventory system: /api/stock answers for a whole order, /api/inventory/<sku> for one item."""
+    server.route("GET", "/api/stock", body={"in_stock": not missing})
+    for sku in skus:
+        server.route("GET", f"/api/inventory/{sku}", body={"sku": sku, "available": sku not in missing})
+
 
 # plagiarism similarity, title, the editor's decision (None: no approval asked), last step
 CONTENT = [

@@ -14,6 +14,7 @@ from integrations.webhooks import GENERATED_SECRET, SCHEMES
 from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer
 from tests.workflows import template_branches as branches
+from tests.workflows import vendor_payloads as payloads
 from tests.workflows.template_branches import assert_sent, connect, received, shown
 from workflows import io
 from workflows.library import template_files, template_use, templates_load
@@ -143,8 +144,10 @@ def vendor_secret_fields(workflow):
     return {(None, f"triggers[{i}].secrets") for i, t in triggers if t.kind == "webhook" and t.auth_scheme in VENDOR}
 
 
-def live(library, slug):
+def live(library, slug, inventory=None):
     workflow = draft(library, slug)
+    if inventory:  # the order templates' stock look-ups, pointed at the fake inventory before activation
+        branches.aim_inventory(workflow, inventory)
     for trigger in workflow.triggers.filter(kind="webhook"):
         if trigger.auth_scheme in VENDOR:
             trigger.secrets = ["whsec_pasted_from_the_vendor"]  # what the page asks for before activation
@@ -339,15 +342,15 @@ def test_bank_transfer_pending_then_completed_or_failed(library, bank, statuses,
 
 @pytest.mark.parametrize(("missing", "last"), branches.INVENTORY)
 def test_inventory_fan_out_all_available_vs_one_missing(library, bank, missing, last):
-    workflow = live(library, "order-inventory-fan-out")
-    order = {**workflow.sample_input["order"], "inventory_url": f"{bank.url}/inventory"}
-    for item in order["items"]:
-        bank.route(
-            "GET", f"/inventory/{item['sku']}", body={"sku": item["sku"], "available": item["sku"] not in missing}
-        )
-    execution = execution_start(workflow=workflow, input={**workflow.sample_input, "order": order})
+    workflow = live(library, "order-inventory-fan-out", inventory=bank.url)
+    skus = [item["sku"] for item in workflow.sample_input["line_items"]]
+    branches.stock(bank, skus, missing)
+    execution = execution_start(workflow=workflow, input=workflow.sample_input)
     assert path(execution)[-1] == last
-    assert len(bank.requests) == 5
+    assert sorted(r.path for r in bank.requests) == sorted(
+        f"/api/inventory/{sku}?qty={q}"
+        for sku, q in zip(skus, [item["quantity"] for item in workflow.sample_input["line_items"]], strict=True)
+    )
     if missing:
         execution.refresh_from_db()
         assert execution.variables["unavailable"] == ["C-3"]
@@ -377,19 +380,21 @@ def test_employee_onboarding_creates_the_google_account_then_runs_the_day_before
 @pytest.mark.parametrize(("plan", "expected"), branches.PLANS)
 def test_new_customer_onboarding_premium_vs_standard(library, plan, expected, mailoutbox):
     workflow = live(library, "new-customer-onboarding")
-    payload = branches.merged(workflow.sample_input, "customer", plan=plan)
+    payload = payloads.stripe_customer_created(metadata={} if plan is None else {"plan": plan})
     execution = execution_start(workflow=workflow, input=payload)
     execution.refresh_from_db()
     steps = set(path(execution))
     assert execution.status == "succeeded" and expected <= steps
     assert mailoutbox[0].subject == "Welcome, Ada Lovelace!"  # sent by the agent, which may send e-mail
+    assert mailoutbox[0].body.endswith(f"Your plan: {plan or 'standard'}.") and mailoutbox[0].to == ["ada@example.com"]
 
 
 @pytest.mark.parametrize(("in_stock", "last"), branches.STOCK)
-def test_fulfilment_in_stock_vs_backorder(library, in_stock, last):
-    workflow = live(library, "ecommerce-order-fulfillment")
-    payload = branches.merged(workflow.sample_input, "order", in_stock=in_stock)
-    assert path(execution_start(workflow=workflow, input=payload))[-1] == last
+def test_fulfilment_in_stock_vs_backorder(library, bank, in_stock, last):
+    workflow = live(library, "ecommerce-order-fulfillment", inventory=bank.url)
+    branches.stock(bank, ["IPOD2008GREEN"], missing=() if in_stock else ["IPOD2008GREEN"])
+    assert path(execution_start(workflow=workflow, input=payloads.shopify_order()))[-1] == last
+    assert [r.path for r in bank.requests] == ["/api/stock?skus=IPOD2008GREEN%3A1"]
 
 
 @pytest.mark.parametrize(("similarity", "title", "decision", "last"), branches.CONTENT)

@@ -127,7 +127,7 @@ def webhook_example(trigger: Trigger, *, reveal: bool) -> tuple[str, str, str]:
                 url=url,
                 header=trigger.config.get("header"),
             )
-            if scheme not in ("token", "hmac_sha256", "shopify"):
+            if scheme not in ("token", "hmac_sha256", "shopify", "woocommerce"):
                 note = "(signed now: the signature's timestamp is accepted for 5 minutes)"
         else:
             placeholder = sign(scheme, body=b"", secret="x", url=url, header=trigger.config.get("header"))
