@@ -5,6 +5,7 @@
   "use strict";
 
   var MAX_HEIGHT = 520, MIN_HEIGHT = 120, MAX_SCALE = 2.5, STEP = 1.25, DRAG = 4;
+  var HINT = "Ctrl + wheel or +/− to zoom";
   var READABLE = 0.5;  // below this the names cannot be read: a larger flow opens at its start, Fit shows it all
 
   function button(label, title, onclick) {
@@ -44,12 +45,14 @@
     bar.appendChild(button("+", "Zoom in", function () { self.zoomBy(STEP); }));
     bar.appendChild(button("Fit", "Fit the whole flow", function () { self.fit(); }));
     bar.appendChild(button("100%", "Actual size", function () { self.zoomTo(1); }));
-    var hint = document.createElement("span");
-    hint.className = "faos-flow-hint";
-    hint.textContent = "Drag to move · Ctrl + wheel or +/− to zoom";
-    bar.appendChild(hint);
+    this.hint = document.createElement("span");
+    this.hint.className = "faos-flow-hint";
+    this.hint.setAttribute("aria-live", "polite");
+    bar.appendChild(this.hint);
     this.box.parentNode.insertBefore(bar, this.box);
     this.box.classList.add("faos-flow-live");
+    this.box.dataset.width = this.w;  // the drawing's own size, at 100%
+    this.box.dataset.height = this.h;
     this.box.tabIndex = 0;
     this.box.setAttribute("aria-label", "Flow diagram: arrow keys move, + and − zoom, 0 fits");
     this.svg.removeAttribute("width");
@@ -129,6 +132,9 @@
     this.box.dataset.scale = this.scale.toFixed(3);
     this.box.classList.toggle("faos-flow-zoomed", this.scale > this.fitScale() + 0.001);
     this.level.textContent = Math.round(this.scale * 100) + "%";
+    var partial = this.x > 1 || this.y > 1 || this.x + vw < this.w - 1 || this.y + vh < this.h - 1;
+    var hint = (partial ? "Part of the flow: drag to move, or Fit to see it all · " : "") + HINT;
+    if (this.hint.textContent !== hint) this.hint.textContent = hint;  // aria-live: say it only when it changes
   };
 
   Viewer.prototype.point = function (event) {
