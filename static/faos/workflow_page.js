@@ -161,12 +161,26 @@
     if (node && document.getElementById("steps-group")) reveal("#step=" + encodeURIComponent(node.dataset.key));
   });
 
+  function markProblems() {
+    /* the steps the messages' problem links name get a red mark on their folded title bar */
+    document.querySelectorAll(".messagelist a.faos-problem-link").forEach(function (link) {
+      var key = new URLSearchParams(link.hash.replace(/^#/, "")).get("step");
+      var row = key && stepRow(key), head = row && row.querySelector("h3");
+      if (!head || head.querySelector(".faos-step-problem")) return;
+      var mark = document.createElement("span");
+      mark.className = "faos-step-problem";
+      mark.textContent = "problem";
+      head.querySelector(".faos-step-kind").after(mark);
+    });
+  }
+
   function start() {
     var hasErrors = function (row) { return row.querySelector(".errorlist, .errors") !== null; };
     stepRows().forEach(function (row) {
       decorate(row, row.classList.contains("has_original") && !hasErrors(row));
     });
     stepTools();
+    markProblems();
     if (document.getElementById("steps-group")) document.body.classList.add("faos-has-steps");
     document.addEventListener("formset:added", function (event) {
       if (event.target.id && event.target.id.indexOf("steps-") === 0) decorate(event.target, false);

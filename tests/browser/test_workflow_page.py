@@ -122,6 +122,7 @@ def test_an_activation_error_links_to_the_step_editor_with_the_field_focused(liv
     page.click("button.faos-activate")
     page.wait_for_selector(".messagelist a.faos-problem-link")
     assert "Not activated" in page.inner_text(".messagelist")
+    assert page.locator("#steps-group h3 .faos-step-problem").count() == 2  # greet and check_vip, folded
     screenshot(page, "workflow-activation-errors")
 
     page.click(".messagelist a.faos-problem-link:has-text(\"step 'greet', next\")")
