@@ -6,9 +6,13 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
+
+from workflows import authz
 
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..models import Approval, ApprovalDecision
@@ -27,7 +31,8 @@ class DecisionInline(admin.TabularInline):
 
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
-    list_display = ("title", "amount_display", "workflow", "status_badge", "waiting", "due_at", "decided", "decide")
+    # narrow enough for Decide to stay inside a 1280 px window: status shares with approvals, waiting with due
+    list_display = ("title", "amount_display", "may_decide", "workflow", "status_badge", "waiting", "decide")
     change_list_template = "admin/executions/approval/change_list.html"
     list_filter = ("status",)
     search_fields = ("title", "details")
@@ -38,6 +43,7 @@ class ApprovalAdmin(admin.ModelAdmin):
         "workflow",
         "execution_link",
         "status_badge",
+        "deciders",
         "due_at",
         "required_approvals",
         "comment",
@@ -51,9 +57,23 @@ class ApprovalAdmin(admin.ModelAdmin):
     change_form_template = "admin/executions/approval/change_form.html"
 
     def get_queryset(self, request):
-        return approvals_visible_to(request.user).annotate(
-            _approvals=Count("decisions", filter=Q(decisions__decision="approve"))
+        return (
+            approvals_visible_to(request.user)
+            .annotate(_approvals=Count("decisions", filter=Q(decisions__decision="approve")))
+            .prefetch_related("approvers", "approver_groups")  # who may decide, in two queries for the whole page
         )
+
+    def changelist_view(self, request, extra_context=None):
+        """Status tabs above the list instead of Django's filter column, which pushed Decide off the page."""
+        current = request.GET.get("status__exact", "")
+        tabs = [("", "All"), *Approval.Status.choices]
+        extra_context = {
+            **(extra_context or {}),
+            "faos_status_tabs": [
+                (label, f"?status__exact={value}" if value else "?", value == current) for value, label in tabs
+            ],
+        }
+        return super().changelist_view(request, extra_context)
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -89,11 +109,45 @@ class ApprovalAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
         css = {"pending": "waiting", "approved": "succeeded", "rejected": "failed"}.get(obj.status, obj.status)
-        return format_html('<span class="faos-badge faos-{}">{}</span>', css, obj.get_status_display())
+        badge = format_html('<span class="faos-badge faos-{}">{}</span>', css, obj.get_status_display())
+        if not hasattr(obj, "_approvals"):
+            return badge
+        return format_html(
+            '{} <span class="faos-quiet" title="approvals so far / needed">{}</span>', badge, self.decided(obj)
+        )
 
-    @admin.display(description="Waiting")
+    @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj):
-        return timesince(obj.created_at, obj.decided_at or timezone.now())
+        waited = timesince(obj.created_at, obj.decided_at or timezone.now())
+        if obj.due_at is None or obj.status != Approval.Status.PENDING:
+            return waited
+        return format_html(
+            '{}<br><span class="faos-quiet">due {}</span>', waited, date_format(localtime(obj.due_at), "j M H:i")
+        )
+
+    @admin.display(description="May decide")
+    def may_decide(self, obj):
+        """Named approvers and approver groups, from the prefetched rows (the detail page lists the people)."""
+        names = [person_name(user) for user in obj.approvers.all()]
+        groups = [f"{group.name} (group)" for group in obj.approver_groups.all()]
+        return ", ".join(names + groups) or "Anyone who may decide any approval"
+
+    @admin.display(description="Who may decide")
+    def deciders(self, obj):
+        """Everyone eligible (authz.eligible_deciders), each with why: named, or the group; the requester struck."""
+        named = {user.pk for user in obj.approvers.all()}
+        groups = {group.pk: group.name for group in obj.approver_groups.all()}
+        decided = dict(obj.decisions.values_list("user_id", "decision"))
+        rows = []
+        for user in authz.eligible_deciders(obj).prefetch_related("groups").order_by("username"):
+            why = ["named"] * (user.pk in named) + [groups[g.pk] for g in user.groups.all() if g.pk in groups]
+            note = {"approve": "approved", "reject": "rejected"}.get(decided.get(user.pk), "")
+            if user.pk == obj.requested_by_id and not obj.allow_requester:
+                note = "started the run, so may not decide"
+            rows.append((person_name(user), ", ".join(why), f" — {note}" if note else ""))
+        if not rows:
+            return "Nobody by name or group: only people who may decide any approval."
+        return format_html('<ul class="faos-deciders">{}</ul>', format_html_join("", "<li>{} · {}{}</li>", rows))
 
     @admin.display(description="Decide")
     def decide(self, obj):
@@ -178,3 +232,9 @@ class ApprovalAdmin(admin.ModelAdmin):
         outcome = "your approval is recorded" if approval.status == "pending" else approval.get_status_display().lower()
         self.message_user(request, f"{approval.title}: {outcome}.", messages.SUCCESS)
         return redirect("admin:executions_approval_changelist")
+
+
+def person_name(user) -> str:
+    """ "Maria Lopez (maria)", or the username alone when no name is set."""
+    full = user.get_full_name()
+    return f"{full} ({user.get_username()})" if full else user.get_username()

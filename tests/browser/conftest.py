@@ -62,3 +62,13 @@ def connect(page, base_url: str, service: str, credentials: dict) -> None:
     page.click("input[name=_save]")
     page.click("#faos-test-connection")
     page.wait_for_selector(f".messagelist .success:has-text('{service}: default: OK')")
+
+
+def open_steps(page) -> None:
+    """Unfold every step of the workflow page (saved steps open folded to their title bar)."""
+    page.click("#steps-group .faos-step-tools button:has-text('Open all')")
+
+
+def open_section(page, group: str) -> None:
+    """Open a folded section of the workflow page, e.g. "#triggers-group" (a no-op when it is open)."""
+    page.locator(f"{group} details").first.evaluate("details => { details.open = true; }")

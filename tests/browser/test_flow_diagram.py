@@ -48,8 +48,10 @@ def test_every_step_is_a_visible_node_and_nothing_overlaps(live_server, page, dj
         assert not any(overlap(a, label[1:]) for label in labels), nodes[i]["key"]
     shot(page, "flow-diagram-page")
 
-    right = page.eval_on_selector(".faos-flow svg", "svg => svg.getBoundingClientRect().left + svg.width.baseVal.value")
-    page.set_viewport_size({"width": int(right) + 60, "height": 900})  # the whole diagram, unscrolled
+    right = page.eval_on_selector(".faos-flow", "box => box.getBoundingClientRect().left + Number(box.dataset.width)")
+    page.set_viewport_size({"width": int(right) + 60, "height": 900})  # the whole diagram at 100%, unscrolled
+    page.click(".faos-flow-tools button:has-text('Fit')")
+    assert page.get_attribute(".faos-flow", "data-scale") == "1.000"
     page.locator(".faos-flow-module").screenshot(path=str(DOCS_SHOT))
     page.emulate_media(color_scheme="dark")
     page.locator(".faos-flow-module").screenshot(path=str(ARTIFACTS / "flow-diagram-dark.png"))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, login, shot
+from tests.browser.conftest import ARTIFACTS, login, open_steps, shot
 from tests.factories import workflow_with_steps
 from workflows.models import Agent
 
@@ -42,6 +42,7 @@ def test_build_a_step_from_forms_reorder_and_save(live_server, page, django_user
     workflow = workflow_with_steps(STEPS, name="Welcome Customers")
     login(page, live_server.url, "owner", "pw-owner-123")
     page.goto(f"{live_server.url}/admin/workflows/workflow/{workflow.pk}/change/")
+    open_steps(page)  # saved steps open folded
     assert page.locator("#steps-0 textarea.faos-config-json").is_hidden()  # the form replaces the raw JSON
     assert field(page, "steps-0", "inputs.message").input_value() == "Hi {{trigger.name}}"
 
@@ -73,6 +74,7 @@ def test_build_a_step_from_forms_reorder_and_save(live_server, page, django_user
     shot(page, "step-editor")
     page.click('input[name="_continue"]')
     page.wait_for_selector(".messagelist .success")
+    open_steps(page)
     docs_shot(page)
     page.emulate_media(color_scheme="dark")
     page.locator("#steps-1").screenshot(path=str(ARTIFACTS / "step-editor-dark.png"))

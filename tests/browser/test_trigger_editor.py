@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from tests.browser.conftest import ARTIFACTS, login, shot
+from tests.browser.conftest import ARTIFACTS, login, open_section, shot
 from tests.factories import TriggerFactory, workflow_with_steps
 from workflows.models import Trigger
 
@@ -31,6 +31,7 @@ def test_schedule_and_webhook_triggers_from_their_forms(live_server, page, djang
     hook = TriggerFactory(workflow=workflow, kind="manual", name="Reminder requested")
     login(page, live_server.url, "owner", "pw-owner-123")
     page.goto(f"{live_server.url}/admin/workflows/workflow/{workflow.pk}/change/")
+    open_section(page, "#triggers-group")  # folded under the steps
     assert page.locator("#triggers-0 textarea.faos-trigger-json").is_hidden()  # the form replaces the raw JSON
     assert "Nothing to set" in page.inner_text("#triggers-0 .faos-editor")
 
@@ -76,6 +77,7 @@ def test_schedule_and_webhook_triggers_from_their_forms(live_server, page, djang
     assert (task.crontab.hour, task.crontab.day_of_week, str(task.crontab.timezone)) == ("9", "1-5", "Europe/Berlin")
 
     # after the save: the webhook's URL with its copy button, the schedule's form and preview again
+    open_section(page, "#triggers-group")
     assert f"/api/hooks/{hook.token}/" in page.inner_text("#triggers-0")
     page.wait_for_function("document.querySelectorAll('#triggers-1 .faos-runs li').length === 5")
     shot(page, "trigger-editor-saved")

@@ -63,9 +63,52 @@ def test_activate_with_problems_shows_each_and_leaves_the_workflow_inactive(clie
     workflow = workflow_with_steps([{**STEPS[0], "next_step": "ghost"}])
     response = client_in.post(reverse("admin:workflows_workflow_activate", args=[workflow.pk]), follow=True)
     page = response.content.decode()
-    assert "greet&#x27;, next: goes to &#x27;ghost&#x27;" in page and "Not activated" in page
+    link = reverse("admin:workflows_workflow_change", args=[workflow.pk]) + "#step=greet&amp;field=next"
+    assert f'<a href="{link}" class="faos-problem-link">step &#x27;greet&#x27;, next</a>' in page
+    assert ": goes to &#x27;ghost&#x27;, which is not a step" in page and "Not activated" in page
     workflow.refresh_from_db()
     assert workflow.status == "draft"
+
+
+def test_validate_links_each_problem_to_its_step_and_field(client_in):
+    workflow = workflow_with_steps([{**STEPS[0], "config": {"action": "log"}}])
+    response = client_in.get(reverse("admin:workflows_workflow_validate", args=[workflow.pk]), follow=True)
+    assert "#step=greet&amp;field=config.inputs.message" in response.content.decode()
+
+
+def test_a_problem_links_to_its_step_or_trigger_and_a_workflow_problem_to_the_steps():
+    from executions.engine.problems import Problem
+    from workflows.admin.problem_links import problem_anchor, problem_message
+
+    assert problem_anchor(Problem("greet", "branches.true", "x")) == "#step=greet&field=branches.true"
+    assert problem_anchor(Problem(None, "triggers[1].secrets", "x")) == "#trigger=1&field=secrets"
+    assert problem_anchor(Problem(None, "steps", "add at least one step")) == "#steps-group"
+    plain = problem_message(workflow=None, problem=Problem(None, "timeout_seconds", "too long"))
+    assert plain == "workflow, timeout_seconds: too long"
+
+
+def test_a_saved_workflow_opens_on_its_flow_and_steps_with_the_rest_folded(client_in):
+    workflow = workflow_with_steps(STEPS)
+    page = client_in.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+    flow, steps = page.index('class="module aligned faos-flow-module"'), page.index('id="steps-group"')
+    about, triggers = page.index("Name, description and owner"), page.index('id="triggers-group"')
+    assert flow < steps < about < triggers < page.index('id="versions-group"')
+    assert page.count('class="module aligned collapse"') >= 2 and '<fieldset class="module collapse"' in page
+    assert "faos/flow_view.js" in page and "faos/workflow_page.js" in page
+
+
+def test_a_new_workflow_starts_with_its_name_unfolded(client_in):
+    page = client_in.get(reverse("admin:workflows_workflow_add")).content.decode()
+    assert "Name, description and owner" not in page and 'name="name"' in page
+    assert page.index('name="name"') < page.index('id="steps-group"')
+
+
+def test_the_confirmations_say_what_a_dismissal_leaves_unchanged(client_in):
+    workflow = workflow_with_steps(STEPS)
+    workflow_activate(workflow=workflow)
+    page = client_in.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+    assert "return confirm(" not in page
+    assert 'data-cancelled="Not activated: nothing changed.' in page and 'data-cancelled="Not paused' in page
 
 
 def test_activate_a_valid_workflow(client_in):

@@ -30,6 +30,7 @@ from ..triggers import next_runs, trigger_config_errors, trigger_sync
 from ..variables import available_variables
 from . import catalog, gallery, versions  # noqa: F401 - register agents, triggers, gallery, versions
 from .forms import StepInlineForm, TriggerInlineForm
+from .problem_links import problem_message
 from .rules import PartInlineMixin, RulesAdmin
 
 
@@ -58,13 +59,25 @@ class StepInline(PartInlineMixin, admin.StackedInline):
             return "Save to see the variables available here."
         return format_html_join(" ", "<code>{}</code>", ((name,) for name in available_variables(obj)))
 
-    fields = (
-        ("position", "key", "name", "kind"),
-        "config",
-        ("next_step", "branches"),
-        ("timeout_seconds", "on_error", "on_error_goto"),
-        ("retry_max_attempts", "retry_initial_delay", "retry_multiplier", "retry_max_delay", "retry_jitter"),
-        "variables_help",
+    fieldsets = (
+        (None, {"fields": (("position", "key", "name", "kind"), "config", ("next_step", "branches"))}),
+        (
+            "Timeout, errors and retries",
+            {
+                "classes": ("collapse",),  # opens by itself when one of its fields has an error
+                "fields": (
+                    ("timeout_seconds", "on_error", "on_error_goto"),
+                    (
+                        "retry_max_attempts",
+                        "retry_initial_delay",
+                        "retry_multiplier",
+                        "retry_max_delay",
+                        "retry_jitter",
+                    ),
+                ),
+            },
+        ),
+        ("Variables you can use", {"classes": ("collapse",), "fields": ("variables_help",)}),
     )
 
 
@@ -74,6 +87,7 @@ class TriggerInline(PartInlineMixin, admin.StackedInline):
     extra = 0
     fields = (("kind", "name", "is_enabled"), "config", "new_secret", "how_to_call")
     readonly_fields = ("how_to_call",)
+    classes = ("collapse",)  # folded under the steps; a trigger with an error opens it
 
     def get_formset(self, request, obj=None, **kwargs):
         self.request = request  # inline instances are made per request; how_to_call shows secrets to editors only
@@ -149,6 +163,7 @@ class VersionInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("-number",)
     show_change_link = True
+    classes = ("collapse",)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -174,9 +189,17 @@ class WorkflowAdmin(RulesAdmin):
         (None, {"fields": ("name", "description", "owner", ("status", "active_version"))}),
         ("Settings", {"fields": (("timeout_seconds", "count_paused_time", "on_failure"), "sample_input")}),
     )
+    folded_fieldsets = (
+        ("Name, description and owner", {"classes": ("collapse",), "fields": fieldsets[0][1]["fields"]}),
+        ("Settings", {"classes": ("collapse",), "fields": fieldsets[1][1]["fields"]}),
+    )
     inlines = (StepInline, TriggerInline, VersionInline)
     actions = ("pause_selected",)
     change_form_template = "admin/workflows/workflow/change_form.html"
+
+    def get_fieldsets(self, request, obj=None):
+        """A saved workflow opens on its flow and steps: name and settings fold (a field with an error opens them)."""
+        return self.folded_fieldsets if obj is not None else self.fieldsets
 
     def get_queryset(self, request):
         return (
@@ -314,7 +337,7 @@ class WorkflowAdmin(RulesAdmin):
             version = workflow_activate(workflow=workflow, user=request.user)
         except WorkflowInvalid as exc:
             for problem in exc.problems:
-                self.message_user(request, str(problem), messages.ERROR)
+                self.message_user(request, problem_message(workflow=workflow, problem=problem), messages.ERROR)
             self.message_user(request, "Not activated: fix the problems above first.", messages.ERROR)
         else:
             self.message_user(request, f"Activated version {version.number}; new runs use it.", messages.SUCCESS)
@@ -344,7 +367,7 @@ class WorkflowAdmin(RulesAdmin):
         workflow = get_object_or_404(self.get_queryset(request), pk=pk)
         problems = workflow_validate(workflow=workflow)
         for problem in problems:
-            self.message_user(request, str(problem), messages.ERROR)
+            self.message_user(request, problem_message(workflow=workflow, problem=problem), messages.ERROR)
         if not problems:
             self.message_user(request, "No problems found: this workflow can be activated.", messages.SUCCESS)
         return redirect("admin:workflows_workflow_change", pk)
