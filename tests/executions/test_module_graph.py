@@ -44,3 +44,20 @@ def test_the_executions_modules_import_each_other_without_a_circle():
 
 def test_the_circle_finder_finds_a_circle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+def test_a_task_is_found_by_name_in_a_process_that_never_imported_its_module():
+    """A fresh interpreter (a web process): starting a run must reach the worker's task without importing it first."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup()\n"
+        "import sys; assert 'executions.tasks' not in sys.modules\n"
+        "from executions.broker import task\n"
+        "print(task('executions.tasks.run_execution').name, task('executions.tasks.deliver_outbox').name)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "faos.settings"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent, env=env)
+    assert done.stdout.split() == ["executions.tasks.run_execution", "executions.tasks.deliver_outbox"], done.stderr
