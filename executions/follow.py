@@ -68,7 +68,9 @@ def apply(
         services.enqueue(execution.pk)  # siblings: one message each so other workers claim them concurrently
     # A step started just now (in this transaction) is still active: only a run that started none can be done.
     if not started and not execution.step_runs.active().exists():
-        services.execution_finish(execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output)
+        services.execution_finish(
+            execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output, idle=True
+        )
 
 
 def _retry(execution: Execution, step_run: StepRun, definition: Definition, retry_in: float) -> None:

@@ -11,11 +11,15 @@ the lease lapses.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from faos.db import commit_without_waiting
 
 from .models import OutboxMessage
 
@@ -26,6 +30,7 @@ DB_ONLY = frozenset({EVENT})
 LEASE = timedelta(seconds=120)  # a claimed e-mail not marked sent by then is tried again
 GRACE = timedelta(seconds=2)  # the sweep leaves rows this fresh to the hint sent after their commit
 MAX_ATTEMPTS = 10
+_local = threading.local()  # the rows a task delivers itself (delivered_here)
 BATCH = 100
 
 
@@ -42,8 +47,25 @@ def outbox_add(*, kind: str, payload: dict, key: str) -> int:
         [message], update_conflicts=True, unique_fields=["key"], update_fields=["key"]
     )
     message_id = message.pk
-    transaction.on_commit(lambda: _hint(message_id, kind))  # a wake-up hint only: the sweep delivers what it loses
+    here = getattr(_local, "here", None)
+    if here is not None and kind in DB_ONLY:
+        here.append(message_id)  # the task that decided it delivers it after its commit (see delivered_here)
+    else:
+        transaction.on_commit(lambda: _hint(message_id, kind))  # a hint only: the sweep delivers what it loses
     return message_id
+
+
+@contextmanager
+def delivered_here():
+    """Events decided inside are delivered by this task right after, from their rows, instead of one more message
+    each; if the task dies first, the sweep delivers them (they are rows, committed with the decision)."""
+    outer, _local.here = getattr(_local, "here", None), []
+    try:
+        yield
+    finally:
+        here, _local.here = _local.here, outer  # nested (a run started eagerly inside another): the outer's list
+        for message_id in here:
+            outbox_deliver(message_id, kind=EVENT)  # a row rolled back with its transaction is simply not found
 
 
 def _hint(message_id: int, kind: str) -> None:
@@ -84,6 +106,7 @@ def _deliver_in_transaction(message_id: int, now) -> bool:
     message = None
     try:
         with transaction.atomic():  # the emit and the mark-sent commit together, or neither does
+            commit_without_waiting()  # lost in a crash, both are: the row is still unsent and the sweep sends it
             message = (
                 OutboxMessage.objects.select_for_update(skip_locked=True).filter(_claimable(now), pk=message_id).first()
             )

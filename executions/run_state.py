@@ -102,6 +102,8 @@ class RunState:
 
     def variables(self, execution: Execution, scope: str) -> dict:
         """The expression context of a step in `scope`: trigger, workflow, vars, the steps it sees, loop item."""
+        if not self.loaded and execution.steps_done == 0 and self.claimed is not None:
+            self.fresh(self.claimed)  # no step has finished yet: there is nothing to read
         if not self.loaded:
             self.load(execution)
         if self._base is None:
@@ -127,6 +129,11 @@ class RunState:
                 self._visits[(key, scope)] = max(self._visits.get((key, scope)) or 0, visit)
         self.loaded = enclosing is None
         return self
+
+    def fresh(self, claimed: StepRun) -> None:
+        """The run's first step: nothing has finished, and the claimed row is the only one there is."""
+        self._vars, self._loops, self._visits = {}, {}, {claimed_key(claimed): claimed.visit}
+        self.loaded = True
 
     def add(self, row: dict) -> None:
         """A finished row (or a container whose state changed), newer than every row added before it."""
@@ -172,6 +179,10 @@ def build_variables(execution: Execution, scope: str = "", state: RunState | Non
         state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
         state.loaded = True
     return state.variables(execution, scope)
+
+
+def claimed_key(run: StepRun) -> tuple[str, str]:
+    return run.step_key, run.scope
 
 
 def base_variables(execution: Execution) -> dict:

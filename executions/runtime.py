@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from faos.db import commit_without_waiting
 from integrations.agents import AgentRunner
 from workflows import authz
 
@@ -113,14 +114,15 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if execution.deadline_at and now > execution.deadline_at:
         _time_out(execution_id)
         return None
-    step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane))
-    if step_run is None:
-        if lane is not None:
-            with transaction.atomic():
+    with transaction.atomic():
+        commit_without_waiting()  # a claim lost in a database crash is only a lease that was never taken
+        step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane))
+        if step_run is None:
+            if lane is not None:
                 _hand_over(execution, state.definition, lane, now)
-        return None
+            return None
+        _mark_running(execution, now)
     state.claimed = step_run
-    _mark_running(execution, now)
     run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
     return step_run, execution, state.definition
 

@@ -173,12 +173,15 @@ def timeout_message(execution: Execution) -> str:
     return f"The workflow did not finish within its timeout of {seconds} s."
 
 
-def execution_finish(*, execution: Execution, status: str, error: str = "", error_step: str = "", output=None) -> None:
-    """End a run (caller holds the row lock): close its open steps and stamp the time."""
+def execution_finish(
+    *, execution: Execution, status: str, error: str = "", error_step: str = "", output=None, idle: bool = False
+) -> None:
+    """End a run (caller holds the row lock): close its open steps and stamp the time (`idle`: none is open)."""
     now = timezone.now()
-    execution.step_runs.filter(status__in=("pending", "running")).update(
-        status=StepRun.Status.CANCELLED, finished_at=now, lease_owner="", lease_expires_at=None
-    )
+    if not idle:
+        execution.step_runs.filter(status__in=("pending", "running")).update(
+            status=StepRun.Status.CANCELLED, finished_at=now, lease_owner="", lease_expires_at=None
+        )
     execution.status = status
     execution.error = error
     execution.error_step = error_step
@@ -328,3 +331,5 @@ def _reuse_results(old: Execution, new: Execution, keys: set[str], restart: str)
         )
         for r in latest.values()
     )
+    # Finished rows are counted, so the first claim knows it has something to read (see RunState).
+    Execution.objects.filter(pk=new.pk).update(steps_done=len(latest))

@@ -31,7 +31,8 @@ DATABASE_GONE = (OperationalError, InterfaceError)
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
     worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host
-    ran = runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
+    with outbox.delivered_here():  # the run's events (execution.succeeded, …) go out from here, not as new tasks
+        ran = runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
     if not ran and getattr(self.request, "eta", None):
         # A timer's message that found its step not due yet (it came a little early): send it again for the
         # time left rather than leave the wake-up to the next sweep.

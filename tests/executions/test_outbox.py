@@ -1,5 +1,6 @@
 """The outbox: events and e-mails are rows of the deciding transaction, delivered once, retried with back-off."""
 
+import contextlib
 import smtplib
 import threading
 from datetime import timedelta
@@ -30,6 +31,7 @@ def no_hints(monkeypatch):
     """The message sent after the commit never arrives (the worker died): only explicit deliveries send."""
     hints = []
     monkeypatch.setattr(outbox, "_hint", lambda message_id, kind: hints.append(message_id))
+    monkeypatch.setattr(outbox, "delivered_here", contextlib.nullcontext)  # nor does the task live to deliver it
     return hints
 
 
@@ -238,3 +240,12 @@ def test_deliveries_go_to_the_sweep_queue_that_default_workers_consume():
     from faos.celery import app
 
     assert app.amqp.router.route({}, "executions.tasks.deliver_outbox")["queue"].name == "sweep"
+
+
+def test_a_runs_event_is_delivered_by_the_task_that_finished_it_without_another_message(monkeypatch):
+    hints = []
+    monkeypatch.setattr(outbox, "_hint", lambda message_id, kind: hints.append((message_id, kind)))
+    execution = execution_start(workflow=broken_workflow(on_failure="nothing"), input={})  # eager: the task runs here
+    row = OutboxMessage.objects.get(key=f"execution:{execution.pk}:failed")
+    assert row.status == "sent" and hints == []  # no deliver_outbox message: the run's own task delivered it
+    assert Event.objects.filter(type="execution.failed").count() == 1

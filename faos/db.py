@@ -1,0 +1,17 @@
+"""Database helpers shared by the apps."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def commit_without_waiting() -> None:
+    """Let the current transaction's commit return before its WAL reaches the disk (PostgreSQL only).
+
+    Only for transactions whose loss in a database crash is recovered by design: a step claim (the lease runs out
+    and the same attempt runs again) and an outbox delivery (the row stays unsent and the sweep delivers it). Run
+    starts and step completions keep waiting for the disk. The database stays consistent either way.
+    """
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
