@@ -16,7 +16,7 @@ from workflows import authz
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
-from . import run_log
+from . import routing, run_log
 from .broker import task
 from .engine.definition import Definition
 from .models import Execution, StepRun
@@ -40,8 +40,6 @@ def enqueue(execution_id: int, *, countdown: float | None = None, queue: str | N
 
 
 def _send(execution_id: int, *, countdown: float | None, queue: str | None, wake_at=None) -> None:
-    from . import routing  # routing asks this module to enqueue hand-overs
-
     if wake_at is not None:
         countdown = max((wake_at - timezone.now()).total_seconds(), 0.0)
     queue = queue or routing.execution_queue(execution_id, countdown=countdown)
@@ -152,7 +150,7 @@ def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict
     StepRun.objects.create(
         execution=execution, step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=now
     )
-    enqueue(execution.pk)
+    enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
     run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
     return execution
 
