@@ -51,6 +51,6 @@ def step_event(event: str, step_run: StepRun, execution: Execution, **extra) -> 
     logger.info("step %s", event, extra=_present({**fields, **extra}))
 
 
-def step_outcome(step_run: StepRun, execution: Execution, status: str) -> None:
+def step_outcome(step_run: StepRun, execution: Execution, status: str, **extra) -> None:
     """The attempt's recorded outcome: succeeded is `finished`; failed and waiting keep their names."""
-    step_event({"succeeded": "finished"}.get(status, status), step_run, execution)
+    step_event({"succeeded": "finished"}.get(status, status), step_run, execution, **extra)

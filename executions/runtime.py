@@ -263,7 +263,7 @@ def steprun_complete(
     if chain:
         step_run, decision = inline.chain_record(execution, list(chain), state), chain[-1].decision
         for link in chain:
-            run_log.step_outcome(link.run, execution, link.outcome.status)
+            run_log.step_outcome(link.run, execution, link.outcome.status, inline=True)  # never claimed: no line
     else:
         decision = interpreter.decide(definition, definition.step(step_run.step_key), outcome, attempt=step_run.attempt)
     follow.apply(execution, step_run, definition, decision, state, hold=hold, lane=lane)

@@ -1,8 +1,10 @@
 """Celery tasks: thin shells that take ids and call the runtime. The database is the truth."""
 
+import contextlib
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from ops.models import heartbeat
@@ -31,7 +33,8 @@ DATABASE_GONE = (OperationalError, InterfaceError)
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
     worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host
-    with outbox.delivered_here():  # the run's events (execution.succeeded, …) go out from here, not as new tasks
+    here = outbox.delivered_here() if settings.FAOS_RUN_DELIVERS_EVENTS else contextlib.nullcontext()
+    with here:  # the run's events (execution.succeeded, …) go out from here, not as one more message each
         ran = runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
     if not ran and getattr(self.request, "eta", None):
         # A timer's message that found its step not due yet (it came a little early): send it again for the

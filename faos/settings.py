@@ -237,6 +237,9 @@ FAOS_MAX_RENDERED_CHARS = env.int("FAOS_MAX_RENDERED_CHARS", default=4_000_000)
 FAOS_RENDER_SECONDS = env.float("FAOS_RENDER_SECONDS", default=5.0)
 FAOS_MAX_STEP_OUTPUT_CHARS = env.int("FAOS_MAX_STEP_OUTPUT_CHARS", default=4_000_000)
 FAOS_STEPS_PER_TASK = env.int("FAOS_STEPS_PER_TASK", default=50)
+# A run's own task delivers the events it decided (execution.succeeded, …) right after its commit; off, they go
+# to the sweep queue as one delivery message each (the sweep delivers any the task did not live to send).
+FAOS_RUN_DELIVERS_EVENTS = env.bool("FAOS_RUN_DELIVERS_EVENTS", default=True)
 FAOS_DEFAULT_WORKFLOW_TIMEOUT = env.int("FAOS_DEFAULT_WORKFLOW_TIMEOUT", default=300)
 # Outbound HTTP: private, loopback and link-local targets are refused unless listed here
 # (host names, IPs or CIDRs), e.g. "127.0.0.1,10.0.0.0/8".

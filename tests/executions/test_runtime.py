@@ -143,7 +143,7 @@ def test_a_stolen_lease_drops_the_late_result():
 def test_sweep_recovers_an_expired_lease_as_the_same_attempt():
     workflow = active([log("only")])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("executions.services.enqueue", lambda execution_id: None)
+        patch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
         execution = execution_start(workflow=workflow, input={})
     run = execution.step_runs.get()
     assert runtime.steprun_claim(execution_id=execution.pk, worker="dead-worker") is not None
@@ -158,7 +158,7 @@ def test_sweep_recovers_an_expired_lease_as_the_same_attempt():
 def test_a_run_past_its_workflow_timeout_is_timed_out_by_the_sweep():
     workflow = active([log("only")], timeout_seconds=5)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("executions.services.enqueue", lambda execution_id: None)
+        patch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
         execution = execution_start(workflow=workflow, input={})
     report = sweep(now=timezone.now() + timedelta(seconds=10))
     execution.refresh_from_db()
@@ -170,7 +170,7 @@ def test_a_run_past_its_workflow_timeout_is_timed_out_by_the_sweep():
 def test_cancel_stops_pending_steps_and_is_a_no_op_on_finished_runs():
     workflow = active([log("only")])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("executions.services.enqueue", lambda execution_id: None)
+        patch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
         execution = execution_start(workflow=workflow, input={})
     assert execution_cancel(execution=execution) is True
     assert runtime.execution_run(execution_id=execution.pk) == 0
@@ -182,7 +182,7 @@ def test_cancel_stops_pending_steps_and_is_a_no_op_on_finished_runs():
 def test_two_workers_claiming_the_same_run_never_get_the_same_step():
     workflow = active([log("only")])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("executions.services.enqueue", lambda execution_id: None)
+        patch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
         execution = execution_start(workflow=workflow, input={})
     assert runtime.steprun_claim(execution_id=execution.pk, worker="a") is not None
     assert runtime.steprun_claim(execution_id=execution.pk, worker="b") is None

@@ -28,14 +28,13 @@ def test_transitions_log_one_json_line_each_with_ids_and_duration(caplog):
     workflow = active_workflow([log_step("greet"), log_step("bye")], name="Greeter")
     execution = execution_start(workflow=workflow, input={})
     lines = transitions(caplog)
-    events = [(line["event"], line.get("step")) for line in lines]
+    events = [(line["event"], line.get("step"), line.get("inline")) for line in lines]
     assert events == [
-        ("run.started", None),
-        ("step.claimed", "greet"),
-        ("step.finished", "greet"),
-        ("step.claimed", "bye"),
-        ("step.finished", "bye"),
-        ("run.finished", None),
+        ("run.started", None, None),
+        ("step.claimed", "greet", None),
+        ("step.finished", "greet", None),
+        ("step.finished", "bye", True),  # a pure step runs inline right after the one before: it is never claimed
+        ("run.finished", None, None),
     ]
     for line in lines:
         assert line["execution_id"] == execution.pk and line["workflow_id"] == workflow.pk
