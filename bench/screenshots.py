@@ -67,7 +67,7 @@ def seed() -> str:
 
 
 def _runs() -> None:
-    """A live run of the demo, test runs of two templates (one waits for a manager), one open task."""
+    """Live runs of the demo, test runs of two templates (one waits for a manager), one open task."""
     import json
     import tempfile
 
@@ -89,6 +89,7 @@ def _runs() -> None:
             call_command("run_workflow", name, "--inline", "--timeout", "5", *options)
         except CommandError as exc:  # the refund is still waiting: that is the point
             print(f"{name}: {exc}", file=sys.stderr)
+    _history()
     task_create(
         request={
             "title": "[HIGH] Ticket 4712: Checkout is down for all customers",
@@ -99,6 +100,24 @@ def _runs() -> None:
         },
         execution=Execution.objects.filter(workflow__name="Support Ticket Escalation").order_by("-pk").first(),
     )
+
+
+def _history(days: int = 12) -> None:
+    """A live demo run a day for the dashboard's chart: run now, then dated back one day each (as if daily)."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+
+    from executions.models import Execution
+
+    for _ in range(days):
+        call_command("run_workflow", "Demo: Welcome a new customer", "--inline", "--timeout", "5")
+    runs = Execution.objects.filter(workflow__name="Demo: Welcome a new customer", is_test=False).order_by("-pk")
+    for back, run in enumerate(runs[:days]):
+        shift = timedelta(days=back, hours=back % 5)
+        Execution.objects.filter(pk=run.pk).update(
+            created_at=run.created_at - shift, started_at=run.started_at - shift, finished_at=run.finished_at - shift
+        )
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
