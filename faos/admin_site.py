@@ -45,7 +45,7 @@ SECTIONS = (
 )
 SYSTEM_APPS = ("django_celery_beat", "authtoken", "axes")  # every model of these apps goes under System
 SYSTEM_FIRST = ("PeriodicTask", "CrontabSchedule", "IntervalSchedule")  # what a repair most likely needs, first
-SYSTEM_NOTE = "FAOS manages these: schedules follow the workflows' triggers (edit those); API tokens are made here."
+SYSTEM_NOTE = "Managed by FAOS: schedules follow triggers; add API tokens here."
 # Where a section entry points instead of the model's list (the Integrations catalog, not the bare list).
 ENTRY_URLS = {("integrations", "Connection", "Integrations"): "admin:integrations_connection_services"}
 
