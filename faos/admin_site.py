@@ -97,7 +97,7 @@ class FaosAdminSite(admin.AdminSite):
     def get_app_list(self, request, app_label=None):
         """One app's page keeps Django's shape; the index and the side bar get FAOS' sections."""
         if app_label is not None:
-            return super().get_app_list(request, app_label)
+            return self._mark_open_page(request, super().get_app_list(request, app_label))
         models = {
             (app["app_label"], model["object_name"]): model
             for app in self._build_app_dict(request).values()
@@ -112,7 +112,19 @@ class FaosAdminSite(admin.AdminSite):
         more = [(*key, None) for key in rest if key[0] not in SYSTEM_APPS]
         sections.append(self._section("more", "More", "", more, models))
         sections.append(self._section("system", "System", SYSTEM_NOTE, [(*key, None) for key in system], models))
-        return [section for section in sections if section["models"]]
+        return self._mark_open_page(request, [section for section in sections if section["models"]])
+
+    @staticmethod
+    def _mark_open_page(request, sections):
+        """The entry whose page this is: the longest address the path starts with (the Integrations catalog
+        lives under the connections' list, and only it is the open page there)."""
+        entries = [entry for section in sections for entry in section["models"] if entry.get("admin_url")]
+        matching = [entry for entry in entries if request.path.startswith(entry["admin_url"])]
+        for entry in entries:
+            entry["current"] = False
+        if matching:
+            max(matching, key=lambda entry: len(entry["admin_url"]))["current"] = True
+        return sections
 
     def _section(self, key, name, note, entries, models):
         """The listed models this person may see, in the listed order."""

@@ -81,6 +81,14 @@ def test_the_side_bar_marks_only_the_open_page_not_every_section(admin_user, cli
     assert sidebar.index(">Workflows</a>") < sidebar.index(">Executions</a>") < sidebar.index(">Approvals</a>")
 
 
+def test_on_the_integrations_catalog_only_integrations_is_the_open_page(admin_user, client):
+    client.force_login(admin_user)
+    html = client.get(reverse("admin:integrations_connection_services")).content.decode()
+    sidebar = html[html.index('id="nav-sidebar"') :]
+    assert sidebar.count(" current-model") == 1
+    assert re.search(r'current-model">\s*<th[^>]*>\s*<a [^>]*aria-current="page">Integrations</a>', sidebar)
+
+
 def test_list_pages_are_titled_with_the_plural_in_title_and_heading(admin_user, client):
     client.force_login(admin_user)
     for url, title in [
