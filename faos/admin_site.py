@@ -62,10 +62,9 @@ def short_datetime(value) -> str:
 class ProductTitles:
     """Page titles in the product's words: "Workflows", "New workflow", the object's own name."""
 
-    list_title = None  # a ModelAdmin may name its list page; default: the model's plural, capitalised
-
     def get_list_title(self):
-        return self.list_title or str(self.opts.verbose_name_plural).capitalize()
+        """A ModelAdmin's own `list_title` (not defined here: this class comes first), else the plural."""
+        return getattr(self, "list_title", None) or str(self.opts.verbose_name_plural).capitalize()
 
     def changelist_view(self, request, extra_context=None):
         if IS_POPUP_VAR not in request.GET:  # a picker pop-up keeps Django's "Select workflow"

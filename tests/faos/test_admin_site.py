@@ -97,6 +97,7 @@ def test_list_pages_are_titled_with_the_plural_in_title_and_heading(admin_user, 
         ("admin:executions_approval_changelist", "Approvals"),
         ("admin:executions_task_changelist", "Tasks"),
         ("admin:integrations_connection_changelist", "Connections"),
+        ("admin:workflows_workflowtemplate_changelist", "Template gallery"),  # a ModelAdmin's own list_title
         ("admin:django_celery_beat_periodictask_changelist", "Periodic tasks"),
     ]:
         html = client.get(reverse(url)).content.decode()
