@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from executions.services import execution_start, test_run_options
+from faos.admin_site import short_datetime
 from faos.json_forms import STRICT_JSON
 from faos.json_input import json_parse
 
@@ -180,7 +181,7 @@ class WorkflowAdmin(RulesAdmin):
         "runs",
         "failed_runs",
         "owner",
-        "updated_at",
+        "updated",
     )
     list_filter = ("status",)
     search_fields = ("name", "description")
@@ -229,6 +230,10 @@ class WorkflowAdmin(RulesAdmin):
     def runs(self, obj):
         url = reverse("admin:executions_execution_changelist") + f"?workflow__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, obj._runs)
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, obj):
+        return short_datetime(obj.updated_at)
 
     @admin.display(description="Failed", ordering="_failed")
     def failed_runs(self, obj):
