@@ -6,6 +6,12 @@ from . import Action, register
 @register
 class CreateTaskAction(Action):
     name = "create_task"
+    example = {
+        "title": "Call {{trigger.customer.name}} about invoice {{trigger.invoice.number}}",
+        "group": "Accounts",
+        "due": "2d",
+        "checklist": ["Call customer", "Update CRM"],
+    }
     label = "Create a task for a person"
     side_effect = True
     input_schema = {

@@ -14,6 +14,12 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 @register
 class HttpRequestAction(Action):
     name = "http_request"
+    example = {
+        "method": "POST",
+        "url": "https://api.example.com/customers",
+        "json": {"email": "{{trigger.customer.email}}"},
+        "ok_statuses": [200, 201],
+    }
     label = "HTTP request"
     side_effect = True
     external = True

@@ -11,6 +11,7 @@ LEVELS = ("debug", "info", "warning", "error")
 @register
 class LogAction(Action):
     name = "log"
+    example = {"message": "Reminder sent for invoice {{trigger.invoice.number}}", "level": "info"}
     label = "Log a message"
     input_schema = {
         "type": "object",

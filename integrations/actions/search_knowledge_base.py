@@ -6,6 +6,7 @@ from . import Action, register
 @register
 class SearchKnowledgeBase(Action):
     name = "search_knowledge_base"
+    example = {"query": "{{trigger.subject}}", "limit": 3, "min_score": 0.3}
     label = "Search the knowledge base"
     input_schema = {
         "type": "object",

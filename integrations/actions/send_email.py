@@ -14,6 +14,11 @@ ADDRESSES = {"anyOf": [ADDRESS, {"type": "array", "items": ADDRESS, "minItems": 
 @register
 class SendEmailAction(Action):
     name = "send_email"
+    example = {
+        "to": "{{trigger.customer.email}}",
+        "subject": "Welcome, {{trigger.customer.name}}",
+        "body": "Thanks for signing up.",
+    }
     label = "Send an e-mail"
     side_effect = True
     input_schema = {

@@ -6,6 +6,7 @@ from . import Action, register
 @register
 class SetAction(Action):
     name = "set"
+    example = {"rounds": 0, "status": "pending"}
     label = "Set variables"
     input_schema = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}
 

@@ -60,7 +60,7 @@ def test_build_a_step_from_forms_reorder_and_save(live_server, page, django_user
     page.click("#steps-3 .faos-move-up")  # is_vip above done, without retyping any position
     page.click('input[name="_continue"]')
     page.wait_for_selector(".errornote")
-    assert "config.inputs.to: is required" in page.inner_text("#steps-1")
+    assert "config.input.to: is required" in page.inner_text("#steps-1")
     assert page.locator('#steps-1 [data-path="inputs.to"].faos-invalid').count() == 1
     page.locator("#steps-1").screenshot(path=str(ARTIFACTS / "step-editor-error.png"))
 

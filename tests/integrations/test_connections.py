@@ -193,7 +193,7 @@ def test_activation_names_a_missing_connection():
         workflow_activate(workflow=workflow)
     assert (
         "no slack connection" in str(exc.value.problems[0])
-        and exc.value.problems[0].field == "config.inputs.connection"
+        and exc.value.problems[0].field == "config.input.connection"
     )
 
 

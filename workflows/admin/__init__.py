@@ -23,6 +23,7 @@ from ..models import Step, Trigger, Workflow, WorkflowVersion
 from ..services import (
     WorkflowInvalid,
     workflow_activate,
+    workflow_deprecations,
     workflow_set_status,
     workflow_validate,
 )
@@ -345,6 +346,8 @@ class WorkflowAdmin(RulesAdmin):
         problems = workflow_validate(workflow=workflow)
         for problem in problems:
             self.message_user(request, str(problem), messages.ERROR)
+        for note in workflow_deprecations(workflow=workflow):  # saving the step rewrites it in the current spelling
+            self.message_user(request, note, messages.WARNING)
         if not problems:
             self.message_user(request, "No problems found: this workflow can be activated.", messages.SUCCESS)
         return redirect("admin:workflows_workflow_change", pk)

@@ -10,6 +10,11 @@ class CompleteKind(StepKind):
 
     name = "complete"
     label = "Complete"
+    example = {
+        "key": "done",
+        "name": "Done",
+        "config": {"output": {"customer": "{{trigger.customer.email}}", "onboarded": True}},
+    }
     config_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -11,6 +11,11 @@ class FailKind(StepKind):
 
     name = "fail"
     label = "Fail"
+    example = {
+        "key": "payment_declined",
+        "name": "Payment declined",
+        "config": {"message": "Payment declined for {{trigger.customer.email}}"},
+    }
     config_schema = {
         "type": "object",
         "required": ["message"],
