@@ -16,7 +16,11 @@ class LogAction(Action):
     input_schema = {
         "type": "object",
         "required": ["message"],
-        "properties": {"message": {}, "level": {"enum": list(LEVELS)}, "data": {}},
+        "properties": {
+            "message": {"description": "What to log (any value; text may use {{ }})."},
+            "level": {"enum": list(LEVELS), "default": "info", "description": "The log level."},
+            "data": {"description": "Extra data kept with the step's output."},
+        },
     }
 
     def run(self, inputs, ctx):

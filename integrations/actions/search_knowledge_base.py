@@ -12,9 +12,9 @@ class SearchKnowledgeBase(Action):
         "type": "object",
         "required": ["query"],
         "properties": {
-            "query": {"type": "string"},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 20},
-            "min_score": {"type": "number", "minimum": 0},
+            "query": {"type": "string", "description": "What to look for, e.g. {{trigger.subject}}."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 20, "default": 3, "description": "Most articles."},
+            "min_score": {"type": "number", "minimum": 0, "default": 0, "description": "Leave out weaker matches."},
         },
     }
 

@@ -25,13 +25,13 @@ class SendEmailAction(Action):
         "type": "object",
         "required": ["to", "subject", "body"],
         "properties": {
-            "to": ADDRESSES,
-            "cc": ADDRESSES,
-            "reply_to": ADDRESS,
-            "from_email": ADDRESS,
-            "subject": {"type": "string", "minLength": 1, "maxLength": 998},
-            "body": {"type": "string"},
-            "html": {"type": "string"},
+            "to": {**ADDRESSES, "description": "One address or a list."},
+            "cc": {**ADDRESSES, "description": "One address or a list."},
+            "reply_to": {**ADDRESS, "description": "Where replies go."},
+            "from_email": {**ADDRESS, "description": "The sender (empty: DEFAULT_FROM_EMAIL)."},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 998, "description": "The subject line."},
+            "body": {"type": "string", "description": "The plain-text body."},
+            "html": {"type": "string", "description": "An HTML version of the body, if any."},
         },
     }
 

@@ -168,7 +168,7 @@ class GetStock(WooAction):
     """Read a product's (or variation's) stock quantity and status (GET products/{id})."""
 
     name = "woocommerce.get_stock"
-    example = {"product_id": "{{item.product_id}}"}
+    example = {"product_id": "{{trigger.product_id}}"}
     label = "WooCommerce: get stock"
     read_only = True
     input_schema = {
