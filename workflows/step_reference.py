@@ -285,13 +285,17 @@ def config_description() -> str:
     parts = []
     for entry in kind_entries():
         keys = ", ".join(f"{f['key']}*" if f["required"] == "yes" else f["key"] for f in entry["fields"])
-        branches = f"; branches: {', '.join(entry['branches'])}" if entry["branches"] else ""
+        branches = f"; branches: {', '.join(entry['branches']) or entry['branches_note']}" if _branching(entry) else ""
         parts.append(f"- `{entry['name']}`: {keys or 'no settings'}{branches}")
     return (
         "The kind's settings (* = required); an action step's inputs go under `input`. "
         "Every setting, type and default with an example per kind and action: docs/steps.md, "
         "or the admin's Step reference page.\n\n" + "\n".join(parts)
     )
+
+
+def _branching(entry: dict) -> bool:
+    return bool(entry["branches"] or entry["branches_note"])
 
 
 def missing_examples() -> list[str]:

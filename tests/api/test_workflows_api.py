@@ -51,7 +51,11 @@ def create(api, definition=DEFINITION):
 def test_create_validate_activate_and_run_through_the_api(api):
     workflow = create(api)
     assert [s["key"] for s in workflow["steps"]] == ["route", "notify_rep", "nurture"] and workflow["status"] == "draft"
-    assert api.post(f"/api/workflows/{workflow['id']}/validate/").json() == {"valid": True, "problems": [], "warnings": []}
+    assert api.post(f"/api/workflows/{workflow['id']}/validate/").json() == {
+        "valid": True,
+        "problems": [],
+        "warnings": [],
+    }
     activated = api.post(f"/api/workflows/{workflow['id']}/activate/")
     assert activated.status_code == 200 and activated.json()["number"] == 1
     run = api.post(f"/api/workflows/{workflow['id']}/run/", {"input": {"score": "hot"}}, format="json")

@@ -83,3 +83,26 @@ def test_the_reference_names_types_requirements_defaults_and_branches():
     assert "| `labels` | list of text | when action is classify |" in text
     assert "Branches: `on_approved`, `on_rejected`, `on_expired`." in text
     assert "| `retry_max_attempts` | `retry.max_attempts` |" in text  # the old spellings, marked deprecated
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_reference_to_viewers_and_links_it_from_the_step_editor(client):
+    from django.urls import reverse
+
+    from tests.factories import VIEWERS, EditorFactory, UserFactory, workflow_with_steps
+
+    url = reverse("admin:workflows_workflow_step_reference")
+    client.force_login(UserFactory(username="reader", is_staff=True, roles=[VIEWERS]))
+    page = client.get(url).content.decode()
+    assert "<code>wait_for_event</code> — Wait for event" in page and 'id="action-slack.post_message"' in page
+    assert "config.inputs (action)" in page and "key: each_invoice" in page  # old spellings; the loop's example
+    client.force_login(UserFactory(username="no_role", is_staff=True))
+    assert client.get(url).status_code == 403
+    editor = EditorFactory(username="builder", is_staff=True)
+    workflow = workflow_with_steps([{"key": "hello", "name": "Hello"}], owner=editor)
+    client.force_login(editor)
+    for editor_page in (
+        reverse("admin:workflows_workflow_change", args=[workflow.pk]),
+        reverse("admin:workflows_workflow_add"),
+    ):
+        assert f'href="{url}"' in client.get(editor_page).content.decode()

@@ -16,7 +16,7 @@ from executions.services import execution_start, test_run_options
 from faos.json_forms import STRICT_JSON
 from faos.json_input import json_parse
 
-from .. import authz
+from .. import authz, step_reference
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
@@ -248,7 +248,23 @@ class WorkflowAdmin(RulesAdmin):
             path("<int:pk>/validate/", view(self.validate_view), name="workflows_workflow_validate"),
             path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
             path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
+            path("step-reference/", view(self.step_reference_view), name="workflows_workflow_step_reference"),
         ] + super().get_urls()
+
+    def step_reference_view(self, request):
+        """Every step kind and action: settings, branches and an example (the same as docs/steps.md)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Step reference",
+            "common": step_reference.common_fields(),
+            "old_spellings": step_reference.old_spellings(),
+            "kinds": step_reference.kind_entries(),
+            "actions": step_reference.action_entries(),
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/step_reference.html", context)
 
     def trigger_preview_view(self, request):
         """GET ?config=<json>: a schedule's next five runs (within its start and end) for the form, or why not."""

@@ -10,6 +10,7 @@ from faos.fields import JSON_INPUT_MAPPING
 from .. import authz
 from ..config_checks import config_errors, trigger_problems
 from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
+from ..step_reference import config_description
 from ..triggers import trigger_sync
 
 STEP_FIELDS = (
@@ -54,7 +55,8 @@ class StepSerializer(serializers.ModelSerializer):
         fields = STEP_FIELDS
         extra_kwargs = {
             "key": {"validators": []},
-            "config": {"help_text": "The kind's settings: see docs/steps.md or the admin's step reference."},
+            "kind": {"help_text": f"The step kind: {', '.join(kinds.names())} (default action)."},
+            "config": {"help_text": config_description()},  # every kind's settings, from their schemas
         }
 
     def to_representation(self, instance):
