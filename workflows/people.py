@@ -44,7 +44,7 @@ def person_add(*, username: str, email: str = "", groups=(), superuser=False, lo
         raise ValidationError({"username": f"{username} exists already: use `faos_user change {username}`"})
     user = User(username=username, email=email, is_staff=True, is_superuser=superuser)
     password = secrets.token_urlsafe(12) if login else None
-    user.set_password(password) if login else user.set_unusable_password()
+    user.set_password(password)  # None: an unusable password (API token only)
     user.full_clean(exclude=["password"])
     user.save()
     user.groups.add(*_groups(list(groups)))

@@ -79,3 +79,27 @@ def test_an_unknown_field_is_still_an_error_next_to_an_old_spelling(api):
     text = yaml.safe_dump({"name": "X", "steps": [{**OLD_STEP, "retry_tries": 2}]})
     response = api.post("/api/workflows/import/", text, content_type="application/yaml")
     assert response.status_code == 400 and list(response.json()) == ["steps[0].retry_tries"]
+
+
+def test_a_version_frozen_in_the_old_spelling_reads_in_the_current_one_and_respelling_is_no_change(api):
+    from workflows.models import WorkflowVersion
+
+    created = api.post("/api/workflows/", {"name": "Frozen", "steps": [CURRENT_STEP]}, format="json").json()
+    wid = created["id"]
+    api.post(f"/api/workflows/{wid}/versions/", {"note": "v1"}, format="json")
+    v1 = WorkflowVersion.objects.get(workflow_id=wid, number=1)
+    step = v1.definition["steps"][0]  # respelt the old way, as a version frozen before the one spelling
+    step["next_step"], step["config"]["inputs"] = step.pop("next"), step["config"].pop("input")
+    step.update({f"retry_{k}": v for k, v in step.pop("retry").items()})
+    v1.save(update_fields=["definition"])
+    api.patch(f"/api/workflows/{wid}/", {"steps": [{**CURRENT_STEP, "name": "Hello again"}]}, format="json")
+    api.post(f"/api/workflows/{wid}/versions/", {"note": "v2"}, format="json")
+    shown = api.get(f"/api/workflows/{wid}/versions/").json()[-1]["definition"]["steps"][0]
+    assert (
+        "next_step" not in shown
+        and shown["next"] == "end"
+        and shown["retry"]["max_attempts"] == 5
+        and "input" in shown["config"]
+    )
+    diff = api.get(f"/api/workflows/{wid}/diff/?from=1&to=2").json()
+    assert diff["changed"] == {"hello": {"name": {"from": "Hello", "to": "Hello again"}}}

@@ -254,6 +254,12 @@ class VersionSerializer(serializers.ModelSerializer):
         model = WorkflowVersion
         fields = ("number", "note", "is_active", "created_by", "created_at", "activated_at", "definition")
 
+    def to_representation(self, instance):
+        """A version frozen in an old spelling is shown in the current one (the stored JSON stays as it was)."""
+        data = super().to_representation(instance)
+        data["definition"] = canonical_definition(data["definition"])[0]
+        return data
+
 
 class VersionNoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
