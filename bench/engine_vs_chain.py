@@ -240,9 +240,7 @@ def webhook_url(port: int, steps: int) -> str:
     from tests.factories import TriggerFactory, workflow_with_steps
     from workflows.services import workflow_activate
 
-    steps = [
-        {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "input": {"n": i}}} for i in range(steps)
-    ]
+    steps = [{"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "input": {"n": i}}} for i in range(steps)]
     workflow = workflow_with_steps(steps, name=f"Bench hook {uuid.uuid4().hex[:6]}")
     config = {"auth": "hmac_sha256", "rate_per_minute": 1_000_000}
     trigger = TriggerFactory(workflow=workflow, kind="webhook", config=config, secrets=[SECRET])
