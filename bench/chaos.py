@@ -50,11 +50,11 @@ def chaos_workflow(vendor_url: str, name: str = "Chaos"):
             "key": key,
             "name": key.title(),
             "timeout_seconds": 30,
-            "config": {"action": "http_request", "inputs": inputs},
+            "config": {"action": "http_request", "input": inputs},
         }
 
     mail = {"to": "ops@example.com", "subject": "Order of run {{workflow.execution_id}}", "body": "shipped"}
-    notify = {"key": "notify", "name": "Notify", "config": {"action": "send_email", "inputs": mail}}
+    notify = {"key": "notify", "name": "Notify", "config": {"action": "send_email", "input": mail}}
     steps = [call("reserve"), call("charge"), notify, call("ship"), call("record")]
     return active_workflow(steps, name=f"{name} {time.time_ns()}", timeout_seconds=3600)
 

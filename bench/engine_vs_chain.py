@@ -143,9 +143,9 @@ def engine_workflow(steps: int, vendor_url: str | None):
 
     def step(i: int) -> dict:
         if vendor_url is None:
-            return {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "inputs": {"n": i}}}
+            return {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "input": {"n": i}}}
         inputs = {"method": "POST", "url": f"{vendor_url}/call", "json": {"n": i}}
-        return {"key": f"s{i}", "name": f"Call {i}", "config": {"action": "http_request", "inputs": inputs}}
+        return {"key": f"s{i}", "name": f"Call {i}", "config": {"action": "http_request", "input": inputs}}
 
     return active_workflow([step(i) for i in range(steps)], name=f"Bench {uuid.uuid4().hex[:6]}")
 
@@ -240,9 +240,7 @@ def webhook_url(port: int, steps: int) -> str:
     from tests.factories import TriggerFactory, workflow_with_steps
     from workflows.services import workflow_activate
 
-    steps = [
-        {"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "inputs": {"n": i}}} for i in range(steps)
-    ]
+    steps = [{"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "input": {"n": i}}} for i in range(steps)]
     workflow = workflow_with_steps(steps, name=f"Bench hook {uuid.uuid4().hex[:6]}")
     config = {"auth": "hmac_sha256", "rate_per_minute": 1_000_000}
     trigger = TriggerFactory(workflow=workflow, kind="webhook", config=config, secrets=[SECRET])

@@ -20,3 +20,12 @@ class JSONInput(serializers.JSONField):
 
 # For ModelSerializer.serializer_field_mapping: model JSONFields become JSONInput.
 JSON_INPUT_MAPPING = {**serializers.ModelSerializer.serializer_field_mapping, models.JSONField: JSONInput}
+
+
+class SlugField(serializers.SlugRelatedField):
+    """DRF's SlugRelatedField, refusing a NUL byte (PostgreSQL cannot even look it up: a 500 otherwise)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return super().to_internal_value(data)

@@ -60,7 +60,7 @@ if _proxy_ssl_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
     SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "faos.apps.FaosAdminConfig",  # django.contrib.admin with FAOS' site: sections and titles (faos/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

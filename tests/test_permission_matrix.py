@@ -89,6 +89,7 @@ RULES = {
     "admin:workflows_workflow_validate": {"GET": VIEW},
     "admin:workflows_workflow_status": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflow_trigger_preview": {"GET": EDIT},
+    "admin:workflows_workflow_step_reference": {"GET": VIEW},
     "admin:workflows_workflowversion_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflowtemplate_use": {"GET": POST_ONLY, "POST": EDIT},
     "admin:executions_execution_act": {"GET": POST_ONLY, "POST": EDIT},

@@ -144,6 +144,10 @@ RULES: dict[tuple[str, str], Callable] = {
     ("integrations.knowledgearticle", "add"): _perm("integrations.add_knowledgearticle"),
     ("integrations.knowledgearticle", "change"): _perm("integrations.change_knowledgearticle"),
     ("integrations.knowledgearticle", "delete"): _perm("integrations.delete_knowledgearticle"),
+    ("auth.user", "add"): _perm("auth.add_user"),  # people and their groups (faos_user --as)
+    ("auth.user", "change"): _perm("auth.change_user"),
+    ("authtoken.token", "add"): _perm("authtoken.add_token"),  # API tokens (faos_token --as)
+    ("authtoken.token", "delete"): _perm("authtoken.delete_token"),
 }
 
 # Object rules that bind everyone, superusers included.

@@ -5,6 +5,8 @@ import re
 
 import jsonschema
 
+from executions.engine.spelling import canonical_config
+
 TYPE_WORDS = {
     "string": "text",
     "integer": "a whole number",
@@ -23,6 +25,7 @@ def config_errors(kind: str, config: dict) -> list[str]:
     step_kind = kinds.get(kind)
     if step_kind is None:
         return []
+    config = canonical_config(kind, config)[0]  # an old spelling is read (the import and the API say so)
     return schema_errors(step_kind.config_schema, config, "config") + _action_errors(kind, config)
 
 
@@ -39,9 +42,8 @@ def _action_errors(kind: str, config: dict) -> list[str]:
     action = actions.get(name)
     if action is None:
         return [f"config.action: unknown action '{name}'"]
-    field = "inputs" if kind == "action" else "input"
-    inputs = config.get(field, {})
-    return schema_errors(action.input_schema, inputs, f"config.{field}") if isinstance(inputs, dict) else []
+    inputs = config.get("input", {})
+    return schema_errors(action.input_schema, inputs, "config.input") if isinstance(inputs, dict) else []
 
 
 def schema_errors(schema: dict, value, prefix: str) -> list[str]:

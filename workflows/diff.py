@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from executions.engine.spelling import canonical_definition
+
 SETTINGS = ("name", "timeout_seconds", "on_failure")
 
 
@@ -25,6 +27,7 @@ def _changes(old: dict, new: dict) -> dict:
 
 def version_diff(old: dict, new: dict) -> dict:
     """Settings changes, steps added and removed, and per-step field changes as {field: {from, to}}."""
+    old, new = canonical_definition(old)[0], canonical_definition(new)[0]  # a respelling is not a change
     old_steps = {s["key"]: s for s in old.get("steps", [])}
     new_steps = {s["key"]: s for s in new.get("steps", [])}
     changed = {key: _changes(old_steps[key], new_steps[key]) for key in old_steps.keys() & new_steps.keys()}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from executions.engine import validation
 from executions.engine.definition import FORMAT_VERSION, Definition, step_dict
 from executions.engine.problems import Problem
+from executions.engine.spelling import OLD_STEP_FIELDS, canonical_config, canonical_definition, canonical_step
 from integrations import actions
 from integrations.actions import CONNECTION_FIELD
 
@@ -66,6 +67,17 @@ def _external(step) -> list[Problem]:
     if target and "{{" not in str(target) and not Workflow.objects.filter(name=target).exists():
         return [Problem(step.key, "config.workflow", f"no workflow named '{target}'")]
     return []
+
+
+def definition_deprecations(*, definition: dict) -> list[str]:
+    """A note per old spelling a definition uses (next_step, retry_max_attempts, an action's inputs…)."""
+    return canonical_definition(definition)[1]
+
+
+def workflow_deprecations(*, workflow: Workflow) -> list[str]:
+    """A note per draft step whose config still uses an old spelling (an action's `inputs`)."""
+    steps = workflow.steps.order_by("position", "id")
+    return [n for i, s in enumerate(steps) for n in canonical_config(s.kind, s.config, f"steps[{i}].config")[1]]
 
 
 def workflow_validate(*, workflow: Workflow) -> list[Problem]:
@@ -152,10 +164,10 @@ def connections_refused(*, definition: dict, user) -> list[Problem]:
 
     problems = []
     for step in definition.get("steps") or []:
-        config = step.get("config") or {}
+        config = canonical_config(step.get("kind") or "action", step.get("config") or {})[0]
         action = actions.get(config.get("action", "")) if step.get("kind") == "action" else None
         service = getattr(action, "service", "")
-        name = (config.get("inputs") or {}).get("connection")
+        name = (config.get("input") or {}).get("connection")
         found = connection_find(service=service, name=name) if service and "{{" not in str(name or "") else None
         if step.get("kind") == "agent" and config.get("agent"):
             agent = Agent.objects.select_related("connection").filter(name=config["agent"]).first()
@@ -204,16 +216,16 @@ RETRY_FIELDS = frozenset({"max_attempts", "initial_delay", "multiplier", "max_de
 
 
 def _check_step_fields(steps: list) -> None:
-    """Unknown fields are errors, not silently dropped settings (e.g. retry_max_attempts vs retry.max_attempts)."""
+    """Unknown fields are errors, not silently dropped settings; old spellings (next_step, retry_x) are read."""
     errors = {}
     for index, data in enumerate(steps):
         if not isinstance(data, dict):
             errors[f"steps[{index}]"] = "Each step must be a mapping."
             continue
-        for field in sorted(set(data) - STEP_FIELDS):
-            hint = f" (use retry: {{{field.removeprefix('retry_')}: …}})" if field.startswith("retry_") else ""
+        for field in sorted(set(data) - STEP_FIELDS - set(OLD_STEP_FIELDS)):
+            hint = f" (use retry: {{{', '.join(sorted(RETRY_FIELDS))}}})" if field.startswith("retry_") else ""
             errors[f"steps[{index}].{field}"] = f"Unknown step field{hint}."
-        for field in sorted(set(data.get("retry") or {}) - RETRY_FIELDS):
+        for field in sorted(set(canonical_step(data)[0].get("retry") or {}) - RETRY_FIELDS):
             errors[f"steps[{index}].retry.{field}"] = f"Unknown retry setting (use {', '.join(sorted(RETRY_FIELDS))})."
     if errors:
         raise ValidationError(errors)
@@ -227,6 +239,8 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
 
     if not isinstance(definition, dict) or not isinstance(definition.get("steps", []), list):
         raise ValidationError({"definition": "Expected an object with a list of steps."})
+    _check_step_fields(definition.get("steps", []))
+    definition = canonical_definition(definition)[0]  # old spellings read; definition_deprecations names them
     workflow = Workflow.objects.create(
         name=name or definition.get("name") or "Imported workflow",
         description=definition.get("description", ""),
@@ -236,7 +250,6 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         sample_input=definition.get("sample_input") or {},
         owner=owner,
     )
-    _check_step_fields(definition.get("steps", []))
     for position, data in enumerate(definition.get("steps", [])):
         step = Definition.from_dict({"steps": [data]}).steps[0]
         Step.objects.create(workflow=workflow, position=position, **_step_fields(step, data, position))
@@ -294,8 +307,8 @@ def workflow_restore_draft(*, workflow: Workflow, version: WorkflowVersion) -> W
 
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
     workflow.steps.all().delete()
-    definition = version.definition
-    _check_step_fields(definition.get("steps", []))
+    _check_step_fields(version.definition.get("steps", []))
+    definition = canonical_definition(version.definition)[0]
     for position, data in enumerate(definition.get("steps", [])):
         step = Definition.from_dict({"steps": [data]}).steps[0]
         Step.objects.create(workflow=workflow, position=position, **_step_fields(step, data, position))

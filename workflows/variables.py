@@ -44,7 +44,7 @@ def available_variables(step: Step) -> list[str]:
             if earlier.key in before:
                 names += [f"{earlier.key}.{field}" for field in STEP_FIELDS[:2]]
                 if earlier.kind == "action" and earlier.config.get("action") == "set":
-                    names += [f"vars.{k}" for k in (earlier.config.get("inputs") or {})]
+                    names += [f"vars.{k}" for k in (earlier.config.get("input") or {})]
         lane = definition.lane_end(definition.step(step.key))
         if lane and definition.step(lane.owner).kind == "loop":
             names += ["item", "index"]

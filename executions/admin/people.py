@@ -7,13 +7,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from faos.admin_site import short_datetime
+
 from ..models import Notification, Task
 from ..tasks_service import task_complete, tasks_for
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("title", "assigned_to", "status", "due_at", "workflow", "progress")
+    list_display = ("title", "assigned_to", "status", "due", "workflow", "progress")
     list_filter = ("status",)
     search_fields = ("title", "description")
     fields = (
@@ -44,6 +46,10 @@ class TaskAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, obj):
+        return short_datetime(obj.due_at)
 
     @admin.display(description="Assigned to")
     def assigned_to(self, obj):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .spelling import canonical_config, canonical_step
+
 FORMAT_VERSION = 1
 END = "end"  # a `next` of "end" finishes the path explicitly
 
@@ -47,7 +49,8 @@ class StepDef:
 
     @classmethod
     def from_dict(cls, data: dict, position: int) -> StepDef:
-        """Build from the exported form; unknown keys are ignored, missing ones defaulted."""
+        """Build from the exported form (old spellings read too); unknown keys are ignored, missing ones defaulted."""
+        data = canonical_step(data)[0]
         retry = data.get("retry") or {}
         return cls(
             key=str(data.get("key") or f"step_{position + 1}"),
@@ -153,7 +156,7 @@ def step_dict(step: Any) -> dict:
         "key": step.key,
         "name": step.name,
         "kind": step.kind,
-        "config": step.config or {},
+        "config": canonical_config(step.kind, step.config or {})[0],
         "next": getattr(step, "next", None) or getattr(step, "next_step", None) or None,
         "branches": step.branches or {},
         "timeout_seconds": step.timeout_seconds,

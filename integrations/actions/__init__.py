@@ -13,7 +13,7 @@ import jsonschema
 from executions.engine.errors import StepError
 from executions.engine.problems import Problem
 
-CONNECTION_FIELD = "config.inputs.connection"  # where activation names a connection that does not exist yet
+CONNECTION_FIELD = "config.input.connection"  # where activation names a connection that does not exist yet
 _LOADED: list[bool] = []  # set once every module of the package is imported
 _REGISTRY: dict[str, Action] = {}
 
@@ -43,6 +43,7 @@ class Action:
             name = "echo"
             label = "Echo the inputs"
             input_schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+            example = {"text": "Hello {{trigger.name}}"}
 
             def run(self, inputs, ctx):
                 return {"text": inputs["text"]}
@@ -62,6 +63,8 @@ class Action:
     # inline in the worker's thread and a chain of them is recorded in one write (like condition or switch steps).
     pure: bool = False
     default_timeout: float = 30.0
+    example: dict | None = None
+    """Inputs a step would give this action (`config.input`): docs/steps.md shows them and a test checks them."""
 
     def run(self, inputs: dict, ctx: ActionContext) -> Any:
         raise NotImplementedError
@@ -136,9 +139,9 @@ def check_step(step) -> list[Problem]:
     if action is None:
         known = ", ".join(a.name for a in all_actions())
         return [Problem(step.key, "config.action", f"unknown action '{step.config.get('action')}' (known: {known})")]
-    inputs = step.config.get("inputs") or {}
+    inputs = step.config.get("input") or {}
     missing = [k for k in action.input_schema.get("required", []) if k not in inputs or inputs[k] in ("", None)]
-    problems = [Problem(step.key, f"config.inputs.{k}", "is required") for k in missing]
+    problems = [Problem(step.key, f"config.input.{k}", "is required") for k in missing]
     service = getattr(action, "service", "")
     if service and not _has_connection(service, inputs.get("connection")):
         name = inputs.get("connection") or "any"

@@ -6,6 +6,12 @@ from . import Action, register
 @register
 class CreateTaskAction(Action):
     name = "create_task"
+    example = {
+        "title": "Call {{trigger.customer.name}} about invoice {{trigger.invoice.number}}",
+        "group": "Accounts",
+        "due": "2d",
+        "checklist": ["Call customer", "Update CRM"],
+    }
     label = "Create a task for a person"
     side_effect = True
     input_schema = {
@@ -13,12 +19,12 @@ class CreateTaskAction(Action):
         "required": ["title"],
         "anyOf": [{"required": ["assignee"]}, {"required": ["group"]}],
         "properties": {
-            "title": {"type": "string", "minLength": 1},
-            "description": {"type": "string"},
-            "assignee": {"type": "string"},
-            "group": {"type": "string"},
-            "due": {"type": ["string", "number"]},
-            "checklist": {"type": "array", "items": {"type": "string"}},
+            "title": {"type": "string", "minLength": 1, "description": "What needs doing."},
+            "description": {"type": "string", "description": "Details for the assignee."},
+            "assignee": {"type": "string", "description": "User name of the person to do it."},
+            "group": {"type": "string", "description": "Or a group whose members may do it."},
+            "due": {"type": ["string", "number"], "format": "duration", "description": "Due in, e.g. 2d or 4h."},
+            "checklist": {"type": "array", "items": {"type": "string"}, "description": "Items to tick off."},
         },
     }
 

@@ -14,6 +14,12 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 @register
 class HttpRequestAction(Action):
     name = "http_request"
+    example = {
+        "method": "POST",
+        "url": "https://api.example.com/customers",
+        "json": {"email": "{{trigger.customer.email}}"},
+        "ok_statuses": [200, 201],
+    }
     label = "HTTP request"
     side_effect = True
     external = True
@@ -21,13 +27,21 @@ class HttpRequestAction(Action):
         "type": "object",
         "required": ["url"],
         "properties": {
-            "method": {"enum": METHODS},
-            "url": {"type": "string", "pattern": "^https?://"},
-            "headers": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
-            "query": {"type": "object"},
-            "json": {},
-            "body": {"type": "string"},
-            "ok_statuses": {"type": "array", "items": {"type": "integer"}},
+            "method": {"enum": METHODS, "default": "GET", "description": "The HTTP method."},
+            "url": {"type": "string", "pattern": "^https?://", "description": "http:// or https:// address."},
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number"]},
+                "description": "Header name → value (credentials in them are hidden from the run's record).",
+            },
+            "query": {"type": "object", "description": "Query parameters: name → value."},
+            "json": {"description": "A JSON body (not with body)."},
+            "body": {"type": "string", "description": "A text body (not with json)."},
+            "ok_statuses": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Statuses that count as success; empty: any 2xx, and 4xx/5xx fail the step.",
+            },
         },
         "not": {"required": ["json", "body"]},
     }

@@ -12,11 +12,16 @@ LEVELS = ("debug", "info", "warning", "error")
 class LogAction(Action):
     name = "log"
     pure = True
+    example = {"message": "Reminder sent for invoice {{trigger.invoice.number}}", "level": "info"}
     label = "Log a message"
     input_schema = {
         "type": "object",
         "required": ["message"],
-        "properties": {"message": {}, "level": {"enum": list(LEVELS)}, "data": {}},
+        "properties": {
+            "message": {"description": "What to log (any value; text may use {{ }})."},
+            "level": {"enum": list(LEVELS), "default": "info", "description": "The log level."},
+            "data": {"description": "Extra data kept with the step's output."},
+        },
     }
 
     def run(self, inputs, ctx):

@@ -6,14 +6,15 @@ from . import Action, register
 @register
 class SearchKnowledgeBase(Action):
     name = "search_knowledge_base"
+    example = {"query": "{{trigger.subject}}", "limit": 3, "min_score": 0.3}
     label = "Search the knowledge base"
     input_schema = {
         "type": "object",
         "required": ["query"],
         "properties": {
-            "query": {"type": "string"},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 20},
-            "min_score": {"type": "number", "minimum": 0},
+            "query": {"type": "string", "description": "What to look for, e.g. {{trigger.subject}}."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 20, "default": 3, "description": "Most articles."},
+            "min_score": {"type": "number", "minimum": 0, "default": 0, "description": "Leave out weaker matches."},
         },
     }
 

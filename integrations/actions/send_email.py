@@ -14,19 +14,24 @@ ADDRESSES = {"anyOf": [ADDRESS, {"type": "array", "items": ADDRESS, "minItems": 
 @register
 class SendEmailAction(Action):
     name = "send_email"
+    example = {
+        "to": "{{trigger.customer.email}}",
+        "subject": "Welcome, {{trigger.customer.name}}",
+        "body": "Thanks for signing up.",
+    }
     label = "Send an e-mail"
     side_effect = True
     input_schema = {
         "type": "object",
         "required": ["to", "subject", "body"],
         "properties": {
-            "to": ADDRESSES,
-            "cc": ADDRESSES,
-            "reply_to": ADDRESS,
-            "from_email": ADDRESS,
-            "subject": {"type": "string", "minLength": 1, "maxLength": 998},
-            "body": {"type": "string"},
-            "html": {"type": "string"},
+            "to": {**ADDRESSES, "description": "One address or a list."},
+            "cc": {**ADDRESSES, "description": "One address or a list."},
+            "reply_to": {**ADDRESS, "description": "Where replies go."},
+            "from_email": {**ADDRESS, "description": "The sender (empty: DEFAULT_FROM_EMAIL)."},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 998, "description": "The subject line."},
+            "body": {"type": "string", "description": "The plain-text body."},
+            "html": {"type": "string", "description": "An HTML version of the body, if any."},
         },
     }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
+from faos.fields import SlugField
+
 from .. import connectors
 from ..models import Connection
 from ..services import connection_credential_problems, connection_set_credentials
@@ -17,7 +19,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         child=serializers.CharField(), write_only=True, required=False, help_text="Field name → value; never returned."
     )
     stored_fields = serializers.SerializerMethodField(help_text="Names of the stored credentials (values hidden).")
-    allowed_groups = serializers.SlugRelatedField(
+    allowed_groups = SlugField(
         many=True,
         slug_field="name",
         queryset=Group.objects.all(),

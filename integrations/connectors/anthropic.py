@@ -30,6 +30,7 @@ class ListModels(RestAction):
     """GET /v1/models: checks the key (used by "Test connection")."""
 
     name = "anthropic.list_models"
+    example = {}
     label = "Anthropic: list the models (checks the key)"
     service = "anthropic"
     category = "AI models"

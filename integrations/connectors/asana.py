@@ -52,6 +52,12 @@ class CreateTask(AsanaAction):
     """Create a task in a workspace or projects (POST /api/1.0/tasks)."""
 
     name = "asana.create_task"
+    example = {
+        "name": "Onboard {{trigger.employee.name}}",
+        "notes": "Week 1 checklist",
+        "projects": ["1204567890"],
+        "due_on": "2026-01-15",
+    }
     label = "Asana: create a task"
     endpoint = "/tasks"
     input_schema = {
@@ -94,6 +100,7 @@ class CurrentUser(AsanaAction):
     """The user the token acts as and their workspaces (used by "Test connection")."""
 
     name = "asana.current_user"
+    example = {}
     label = "Asana: check the token"
     http_method = "GET"
     endpoint = "/users/me"

@@ -103,6 +103,11 @@ class Identify(CustomerIOAction):
     """PUT /api/v1/customers/{id}: create or update a person with these attributes."""
 
     name = "customerio.identify"
+    example = {
+        "id": "{{trigger.customer.id}}",
+        "email": "{{trigger.customer.email}}",
+        "attributes": {"plan": "{{trigger.customer.plan}}"},
+    }
     label = "Customer.io: identify a person"
     input_schema = {
         "type": "object",
@@ -136,6 +141,7 @@ class TrackEvent(CustomerIOAction):
     """POST /api/v1/customers/{id}/events: record an event for a person (can trigger campaigns)."""
 
     name = "customerio.track_event"
+    example = {"id": "{{trigger.customer.id}}", "name": "feedback_received", "data": {"score": "{{trigger.score}}"}}
     label = "Customer.io: track an event"
     input_schema = {
         "type": "object",
@@ -167,6 +173,12 @@ class SendTransactional(CustomerIOAction):
     """POST /v1/send/email: send a transactional message (template) to one person."""
 
     name = "customerio.send_transactional"
+    example = {
+        "transactional_message_id": "welcome",
+        "to": "{{trigger.customer.email}}",
+        "identifiers": {"id": "{{trigger.customer.id}}"},
+        "message_data": {"name": "{{trigger.customer.name}}"},
+    }
     label = "Customer.io: send a transactional e-mail"
     input_schema = {
         "type": "object",
@@ -211,6 +223,7 @@ class CheckCredentials(CustomerIOAction):
     """GET /api/v1/accounts/region (Track API), or GET /v1/workspaces with only an App API key."""
 
     name = "customerio.check_credentials"
+    example = {}
     label = "Customer.io: check the credentials"
     read_only = True
     input_schema = CONNECTION_ONLY

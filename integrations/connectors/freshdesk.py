@@ -65,6 +65,13 @@ class CreateTicket(FreshdeskAction):
     """Open a ticket for a requester (POST /api/v2/tickets)."""
 
     name = "freshdesk.create_ticket"
+    example = {
+        "subject": "{{trigger.subject}}",
+        "description": "{{trigger.body}}",
+        "email": "{{trigger.customer.email}}",
+        "priority": "high",
+        "status": "open",
+    }
     label = "Freshdesk: create a ticket"
     endpoint = "/api/v2/tickets"
     input_schema = {
@@ -115,6 +122,7 @@ class Reply(FreshdeskAction):
     """Send a public reply on a ticket to its requester (POST /api/v2/tickets/{id}/reply)."""
 
     name = "freshdesk.reply"
+    example = {"ticket_id": "{{trigger.ticket_id}}", "body": "Thanks, we are on it."}
     label = "Freshdesk: reply to a ticket"
     input_schema = {
         "type": "object",
@@ -146,6 +154,7 @@ class CurrentAgent(FreshdeskAction):
     """The agent whose API key the connection uses (used by "Test connection")."""
 
     name = "freshdesk.current_agent"
+    example = {}
     label = "Freshdesk: check the API key"
     http_method = "GET"
     endpoint = "/api/v2/agents/me"

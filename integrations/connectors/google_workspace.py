@@ -88,6 +88,12 @@ class CreateUser(GoogleWorkspaceAction):
     """Create a user (e-mail account); without a password a strong one is generated and never returned."""
 
     name = "google_workspace.create_user"
+    example = {
+        "primary_email": "{{trigger.employee.email}}",
+        "given_name": "{{trigger.employee.first_name}}",
+        "family_name": "{{trigger.employee.last_name}}",
+        "change_password_at_next_login": True,
+    }
     label = "Google Workspace: create a user (e-mail account)"
     http_method = "POST"
     input_schema = {
@@ -163,6 +169,7 @@ class ListUsers(GoogleWorkspaceAction):
     """GET users?customer=my_customer&maxResults=1: one user of the account (used by "Test connection")."""
 
     name = "google_workspace.list_users"
+    example = {}
     label = "Google Workspace: check the connection (list one user)"
     read_only = True
     input_schema = CONNECTION_ONLY

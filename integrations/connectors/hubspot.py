@@ -93,6 +93,12 @@ class UpsertContact(HubSpotAction):
     """Create the contact with this email, or update it when it exists (batch upsert, idProperty email)."""
 
     name = "hubspot.upsert_contact"
+    example = {
+        "email": "{{trigger.lead.email}}",
+        "firstname": "{{trigger.lead.first_name}}",
+        "company": "{{trigger.lead.company}}",
+        "lifecyclestage": "lead",
+    }
     label = "HubSpot: create or update a contact by email"
     endpoint = "/crm/v3/objects/contacts/batch/upsert"
     input_schema = {
@@ -131,6 +137,11 @@ class CreateDeal(HubSpotAction):
     """Create a deal in a pipeline stage, associated with a contact when one is given."""
 
     name = "hubspot.create_deal"
+    example = {
+        "dealname": "{{trigger.company}} renewal",
+        "dealstage": "appointmentscheduled",
+        "amount": "{{trigger.amount}}",
+    }
     label = "HubSpot: create a deal"
     endpoint = "/crm/v3/objects/deals"
     input_schema = {
@@ -180,6 +191,7 @@ class AccountInfo(HubSpotAction):
     """GET account-info/v3/details: the portal behind the token (used by "Test connection")."""
 
     name = "hubspot.account_info"
+    example = {}
     label = "HubSpot: check the connection (account details)"
     http_method = "GET"
     endpoint = "/account-info/v3/details"

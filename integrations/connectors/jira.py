@@ -93,6 +93,13 @@ class CreateIssue(JiraAction):
     """Create an issue in a project (POST /rest/api/3/issue), the description as ADF."""
 
     name = "jira.create_issue"
+    example = {
+        "project_key": "SUP",
+        "issue_type": "Task",
+        "summary": "{{trigger.subject}}",
+        "description": "{{trigger.body}}",
+        "labels": ["escalated"],
+    }
     label = "Jira: create an issue"
     endpoint = "/rest/api/3/issue"
     input_schema = {
@@ -150,6 +157,7 @@ class AddComment(JiraAction):
     """Comment on an issue (POST /rest/api/3/issue/{key}/comment), the text as ADF."""
 
     name = "jira.add_comment"
+    example = {"issue_key": "{{trigger.issue_key}}", "body": "Customer replied: {{trigger.body}}"}
     label = "Jira: comment on an issue"
     input_schema = {
         "type": "object",
@@ -180,6 +188,7 @@ class Myself(JiraAction):
     """The account the API token acts as (used by "Test connection")."""
 
     name = "jira.myself"
+    example = {}
     label = "Jira: check the API token"
     http_method = "GET"
     endpoint = "/rest/api/3/myself"

@@ -79,6 +79,12 @@ class UpsertMember(MailchimpAction):
     """PUT /lists/{list_id}/members/{hash}: add the address to the audience, or update it if present."""
 
     name = "mailchimp.upsert_member"
+    example = {
+        "list_id": "a1b2c3d4e5",
+        "email": "{{trigger.customer.email}}",
+        "status_if_new": "subscribed",
+        "merge_fields": {"FNAME": "{{trigger.customer.first_name}}"},
+    }
     label = "Mailchimp: add or update an audience member"
     input_schema = {
         "type": "object",
@@ -121,6 +127,7 @@ class TagMember(MailchimpAction):
     """POST /lists/{list_id}/members/{hash}/tags: add tags to a member (or remove them)."""
 
     name = "mailchimp.tag_member"
+    example = {"list_id": "a1b2c3d4e5", "email": "{{trigger.customer.email}}", "tags": ["vip"]}
     label = "Mailchimp: tag an audience member"
     input_schema = {
         "type": "object",
@@ -164,6 +171,7 @@ class Ping(MailchimpAction):
     """GET /ping: checks the API key and data centre (used by "Test connection")."""
 
     name = "mailchimp.ping"
+    example = {}
     label = "Mailchimp: check the API key"
     read_only = True
     input_schema = CONNECTION_ONLY

@@ -66,6 +66,7 @@ class ListModels(RestAction):
 @register
 class OpenAIListModels(ListModels):
     name = "openai.list_models"
+    example = {}
     label = "OpenAI: list the models (checks the key)"
     service = "openai"
 
@@ -73,6 +74,7 @@ class OpenAIListModels(ListModels):
 @register
 class CompatibleListModels(ListModels):
     name = "openai_compatible.list_models"
+    example = {}
     label = "OpenAI-compatible API: list the models"
     service = "openai_compatible"
 

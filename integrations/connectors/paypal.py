@@ -121,6 +121,12 @@ class RefundCapture(PayPalAction):
     """Refund a captured payment (POST /v2/payments/captures/{id}/refund); retries reuse PayPal-Request-Id."""
 
     name = "paypal.refund_capture"
+    example = {
+        "capture_id": "{{trigger.capture_id}}",
+        "amount": "10.00",
+        "currency_code": "USD",
+        "note_to_payer": "Sorry for the trouble.",
+    }
     label = "PayPal: refund a captured payment"
     http_method = "POST"
     input_schema = {
@@ -185,6 +191,7 @@ class GetOrder(PayPalAction):
     """Show an order's status, payer, amount and captures (GET /v2/checkout/orders/{id})."""
 
     name = "paypal.get_order"
+    example = {"order_id": "{{trigger.order_id}}"}
     label = "PayPal: get an order"
     read_only = True
     input_schema = {
@@ -224,6 +231,7 @@ class CheckCredentials(PayPalAction):
     """Fetch an access token with the app's credentials ("Test connection"); the token is not returned."""
 
     name = "paypal.check_credentials"
+    example = {}
     label = "PayPal: check the app credentials"
     read_only = True
     input_schema = {"type": "object", "properties": {"connection": CONNECTION}}

@@ -64,6 +64,7 @@ class CreatePerson(PipedriveAction):
     """Add a person (contact) with email and phone, optionally in an organization."""
 
     name = "pipedrive.create_person"
+    example = {"name": "{{trigger.lead.name}}", "email": "{{trigger.lead.email}}"}
     label = "Pipedrive: create a person"
     endpoint = "/api/v2/persons"
     returns = ("id", "name", "org_id", "owner_id")
@@ -102,6 +103,7 @@ class CreateDeal(PipedriveAction):
     """Add a deal with its value, for a person, in a pipeline stage."""
 
     name = "pipedrive.create_deal"
+    example = {"title": "{{trigger.company}} deal", "value": 5000, "currency": "EUR"}
     label = "Pipedrive: create a deal"
     endpoint = "/api/v2/deals"
     returns = ("id", "title", "value", "currency", "stage_id", "status")
@@ -135,6 +137,7 @@ class Me(PipedriveAction):
     """GET users/me: the token's user and company (used by "Test connection")."""
 
     name = "pipedrive.me"
+    example = {}
     label = "Pipedrive: check the connection (current user)"
     http_method = "GET"
     endpoint = "/api/v1/users/me"

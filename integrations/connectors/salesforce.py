@@ -179,6 +179,12 @@ class CreateLead(CreateRecord):
     """Create a lead (LastName and Company are required by Salesforce)."""
 
     name = "salesforce.create_lead"
+    example = {
+        "last_name": "{{trigger.lead.last_name}}",
+        "company": "{{trigger.lead.company}}",
+        "email": "{{trigger.lead.email}}",
+        "lead_source": "Web",
+    }
     label = "Salesforce: create a lead"
     sobject = "Lead"
     fields = LEAD_FIELDS
@@ -190,6 +196,7 @@ class UpdateLead(UpdateRecord):
     """Update the given fields of a lead."""
 
     name = "salesforce.update_lead"
+    example = {"id": "{{trigger.lead_id}}", "status": "Working - Contacted"}
     label = "Salesforce: update a lead"
     sobject = "Lead"
     fields = LEAD_FIELDS
@@ -201,6 +208,11 @@ class CreateContact(CreateRecord):
     """Create a contact (LastName is required by Salesforce)."""
 
     name = "salesforce.create_contact"
+    example = {
+        "first_name": "{{trigger.first_name}}",
+        "last_name": "{{trigger.last_name}}",
+        "email": "{{trigger.email}}",
+    }
     label = "Salesforce: create a contact"
     sobject = "Contact"
     fields = CONTACT_FIELDS
@@ -212,6 +224,7 @@ class UpdateContact(UpdateRecord):
     """Update the given fields of a contact."""
 
     name = "salesforce.update_contact"
+    example = {"id": "{{trigger.contact_id}}", "phone": "{{trigger.phone}}"}
     label = "Salesforce: update a contact"
     sobject = "Contact"
     fields = CONTACT_FIELDS
@@ -223,6 +236,12 @@ class UpsertRecord(SalesforceAction):
     """Create or update any record by an external id field: safe to retry, unlike a create."""
 
     name = "salesforce.upsert_record"
+    example = {
+        "object": "Account",
+        "external_id_field": "External_Id__c",
+        "external_id": "{{trigger.account.id}}",
+        "fields": {"Name": "{{trigger.account.name}}"},
+    }
     label = "Salesforce: create or update a record by external ID"
     http_method = "PATCH"
     input_schema = {
@@ -262,6 +281,7 @@ class Limits(SalesforceAction):
     """GET limits/: the org's API limits, a cheap read used by "Test connection"."""
 
     name = "salesforce.limits"
+    example = {}
     label = "Salesforce: check the connection (API limits)"
     http_method = "GET"
     endpoint = "limits/"

@@ -68,6 +68,11 @@ class SendMail(SendGridAction):
     """POST /v3/mail/send: one e-mail to its recipients, with content or a dynamic template."""
 
     name = "sendgrid.send_mail"
+    example = {
+        "to": "{{trigger.customer.email}}",
+        "subject": "Your invoice {{trigger.invoice.number}}",
+        "text": "Please find your invoice attached.",
+    }
     label = "SendGrid: send an e-mail"
     endpoint = "/v3/mail/send"
     input_schema = {
@@ -141,6 +146,7 @@ class CheckKey(SendGridAction):
     """GET /v3/scopes: checks the API key and whether it may send mail (used by "Test connection")."""
 
     name = "sendgrid.check_key"
+    example = {}
     label = "SendGrid: check the API key"
     http_method = "GET"
     endpoint = "/v3/scopes"

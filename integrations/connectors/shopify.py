@@ -79,6 +79,7 @@ class GetOrder(ShopifyAction):
     """Retrieve an order: status, totals, customer email and line items (GET orders/{id}.json)."""
 
     name = "shopify.get_order"
+    example = {"order_id": "{{trigger.order_id}}"}
     label = "Shopify: get an order"
     read_only = True
     input_schema = {
@@ -111,6 +112,7 @@ class InventoryLevels(ShopifyAction):
     """Available quantities of inventory items at locations (GET inventory_levels.json)."""
 
     name = "shopify.inventory_levels"
+    example = {"inventory_item_ids": ["{{trigger.item.inventory_item_id}}"], "limit": 10}
     label = "Shopify: get inventory levels"
     endpoint = "inventory_levels.json"
     read_only = True
@@ -146,6 +148,11 @@ class CreateFulfillment(ShopifyAction):
     # Shopify's REST Admin API takes no idempotency key. A retry cannot ship a closed fulfillment order twice
     # (Shopify answers 422), but a retried partial fulfilment could fulfil further remaining quantities.
     name = "shopify.create_fulfillment"
+    example = {
+        "fulfillment_order_id": "{{trigger.fulfillment_order_id}}",
+        "tracking_number": "{{trigger.tracking_number}}",
+        "notify_customer": True,
+    }
     label = "Shopify: create a fulfillment"
     http_method = "POST"
     endpoint = "fulfillments.json"
@@ -201,6 +208,7 @@ class GetShop(ShopifyAction):
     """Read the shop's name, domain and plan (GET shop.json); "Test connection" uses it."""
 
     name = "shopify.get_shop"
+    example = {}
     label = "Shopify: get the shop"
     endpoint = "shop.json"
     read_only = True

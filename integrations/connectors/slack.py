@@ -63,6 +63,7 @@ class PostMessage(SlackAction):
     """chat.postMessage: text (and optional Block Kit blocks) to a channel, optionally in a thread."""
 
     name = "slack.post_message"
+    example = {"channel": "#support", "text": "New critical ticket: {{trigger.subject}}"}
     label = "Slack: post a message"
     method = "chat.postMessage"
     input_schema = {
@@ -90,6 +91,7 @@ class InviteToChannel(SlackAction):
     """conversations.invite: add users (IDs) to a channel, e.g. a new hire to #team."""
 
     name = "slack.invite_to_channel"
+    example = {"channel": "C0123456789", "users": ["{{trigger.slack_user_id}}"]}
     label = "Slack: invite users to a channel"
     method = "conversations.invite"
     input_schema = {
@@ -115,6 +117,7 @@ class AuthTest(SlackAction):
     """auth.test: checks the token (used by "Test connection")."""
 
     name = "slack.auth_test"
+    example = {}
     label = "Slack: check the token"
     method = "auth.test"
     read_only = True

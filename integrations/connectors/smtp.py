@@ -192,6 +192,11 @@ class SendEmail(SmtpAction):
     """Send one e-mail (plain text, optionally with an HTML alternative) through the SMTP server."""
 
     name = "smtp.send_email"
+    example = {
+        "to": "{{trigger.customer.email}}",
+        "subject": "Payment reminder",
+        "body": "Invoice {{trigger.invoice.number}} is overdue.",
+    }
     label = "SMTP: send an e-mail"
     input_schema = {
         "type": "object",
@@ -245,6 +250,7 @@ class CheckConnection(SmtpAction):
     """Connect, EHLO, STARTTLS and log in if configured, then QUIT (used by "Test connection")."""
 
     name = "smtp.check_connection"
+    example = {}
     label = "SMTP: check the server and login"
     read_only = True
     input_schema = CONNECTION_ONLY

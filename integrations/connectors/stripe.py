@@ -90,6 +90,7 @@ class GetCustomer(StripeAction):
     """Retrieve a customer by ID (GET /v1/customers/{id})."""
 
     name = "stripe.get_customer"
+    example = {"customer_id": "{{trigger.customer_id}}"}
     label = "Stripe: get a customer"
     read_only = True
     input_schema = {
@@ -115,6 +116,7 @@ class GetInvoice(StripeAction):
     """Retrieve an invoice by ID (GET /v1/invoices/{id})."""
 
     name = "stripe.get_invoice"
+    example = {"invoice_id": "{{trigger.invoice_id}}"}
     label = "Stripe: get an invoice"
     read_only = True
     input_schema = {
@@ -142,6 +144,7 @@ class ListOverdueInvoices(StripeAction):
     """Open invoices whose due date has passed (GET /v1/invoices?status=open&due_date[lt]=now), page by page."""
 
     name = "stripe.list_overdue_invoices"
+    example = {"limit": 50}
     label = "Stripe: list overdue invoices"
     endpoint = "/v1/invoices"
     read_only = True
@@ -198,6 +201,7 @@ class Refund(StripeAction):
     """Refund a payment (POST /v1/refunds), fully or partly; retries reuse the step's Idempotency-Key."""
 
     name = "stripe.refund"
+    example = {"payment_intent": "{{trigger.payment_intent}}", "amount": 1000, "reason": "requested_by_customer"}
     label = "Stripe: refund a payment"
     http_method = "POST"
     endpoint = "/v1/refunds"
@@ -244,6 +248,7 @@ class GetBalance(StripeAction):
     """Retrieve the account balance (GET /v1/balance); "Test connection" uses it."""
 
     name = "stripe.get_balance"
+    example = {}
     label = "Stripe: get the balance"
     endpoint = "/v1/balance"
     read_only = True

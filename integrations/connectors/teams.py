@@ -94,6 +94,11 @@ class PostMessage(ConnectorAction):
     """POST the webhook URL: a card with a title, text, optional facts and a link button."""
 
     name = "teams.post_message"
+    example = {
+        "title": "Invoice {{trigger.invoice.number}} escalated",
+        "text": "Still unpaid after two reminders.",
+        "facts": {"Amount": "{{trigger.invoice.amount}}"},
+    }
     label = "Microsoft Teams: post a message"
     service = "teams"
     category = "Communication"

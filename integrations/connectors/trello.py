@@ -62,6 +62,11 @@ class CreateCard(TrelloAction):
     """Add a card to a list (POST /1/cards); Trello takes the card's fields as query parameters."""
 
     name = "trello.create_card"
+    example = {
+        "idList": "5f1a2b3c4d5e6f7a8b9c0d1e",
+        "name": "Welcome pack for {{trigger.employee.name}}",
+        "pos": "bottom",
+    }
     label = "Trello: create a card"
     endpoint = "/cards"
     input_schema = {
@@ -99,6 +104,7 @@ class CurrentMember(TrelloAction):
     """The member the token belongs to (used by "Test connection")."""
 
     name = "trello.current_member"
+    example = {}
     label = "Trello: check the key and token"
     http_method = "GET"
     endpoint = "/members/me"

@@ -113,6 +113,7 @@ class GetOrder(WooAction):
     """Retrieve an order: status, total, billing email and line items (GET orders/{id})."""
 
     name = "woocommerce.get_order"
+    example = {"order_id": "{{trigger.order_id}}"}
     label = "WooCommerce: get an order"
     read_only = True
     input_schema = {
@@ -133,6 +134,7 @@ class UpdateOrderStatus(WooAction):
     """Set an order's status, e.g. completed once shipped (PUT orders/{id})."""
 
     name = "woocommerce.update_order_status"
+    example = {"order_id": "{{trigger.order_id}}", "status": "completed"}
     label = "WooCommerce: update an order's status"
     http_method = "PUT"
     input_schema = {
@@ -166,6 +168,7 @@ class GetStock(WooAction):
     """Read a product's (or variation's) stock quantity and status (GET products/{id})."""
 
     name = "woocommerce.get_stock"
+    example = {"product_id": "{{trigger.product_id}}"}
     label = "WooCommerce: get stock"
     read_only = True
     input_schema = {
@@ -186,6 +189,7 @@ class UpdateStock(WooAction):
     """Set a product's (or variation's) stock quantity, turning stock management on (PUT products/{id})."""
 
     name = "woocommerce.update_stock"
+    example = {"product_id": "{{trigger.product_id}}", "stock_quantity": 25, "manage_stock": True}
     label = "WooCommerce: update stock"
     http_method = "PUT"
     input_schema = {
@@ -219,6 +223,7 @@ class GetCurrency(WooAction):
     """Read the store's currency (GET data/currencies/current), a cheap authenticated call for "Test connection"."""
 
     name = "woocommerce.get_currency"
+    example = {}
     label = "WooCommerce: get the store currency"
     endpoint = "data/currencies/current"
     read_only = True

@@ -104,6 +104,12 @@ class CreateTicket(ZendeskAction):
     """Create a ticket whose first comment is the description (POST /api/v2/tickets.json)."""
 
     name = "zendesk.create_ticket"
+    example = {
+        "subject": "{{trigger.subject}}",
+        "body": "{{trigger.body}}",
+        "requester_email": "{{trigger.customer.email}}",
+        "priority": "high",
+    }
     label = "Zendesk: create a ticket"
     http_method = "POST"
     endpoint = "/api/v2/tickets.json"
@@ -153,6 +159,7 @@ class UpdateTicket(ZendeskAction):
     """Change a ticket's status, priority, tags, assignee or group (PUT /api/v2/tickets/{id}.json)."""
 
     name = "zendesk.update_ticket"
+    example = {"ticket_id": "{{trigger.ticket_id}}", "status": "solved"}
     label = "Zendesk: update a ticket"
     input_schema = {
         "type": "object",
@@ -184,6 +191,7 @@ class AddComment(ZendeskAction):
     """Add a public reply or an internal note to a ticket (PUT the ticket with a comment)."""
 
     name = "zendesk.add_comment"
+    example = {"ticket_id": "{{trigger.ticket_id}}", "body": "We are looking into it.", "public": True}
     label = "Zendesk: add a comment"
     input_schema = {
         "type": "object",
@@ -216,6 +224,7 @@ class CurrentUser(ZendeskAction):
     """The user the credentials act as (used by "Test connection")."""
 
     name = "zendesk.current_user"
+    example = {}
     label = "Zendesk: check the credentials"
     http_method = "GET"
     endpoint = "/api/v2/users/me.json"

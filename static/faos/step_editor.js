@@ -37,7 +37,7 @@
       objectFields(state, action.schema, [key], state.config[key], set).forEach(function (f) { box.appendChild(f); });
       return [box];
     }
-    var schema = { type: "object", title: "Inputs", description: "The action's inputs as JSON, e.g. {\"name\": \"value\"}." };
+    var schema = { type: "object", title: "Input", description: "The action's inputs as JSON, e.g. {\"name\": \"value\"}." };
     return [field(state, schema, [key], state.config[key], false, set)];
   }
 
@@ -55,9 +55,9 @@
 
   function actionForm(state, kind) {
     var props = kind.schema.properties;
-    var pick = selectControl(actionOptions(null), state.config.action, function (v) { pickAction(state, "inputs", v); },
+    var pick = selectControl(actionOptions(null), state.config.action, function (v) { pickAction(state, "input", v); },
       state.prefix + "-cfg-action", "Choose an action…");
-    return [labelled(props.action, pick, "action")].concat(state.config.action ? inputsFields(state, "inputs", state.config.action) : []);
+    return [labelled(props.action, pick, "action")].concat(state.config.action ? inputsFields(state, "input", state.config.action) : []);
   }
 
   function agentForm(state, kind) {

@@ -24,10 +24,10 @@ DEFINITION = {
         {
             "key": "notify_rep",
             "name": "Notify Rep",
-            "config": {"action": "log", "inputs": {"message": "hot lead"}},
-            "next_step": "end",
+            "config": {"action": "log", "input": {"message": "hot lead"}},
+            "next": "end",
         },
-        {"key": "nurture", "name": "Add To Nurture", "config": {"action": "log", "inputs": {"message": "nurture"}}},
+        {"key": "nurture", "name": "Add To Nurture", "config": {"action": "log", "input": {"message": "nurture"}}},
     ],
     "triggers": [{"kind": "manual", "name": "Button"}],
 }
@@ -51,7 +51,11 @@ def create(api, definition=DEFINITION):
 def test_create_validate_activate_and_run_through_the_api(api):
     workflow = create(api)
     assert [s["key"] for s in workflow["steps"]] == ["route", "notify_rep", "nurture"] and workflow["status"] == "draft"
-    assert api.post(f"/api/workflows/{workflow['id']}/validate/").json() == {"valid": True, "problems": []}
+    assert api.post(f"/api/workflows/{workflow['id']}/validate/").json() == {
+        "valid": True,
+        "problems": [],
+        "warnings": [],
+    }
     activated = api.post(f"/api/workflows/{workflow['id']}/activate/")
     assert activated.status_code == 200 and activated.json()["number"] == 1
     run = api.post(f"/api/workflows/{workflow['id']}/run/", {"input": {"score": "hot"}}, format="json")
@@ -66,7 +70,7 @@ def test_bad_input_gets_a_4xx_that_names_the_field_and_nothing_is_created(api):
     response = api.post("/api/workflows/", bad, format="json")
     assert response.status_code == 400 and "Unknown step kind 'teleport'" in str(response.json()["steps"])
     assert api.get("/api/workflows/").json()["count"] == 0
-    workflow = create(api, {**DEFINITION, "steps": [{**DEFINITION["steps"][1], "next_step": "ghost"}]})
+    workflow = create(api, {**DEFINITION, "steps": [{**DEFINITION["steps"][1], "next": "ghost"}]})
     problems = api.post(f"/api/workflows/{workflow['id']}/activate/")
     assert problems.status_code == 400
     assert problems.json()["problems"] == [
@@ -100,7 +104,7 @@ def test_versions_diff_and_rollback(api):
     wid = workflow["id"]
     api.post(f"/api/workflows/{wid}/activate/")
     steps = [dict(s) for s in DEFINITION["steps"]]
-    steps[2]["config"] = {"action": "log", "inputs": {"message": "nurture v2"}}
+    steps[2]["config"] = {"action": "log", "input": {"message": "nurture v2"}}
     api.patch(
         f"/api/workflows/{wid}/",
         {"steps": steps + [{"key": "extra", "name": "Extra", "kind": "complete"}]},
@@ -109,7 +113,7 @@ def test_versions_diff_and_rollback(api):
     api.post(f"/api/workflows/{wid}/activate/")
     assert [v["number"] for v in api.get(f"/api/workflows/{wid}/versions/").json()] == [2, 1]
     diff = api.get(f"/api/workflows/{wid}/diff/?from=1&to=2").json()
-    assert diff["added"] == ["extra"] and diff["changed"]["nurture"]["config.inputs.message"] == {
+    assert diff["added"] == ["extra"] and diff["changed"]["nurture"]["config.input.message"] == {
         "from": "nurture",
         "to": "nurture v2",
     }
@@ -288,11 +292,11 @@ def test_a_version_can_be_frozen_without_activating(api):
 
 
 def test_import_refuses_unknown_step_fields_instead_of_dropping_them(api):
-    text = "name: X\nsteps:\n  - {key: a, name: A, kind: complete, retry_max_attempts: 5, retry: {tries: 2}}\n"
+    text = "name: X\nsteps:\n  - {key: a, name: A, kind: complete, retry_tries: 5, retry: {tries: 2}, goto: b}\n"
     response = api.post("/api/workflows/import/", text, content_type="application/yaml")
     assert response.status_code == 400
-    assert "use retry: {max_attempts" in response.json()["steps[0].retry_max_attempts"][0]
-    assert "steps[0].retry.tries" in response.json()
+    assert "use retry: {initial_delay, jitter, max_attempts" in response.json()["steps[0].retry_tries"][0]
+    assert "steps[0].retry.tries" in response.json() and "steps[0].goto" in response.json()
 
 
 def test_api_changes_show_in_the_objects_admin_history(api):
@@ -319,10 +323,10 @@ def test_a_test_run_through_the_api_takes_fast_forward_and_send_reads(api):
 
 
 def test_the_api_checks_step_and_trigger_configs_like_the_admin_naming_the_field(api):
-    email = {"action": "send_email", "inputs": {"subject": "Hi", "body": "x"}}
+    email = {"action": "send_email", "input": {"subject": "Hi", "body": "x"}}
     body = {"name": "Mail", "steps": [{"key": "mail", "name": "Send Mail", "kind": "action", "config": email}]}
     refused = api.post("/api/workflows/", body, format="json")
-    assert refused.status_code == 400 and refused.json() == {"steps": [{"config": ["config.inputs.to: is required"]}]}
+    assert refused.status_code == 400 and refused.json() == {"steps": [{"config": ["config.input.to: is required"]}]}
     schedule = {"kind": "schedule", "config": {"cron": 9}}
     bad_trigger = api.post("/api/workflows/", {"name": "Cron", "triggers": [schedule]}, format="json")
     assert bad_trigger.status_code == 400 and "config.cron" in bad_trigger.json()["triggers"][0]

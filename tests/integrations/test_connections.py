@@ -192,8 +192,7 @@ def test_activation_names_a_missing_connection():
     with pytest.raises(WorkflowInvalid) as exc:
         workflow_activate(workflow=workflow)
     assert (
-        "no slack connection" in str(exc.value.problems[0])
-        and exc.value.problems[0].field == "config.inputs.connection"
+        "no slack connection" in str(exc.value.problems[0]) and exc.value.problems[0].field == "config.input.connection"
     )
 
 

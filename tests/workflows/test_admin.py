@@ -239,13 +239,13 @@ def test_versions_show_a_diff_and_can_be_activated_or_copied_into_the_draft(clie
     workflow.steps.filter(key="greet").update(config={"action": "log", "inputs": {"message": "Hello {{trigger.name}}"}})
     v2 = workflow_activate(workflow=workflow)
     page = client_in.get(reverse("admin:workflows_workflowversion_change", args=[v2.pk])).content.decode()
-    assert "v1 → v2" in page and "config.inputs.message" in page and "Hello {{trigger.name}}" in page
+    assert "v1 → v2" in page and "config.input.message" in page and "Hello {{trigger.name}}" in page
     act = reverse("admin:workflows_workflowversion_act", args=[v1.pk])
     response = client_in.post(act, {"what": "activate"}, follow=True)
     workflow.refresh_from_db()
     assert workflow.active_version_id == v1.pk and "Version 1 is active" in response.content.decode()
     client_in.post(act, {"what": "draft"})
-    assert workflow.steps.get(key="greet").config["inputs"]["message"] == "Hi {{trigger.name}}"
+    assert workflow.steps.get(key="greet").config["input"]["message"] == "Hi {{trigger.name}}"
 
 
 def test_a_test_run_from_the_admin_fast_forwards_waits_and_records_e_mails(client_in, mailoutbox):

@@ -63,7 +63,7 @@ def test_every_template_validates_round_trips_and_runs_its_sample_in_test_mode(l
     # The only problems: each vendor step's missing connection and each vendor webhook's signing secret (the
     # vendor issues it; activation names both); a test run needs neither.
     problems = {(p.step, p.field) for p in workflow_validate(workflow=workflow)}
-    assert problems == {(key, "config.inputs.connection") for key in vendor_steps} | vendor_secret_fields(workflow)
+    assert problems == {(key, "config.input.connection") for key in vendor_steps} | vendor_secret_fields(workflow)
     assert sorted(set(vendor_steps.values())) == sorted(library[slug].needs.get("connections", []))  # the gallery
     exported = io.workflow_export(workflow=workflow)
     again = io.workflow_export(workflow=template_use(template=library[slug]))
@@ -125,7 +125,7 @@ def test_activation_names_each_missing_connection_then_activates_once_they_exist
     with pytest.raises(WorkflowInvalid) as refused:
         workflow_activate(workflow=workflow)
     problems = refused.value.problems
-    assert {(p.step, p.field) for p in problems} == {(key, "config.inputs.connection") for key in vendor_steps}
+    assert {(p.step, p.field) for p in problems} == {(key, "config.input.connection") for key in vendor_steps}
     assert all(f"no {vendor_steps[p.step]} connection (any) yet" in p.message for p in problems)
     connect(vendor, *vendor_steps.values())
     workflow_activate(workflow=workflow)

@@ -88,10 +88,10 @@ def test_every_action_schema_is_valid():
 @pytest.mark.parametrize(
     ("kind", "config", "expected"),
     [
-        ("action", {"action": "send_email", "inputs": {"subject": "Hi", "body": "."}}, "config.inputs.to: is required"),
-        ("action", {"action": "send_email", "inputs": {"to": "bob", "subject": "Hi", "body": "."}}, "config.inputs.to"),
+        ("action", {"action": "send_email", "input": {"subject": "Hi", "body": "."}}, "config.input.to: is required"),
+        ("action", {"action": "send_email", "input": {"to": "bob", "subject": "Hi", "body": "."}}, "config.input.to"),
         ("action", {"action": "nope"}, "config.action: unknown action 'nope'"),
-        ("action", {"action": "create_task", "inputs": {"title": "Call"}}, "config.inputs.assignee: give assignee"),
+        ("action", {"action": "create_task", "input": {"title": "Call"}}, "config.input.assignee: give assignee"),
         ("agent", {"agent": "A", "action": "send_email", "input": {"to": "a@b.co"}}, "config.input.subject"),
         ("agent", {"agent": "A", "action": "score"}, "config.thresholds: is required"),
         ("condition", {"expresion": "x > 1"}, "config.expresion: is not a setting here"),
@@ -105,7 +105,7 @@ def test_errors_name_the_field(kind, config, expected):
 
 def test_templated_values_are_left_to_the_run():
     inputs = {"to": "{{trigger.customer.email}}", "subject": "Hi", "body": "Hello"}
-    assert config_errors("action", {"action": "send_email", "inputs": inputs}) == []
+    assert config_errors("action", {"action": "send_email", "input": inputs}) == []
     assert config_errors("loop", {"items": "{{x}}", "steps": ["a"], "concurrency": "{{vars.n}}"}) == []
 
 
@@ -116,11 +116,11 @@ def form_data(**config_and_kind) -> dict:
 
 
 def test_the_form_rejects_a_missing_action_input_and_accepts_a_complete_one():
-    form = StepInlineForm(data=form_data(config={"action": "send_email", "inputs": {"subject": "Hi", "body": "."}}))
+    form = StepInlineForm(data=form_data(config={"action": "send_email", "input": {"subject": "Hi", "body": "."}}))
     assert not form.is_valid()
-    assert "config.inputs.to: is required" in form.errors["config"]
+    assert "config.input.to: is required" in form.errors["config"]
     inputs = {"to": "{{trigger.email}}", "subject": "Hi", "body": "."}
-    assert StepInlineForm(data=form_data(config={"action": "send_email", "inputs": inputs})).is_valid()
+    assert StepInlineForm(data=form_data(config={"action": "send_email", "input": inputs})).is_valid()
 
 
 def test_the_kind_is_a_select_of_every_kind_that_keeps_an_unknown_one():
@@ -153,11 +153,11 @@ def admin_post(workflow, config) -> dict:
 def test_the_admin_shows_the_error_inline_and_keeps_the_step(client_in):
     workflow = workflow_with_steps(STEPS)
     url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
-    bad = {"action": "send_email", "inputs": {"subject": "Hi", "body": "."}}
+    bad = {"action": "send_email", "input": {"subject": "Hi", "body": "."}}
     page = client_in.post(url, admin_post(workflow, bad)).content.decode()
-    assert "config.inputs.to: is required" in page and "errorlist" in page
+    assert "config.input.to: is required" in page and "errorlist" in page
     assert workflow.steps.get().config["action"] == "log"
-    good = {"action": "send_email", "inputs": {"to": "ada@example.com", "subject": "Hi", "body": "."}}
+    good = {"action": "send_email", "input": {"to": "ada@example.com", "subject": "Hi", "body": "."}}
     assert client_in.post(url, admin_post(workflow, good)).status_code == 302
     assert workflow.steps.get().config == good
 

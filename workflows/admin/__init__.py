@@ -13,16 +13,18 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from executions.services import execution_start, test_run_options
+from faos.admin_site import short_datetime
 from faos.json_forms import STRICT_JSON
 from faos.json_input import json_parse
 
-from .. import authz
+from .. import authz, step_reference
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
 from ..services import (
     WorkflowInvalid,
     workflow_activate,
+    workflow_deprecations,
     workflow_set_status,
     workflow_validate,
 )
@@ -180,7 +182,7 @@ class WorkflowAdmin(RulesAdmin):
         "runs",
         "failed_runs",
         "owner",
-        "updated_at",
+        "updated",
     )
     list_filter = ("status",)
     search_fields = ("name", "description")
@@ -230,6 +232,10 @@ class WorkflowAdmin(RulesAdmin):
         url = reverse("admin:executions_execution_changelist") + f"?workflow__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, obj._runs)
 
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, obj):
+        return short_datetime(obj.updated_at)
+
     @admin.display(description="Failed", ordering="_failed")
     def failed_runs(self, obj):
         return obj._failed
@@ -270,7 +276,23 @@ class WorkflowAdmin(RulesAdmin):
             path("<int:pk>/validate/", view(self.validate_view), name="workflows_workflow_validate"),
             path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
             path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
+            path("step-reference/", view(self.step_reference_view), name="workflows_workflow_step_reference"),
         ] + super().get_urls()
+
+    def step_reference_view(self, request):
+        """Every step kind and action: settings, branches and an example (the same as docs/steps.md)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Step reference",
+            "common": step_reference.common_fields(),
+            "old_spellings": step_reference.old_spellings(),
+            "kinds": step_reference.kind_entries(),
+            "actions": step_reference.action_entries(),
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/step_reference.html", context)
 
     def trigger_preview_view(self, request):
         """GET ?config=<json>: a schedule's next five runs (within its start and end) for the form, or why not."""
@@ -368,6 +390,8 @@ class WorkflowAdmin(RulesAdmin):
         problems = workflow_validate(workflow=workflow)
         for problem in problems:
             self.message_user(request, problem_message(workflow=workflow, problem=problem), messages.ERROR)
+        for note in workflow_deprecations(workflow=workflow):  # saving the step rewrites it in the current spelling
+            self.message_user(request, note, messages.WARNING)
         if not problems:
             self.message_user(request, "No problems found: this workflow can be activated.", messages.SUCCESS)
         return redirect("admin:workflows_workflow_change", pk)

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from executions.engine.spelling import canonical_config
 from faos.json_forms import StrictJSONFormField
 
 from ..config_checks import config_errors, trigger_problems
@@ -22,12 +23,15 @@ class StepInlineForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         current = self.initial.get("kind") or self.instance.kind
+        if "config" in self.initial:  # an old spelling (an action's `inputs`) opens in the current one
+            self.initial["config"] = canonical_config(current, self.initial["config"])[0]
         self.fields["kind"].widget = forms.Select(choices=kind_choices(current), attrs={"class": "faos-kind"})
 
     def clean(self):
         cleaned = super().clean()
         kind, config = cleaned.get("kind"), cleaned.get("config")
         if kind and isinstance(config, dict) and "config" not in self.errors:
+            cleaned["config"] = config = canonical_config(kind, config)[0]
             for message in config_errors(kind, config):
                 self.add_error("config", message)
         return cleaned

@@ -18,6 +18,7 @@ class WorkflowTemplateAdmin(RulesAdmin):
     list_filter = ("category",)
     search_fields = ("name", "description", "use_when")
     change_list_template = "admin/workflows/workflowtemplate/gallery.html"
+    list_title = "Template gallery"  # faos.admin_site.ProductTitles
     readonly_fields = ("name", "category", "description", "use_when", "claim", "trigger_summary", "needs", "definition")
     fields = readonly_fields
 

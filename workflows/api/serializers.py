@@ -4,22 +4,65 @@ from django.db import transaction
 from rest_framework import serializers
 
 from executions.engine import kinds
+from executions.engine.spelling import canonical_config, canonical_definition
 from faos.fields import JSON_INPUT_MAPPING
 
 from .. import authz
 from ..config_checks import config_errors, trigger_problems
-from ..models import EDITABLE_STEP_FIELDS as STEP_FIELDS
 from ..models import RESERVED_STEP_KEYS, Step, Trigger, Workflow, WorkflowVersion
+from ..step_reference import config_description
 from ..triggers import trigger_sync
+
+STEP_FIELDS = (
+    "key",
+    "name",
+    "kind",
+    "config",
+    "next",
+    "branches",
+    "timeout_seconds",
+    "on_error",
+    "on_error_goto",
+    "retry",
+)
+
+
+class RetrySerializer(serializers.Serializer):
+    """A step's retry policy, as `retry: {max_attempts, …}` (the export format's spelling)."""
+
+    max_attempts = serializers.IntegerField(source="retry_max_attempts", min_value=1, max_value=32767, required=False)
+    initial_delay = serializers.FloatField(source="retry_initial_delay", min_value=0, required=False)
+    multiplier = serializers.FloatField(source="retry_multiplier", min_value=1, required=False)
+    max_delay = serializers.FloatField(source="retry_max_delay", min_value=0, required=False)
+    jitter = serializers.BooleanField(source="retry_jitter", required=False)
 
 
 class StepSerializer(serializers.ModelSerializer):
+    """One step, spelt as in the export format; old spellings are read with a note (see WorkflowSerializer)."""
+
     serializer_field_mapping = JSON_INPUT_MAPPING
+    next = serializers.CharField(
+        source="next_step",
+        max_length=63,
+        allow_blank=True,
+        required=False,
+        help_text='Key of the step to run next; empty = the following step; "end" ends the path. Old: next_step.',
+    )
+    retry = RetrySerializer(source="*", required=False, help_text="Old: retry_max_attempts, retry_initial_delay, …")
 
     class Meta:
         model = Step
         fields = STEP_FIELDS
-        extra_kwargs = {"key": {"validators": []}}
+        extra_kwargs = {
+            "key": {"validators": []},
+            "kind": {"help_text": f"The step kind: {', '.join(kinds.names())} (default action)."},
+            "config": {"help_text": config_description()},  # every kind's settings, from their schemas
+        }
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["config"] = canonical_config(data["kind"], data["config"])[0]
+        return data
 
     def validate_kind(self, value):
         if kinds.get(value) is None:
@@ -124,6 +167,9 @@ class WorkflowSerializer(serializers.ModelSerializer):
         source="active_version.number", read_only=True, default=None, allow_null=True
     )
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    warnings = serializers.SerializerMethodField(
+        help_text="Deprecation notes: each old spelling this request used (e.g. steps[0].next_step), still read."
+    )
 
     class Meta:
         model = Workflow
@@ -141,8 +187,19 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "triggers",
             "created_at",
             "updated_at",
+            "warnings",
         )
         read_only_fields = ("status", "created_at", "updated_at")
+
+    def to_internal_value(self, data):
+        """Old spellings (next_step, retry_max_attempts, an action's inputs) are read as the current ones, noted."""
+        if isinstance(data, dict) and isinstance(data.get("steps"), list):
+            current, self._warnings = canonical_definition({"steps": data["steps"]})
+            data = {**data, "steps": current["steps"]}
+        return super().to_internal_value(data)
+
+    def get_warnings(self, obj) -> list[str]:
+        return list(getattr(obj, "deprecations", None) or getattr(self, "_warnings", []))
 
     def validate_sample_input(self, value):
         if not isinstance(value, dict):  # run input is an object; a form's "null" arrives here as None
@@ -196,6 +253,12 @@ class VersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkflowVersion
         fields = ("number", "note", "is_active", "created_by", "created_at", "activated_at", "definition")
+
+    def to_representation(self, instance):
+        """A version frozen in an old spelling is shown in the current one (the stored JSON stays as it was)."""
+        data = super().to_representation(instance)
+        data["definition"] = canonical_definition(data["definition"])[0]
+        return data
 
 
 class VersionNoteSerializer(serializers.Serializer):

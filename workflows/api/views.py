@@ -22,8 +22,10 @@ from ..models import Trigger, Workflow
 from ..services import (
     WorkflowBusy,
     WorkflowInvalid,
+    definition_deprecations,
     workflow_activate,
     workflow_delete,
+    workflow_deprecations,
     workflow_duplicate,
     workflow_import,
     workflow_set_status,
@@ -133,15 +135,22 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=None,
         responses=inline_serializer(
-            "Validation", {"valid": serializers.BooleanField(), "problems": ProblemSerializer(many=True)}
+            "Validation",
+            {
+                "valid": serializers.BooleanField(),
+                "problems": ProblemSerializer(many=True),
+                "warnings": serializers.ListField(
+                    child=serializers.CharField(), help_text="Deprecation notes: old spellings the draft still uses."
+                ),
+            },
         ),
     )
     @action(detail=True, methods=["post"])
     def validate(self, request, pk=None):
-        problems = workflow_validate(workflow=self.get_object())
-        return (
-            problems_response(problems, status.HTTP_200_OK) if problems else Response({"valid": True, "problems": []})
-        )
+        workflow = self.get_object()
+        problems = workflow_validate(workflow=workflow)
+        answer = {"valid": not problems, "problems": [p.as_dict() for p in problems]}
+        return Response({**answer, "warnings": workflow_deprecations(workflow=workflow)})
 
     @extend_schema(
         request=None,
@@ -195,11 +204,13 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         except UnicodeDecodeError:
             return Response({"definition": ["The file must be UTF-8 text."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            workflow = workflow_import(definition=io.parse(request.body), owner=request.user)
+            definition = io.parse(request.body)
+            workflow = workflow_import(definition=definition, owner=request.user)
         except io.DefinitionTooLarge as exc:
             return Response(exc.message_dict, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except ValidationError as exc:
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        workflow.deprecations = definition_deprecations(definition=definition)  # the answer's `warnings`
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=VersionSerializer(many=True))

@@ -23,6 +23,7 @@ class StepKind:
         class Noop(StepKind):
             name = "noop"
             label = "Do nothing"
+            example = {"key": "pause", "name": "Do nothing", "config": {}}
 
             def run(self, step, ctx):
                 return Outcome.ok({"done": True})
@@ -37,6 +38,10 @@ class StepKind:
     inline: bool = False
     branch_labels: tuple[str, ...] = ()  # labels this kind may choose, e.g. ("true", "false")
     config_schema: dict = {"type": "object"}  # JSON Schema (2020-12) of `config`: the editor's form and checks
+    branches_note: str = ""  # how the branches are named when they are not a fixed list (switch: one per case)
+    example: dict | None = None
+    """One step of this kind as a definition writes it (key, name, config, and branches if it has them):
+    docs/steps.md shows it and a test validates it against the config schema and the definition validator."""
 
     def run(self, step: StepDef, ctx: StepContext) -> Outcome:
         raise NotImplementedError

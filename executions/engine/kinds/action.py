@@ -9,10 +9,22 @@ from . import StepKind, register
 
 @register
 class ActionKind(StepKind):
-    """config: {"action": "log", "inputs": {...}}; the result is what the action returns."""
+    """config: {"action": "log", "input": {...}}; the result is what the action returns (old spelling: inputs)."""
 
     name = "action"
     label = "Action"
+    example = {
+        "key": "send_welcome",
+        "name": "Send welcome email",
+        "config": {
+            "action": "send_email",
+            "input": {
+                "to": "{{trigger.customer.email}}",
+                "subject": "Welcome, {{trigger.customer.name}}",
+                "body": "Thanks for signing up.",
+            },
+        },
+    }
     config_schema = {
         "type": "object",
         "required": ["action"],
@@ -24,9 +36,9 @@ class ActionKind(StepKind):
                 "title": "Action",
                 "description": "The built-in or connector action to run, e.g. send_email or slack.post_message.",
             },
-            "inputs": {
+            "input": {
                 "type": "object",
-                "title": "Inputs",
+                "title": "Input",
                 "description": "The action's inputs; text may use {{trigger.field}} or {{step_key.result}}.",
                 "default": {},
             },
@@ -35,7 +47,7 @@ class ActionKind(StepKind):
     default_timeout = 30.0
 
     def run(self, step, ctx):
-        inputs = ctx.record_input(ctx.render(step.config.get("inputs") or {}))
+        inputs = ctx.record_input(ctx.render(step.config.get("input") or {}))
         if ctx.actions is None:
             raise StepError("no action runner is configured")
         result = ctx.actions.run(step.config["action"], inputs, ctx=ctx)
@@ -47,8 +59,8 @@ class ActionKind(StepKind):
         action = step.config.get("action")
         if not action:
             return [Problem(step.key, "config.action", "choose the action this step performs")]
-        if not isinstance(step.config.get("inputs", {}), dict):
-            return [Problem(step.key, "config.inputs", "must be an object of input names to values")]
+        if not isinstance(step.config.get("input", {}), dict):
+            return [Problem(step.key, "config.input", "must be an object of input names to values")]
         return []
 
 

@@ -88,6 +88,17 @@ class AgentKind(StepKind):
 
     name = "agent"
     label = "Agent"
+    example = {
+        "key": "classify_ticket",
+        "name": "Classify ticket urgency",
+        "config": {
+            "agent": "Customer Service Agent",
+            "action": "classify",
+            "input": {"text": "{{trigger.body}}"},
+            "labels": ["low", "medium", "high", "critical"],
+            "rules": {"critical": ["outage", "down"]},
+        },
+    }
     config_schema = {
         "type": "object",
         "required": ["agent", "action"],

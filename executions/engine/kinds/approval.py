@@ -20,6 +20,19 @@ class ApprovalKind(StepKind):
 
     name = "approval"
     label = "Approval"
+    example = {
+        "key": "manager_approval",
+        "name": "Manager approval",
+        "config": {
+            "title": "Refund {{trigger.amount}} USD to {{trigger.customer.email}}?",
+            "amount": "{{trigger.amount}}",
+            "currency": "USD",
+            "groups": ["Approvers"],
+            "due": "2d",
+            "remind_every": "24h",
+        },
+        "branches": {"on_approved": "process_refund", "on_rejected": "tell_customer", "on_expired": "tell_customer"},
+    }
     config_schema = {
         "type": "object",
         "required": ["title"],

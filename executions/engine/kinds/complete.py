@@ -11,6 +11,11 @@ class CompleteKind(StepKind):
     name = "complete"
     inline = True
     label = "Complete"
+    example = {
+        "key": "done",
+        "name": "Done",
+        "config": {"output": {"customer": "{{trigger.customer.email}}", "onboarded": True}},
+    }
     config_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -12,6 +12,12 @@ class ConditionKind(StepKind):
     name = "condition"
     inline = True
     label = "Condition"
+    example = {
+        "key": "check_plan",
+        "name": "Check plan type",
+        "config": {"expression": '{{trigger.customer.plan}} == "premium"'},
+        "branches": {"true": "premium_onboarding", "false": "standard_onboarding"},
+    }
     config_schema = {
         "type": "object",
         "required": ["expression"],

@@ -12,6 +12,11 @@ class FailKind(StepKind):
     name = "fail"
     inline = True
     label = "Fail"
+    example = {
+        "key": "payment_declined",
+        "name": "Payment declined",
+        "config": {"message": "Payment declined for {{trigger.customer.email}}"},
+    }
     config_schema = {
         "type": "object",
         "required": ["message"],

@@ -19,6 +19,16 @@ class LoopKind(StepKind):
 
     name = "loop"
     label = "Loop (for each)"
+    example = {
+        "key": "each_invoice",
+        "name": "For each overdue invoice",
+        "config": {
+            "items": "{{trigger.invoices}}",
+            "steps": ["send_reminder", "log_action"],
+            "mode": "sequential",
+            "delay_seconds": 1,
+        },
+    }
     config_schema = {
         "type": "object",
         "required": ["items", "steps"],

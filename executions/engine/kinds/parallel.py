@@ -26,6 +26,11 @@ class ParallelKind(StepKind):
 
     name = "parallel"
     label = "Parallel"
+    example = {
+        "key": "premium_setup",
+        "name": "Premium set-up",
+        "config": {"branches": [["assign_manager"], ["schedule_call", "send_resources"]], "join": "all"},
+    }
     config_schema = {
         "type": "object",
         "required": ["branches"],

@@ -20,6 +20,16 @@ class SubWorkflowKind(StepKind):
 
     name = "sub_workflow"
     label = "Sub-workflow"
+    example = {
+        "key": "collect_invoice",
+        "name": "Collect the invoice",
+        "config": {
+            "workflow": "Invoice Collection",
+            "input": {"invoice": "{{trigger.invoice}}"},
+            "wait": True,
+            "timeout": "1d",
+        },
+    }
     config_schema = {
         "type": "object",
         "required": ["workflow"],

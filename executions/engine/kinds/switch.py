@@ -15,6 +15,13 @@ class SwitchKind(StepKind):
     name = "switch"
     inline = True
     label = "Switch (n-way branch)"
+    example = {
+        "key": "route_lead",
+        "name": "Route by rating",
+        "config": {"value": "{{trigger.lead.rating}}"},
+        "branches": {"hot": "notify_rep", "warm": "nurture", "default": "long_term_follow_up"},
+    }
+    branches_note = "one branch per value of `value` (e.g. hot, warm, cold), plus default for any other"
     config_schema = {
         "type": "object",
         "required": ["value"],

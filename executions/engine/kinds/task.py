@@ -19,6 +19,17 @@ class TaskKind(StepKind):
 
     name = "task"
     label = "Human task"
+    example = {
+        "key": "review_invoice",
+        "name": "Review the invoice",
+        "config": {
+            "title": "Review invoice {{trigger.invoice.number}}",
+            "group": "Accounts",
+            "due": "2d",
+            "checklist": ["Call customer", "Update CRM"],
+            "wait": True,
+        },
+    }
     config_schema = {
         "type": "object",
         "required": ["title"],

@@ -42,6 +42,7 @@ class WaitKind(StepKind):
 
     name = "wait"
     label = "Wait"
+    example = {"key": "wait_3_days", "name": "Wait 3 days", "config": {"duration": "3d"}}
     config_schema = {
         "type": "object",
         "anyOf": [{"required": ["duration"]}, {"required": ["seconds"]}, {"required": ["until"]}],

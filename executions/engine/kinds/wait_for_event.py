@@ -20,6 +20,16 @@ class WaitForEventKind(StepKind):
 
     name = "wait_for_event"
     label = "Wait for event"
+    example = {
+        "key": "await_reply",
+        "name": "Wait for a reply",
+        "config": {
+            "event": "proposal.replied",
+            "match": "event.data.proposal_id == trigger.proposal_id",
+            "timeout": "3d",
+        },
+        "branches": {"on_event": "schedule_meeting", "on_timeout": "second_follow_up"},
+    }
     config_schema = {
         "type": "object",
         "required": ["event"],

@@ -69,10 +69,10 @@ def test_the_action_checker_is_consulted_for_action_steps():
     from executions.engine.problems import Problem
 
     def checker(step):
-        return [Problem(step.key, "config.inputs.to", "is required")]
+        return [Problem(step.key, "config.input.to", "is required")]
 
     assert problems([{"key": "a", "kind": "action", "config": {"action": "send_email"}}], check_action=checker) == [
-        ("a", "config.inputs.to", "is required")
+        ("a", "config.input.to", "is required")
     ]
 
 
@@ -101,7 +101,7 @@ def test_a_cycle_through_a_condition_is_a_bounded_polling_loop():
 
 def test_referencing_a_step_that_cannot_have_run_yet_is_reported():
     found = problems([log("first", "{{second.result.id}}"), log("second")])
-    assert found == [("first", "config.inputs.message", "uses 'second', which cannot have run before this step")]
+    assert found == [("first", "config.input.message", "uses 'second', which cannot have run before this step")]
 
 
 def test_a_step_on_the_other_branch_cannot_be_referenced():
@@ -115,12 +115,12 @@ def test_a_step_on_the_other_branch_cannot_be_referenced():
         log("yes", next="end"),
         log("no", "{{yes.result}}"),
     ]
-    assert [(s, f) for s, f, _ in problems(steps)] == [("no", "config.inputs.message")]
+    assert [(s, f) for s, f, _ in problems(steps)] == [("no", "config.input.message")]
 
 
 def test_item_outside_a_loop_is_reported_and_inside_is_fine():
     outside = problems([log("a", "{{item.sku}}")])
-    assert outside == [("a", "config.inputs.message", "uses 'item' or 'index' outside a loop's steps")]
+    assert outside == [("a", "config.input.message", "uses 'item' or 'index' outside a loop's steps")]
     inside = [
         {"key": "each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["body"]}},
         log("body", "{{item.sku}} {{index}}"),
