@@ -1,7 +1,6 @@
 """The approvals inbox: my pending approvals, one-click approve/reject with a comment, history."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -9,6 +8,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
+
+from workflows.querysets import count_of
 
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..models import Approval, ApprovalDecision
@@ -51,9 +52,8 @@ class ApprovalAdmin(admin.ModelAdmin):
     change_form_template = "admin/executions/approval/change_form.html"
 
     def get_queryset(self, request):
-        return approvals_visible_to(request.user).annotate(
-            _approvals=Count("decisions", filter=Q(decisions__decision="approve"))
-        )
+        approvals = ApprovalDecision.objects.filter(decision=ApprovalDecision.Decision.APPROVE)
+        return approvals_visible_to(request.user).annotate(_approvals=count_of(approvals, "approval"))
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
