@@ -109,6 +109,7 @@ class ExecutionAdmin(RulesAdmin):
     list_select_related = ("workflow", "version")
     paginator = CappedPaginator  # no COUNT(*) over every run; no second count of the unfiltered total
     show_full_result_count = False
+    list_per_page = 50
     search_fields = ("=id", "workflow__name", "error", "input")  # input: a value anywhere in the trigger data
     search_help_text = "Run id, workflow name, error text, or a value in the input (e.g. an e-mail address)."
     readonly_fields = (

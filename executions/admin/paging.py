@@ -19,7 +19,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def counted(self) -> int:
-        return self.object_list[: COUNT_CAP + 1].count()
+        return self.object_list.order_by()[: COUNT_CAP + 1].count()  # any COUNT_CAP + 1 rows: no sort
 
     @cached_property
     def count(self) -> int:

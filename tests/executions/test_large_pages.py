@@ -136,3 +136,22 @@ def test_the_version_and_approval_lists_count_without_joining(client, admin_user
         assert not grouped, grouped
         if "version" in name:
             assert [v._in_flight for v in response.context["cl"].result_list] == [1]
+
+
+def test_the_dashboard_answers_from_the_cache_until_a_run_starts_or_finishes(client, admin_user):
+    client.force_login(admin_user)
+    workflow = active_workflow([log_step("a")])
+    run = Execution.objects.create(workflow=workflow, version=workflow.active_version, status="running")
+    url = reverse("faos-dashboard")
+
+    def view() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(url).content.decode()
+        return html, len(captured)
+
+    first, computed = view()
+    again, cached = view()
+    assert cached < computed - 3 and "0 of 0 finished" in again  # five aggregates read from the cache
+    Execution.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now(), duration_ms=5)
+    after, recomputed = view()
+    assert recomputed == computed and "1 of 1 finished" in after
