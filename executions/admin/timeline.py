@@ -12,7 +12,8 @@ def render_timeline(execution: Execution, fold: Fold | None = None) -> str:
 
     With a fold, only its step runs (loop items in a window), under a line per loop linking to the other items.
     """
-    runs = list((fold.step_runs if fold else execution.step_runs).order_by("started_at", "id"))
+    shown = fold.step_runs if fold else execution.step_runs
+    runs = list(shown.defer("input", "output", "requests", "error_detail").order_by("started_at", "id"))  # not drawn
     notes = format_html_join("", "{}", ((_fold_note(*loop),) for loop in fold.loops)) if fold else ""
     started = [r.started_at for r in runs if r.started_at]
     if not started:
