@@ -10,11 +10,13 @@ from django.views.decorators.http import require_POST
 from faos.admin_site import short_datetime
 from workflows import authz
 from workflows.admin.rules import RulesAdmin
+from workflows.models import Trigger, WorkflowVersion
 
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
 from .display import pretty_json
+from .paging import CappedPaginator, fold_step_runs, item_start
 from .timeline import render_timeline
 
 
@@ -69,11 +71,27 @@ class VersionFilter(admin.SimpleListFilter):
     parameter_name = "version"
 
     def lookups(self, request, model_admin):
-        numbers = model_admin.get_queryset(request).order_by().values_list("version__number", flat=True).distinct()
+        """Version numbers of the workflows this person may see, read from the versions, not from every run."""
+        versions = authz.visible(request.user, WorkflowVersion).order_by()
+        numbers = versions.values_list("number", flat=True).distinct()
         return [(str(n), f"v{n}") for n in sorted(numbers)]
 
     def queryset(self, request, queryset):
         return queryset.filter(version__number=self.value()) if self.value() else queryset
+
+
+class TriggerKindFilter(admin.SimpleListFilter):
+    """What started the run, from the known kinds (a DISTINCT over every run would read the whole table)."""
+
+    title = "trigger kind"
+    parameter_name = "trigger_kind"
+    KINDS = ("manual", *Trigger.Kind.values, "api", "cli", "sub_workflow")
+
+    def lookups(self, request, model_admin):
+        return [(kind, kind.replace("_", " ")) for kind in dict.fromkeys(self.KINDS)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(trigger_kind=self.value()) if self.value() else queryset
 
 
 @admin.register(Execution)
@@ -86,11 +104,13 @@ class ExecutionAdmin(RulesAdmin):
         "created",
         "duration",
     )
-    list_filter = ("status", "workflow", VersionFilter, "trigger_kind", "is_test", "created_at")
+    list_filter = ("status", "workflow", VersionFilter, TriggerKindFilter, "is_test", "created_at")
     list_select_related = ("workflow", "version")
+    paginator = CappedPaginator  # no COUNT(*) over every run; no second count of the unfiltered total
+    show_full_result_count = False
+    list_per_page = 50
     search_fields = ("=id", "workflow__name", "error", "input")  # input: a value anywhere in the trigger data
     search_help_text = "Run id, workflow name, error text, or a value in the input (e.g. an e-mail address)."
-    date_hierarchy = "created_at"
     readonly_fields = (
         "timeline",
         "workflow",
@@ -157,7 +177,20 @@ class ExecutionAdmin(RulesAdmin):
 
     @admin.display(description="Steps")
     def timeline(self, obj):
-        return render_timeline(obj)
+        return render_timeline(obj, getattr(obj, "faos_fold", None))
+
+    def get_object(self, request, object_id, from_field=None):
+        """The run, with the step runs its page shows: loop items folded to a window (?items=N)."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.faos_fold = fold_step_runs(obj, start=item_start(request.GET.get("items")))
+        return obj
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, StepRunInline) and getattr(obj, "faos_fold", None):
+            kwargs["queryset"] = obj.faos_fold.step_runs.order_by("id")
+        return kwargs
 
     def get_urls(self):
         act = self.admin_site.admin_view(require_POST(self.act_view))

@@ -11,7 +11,9 @@ from workflows.models import Workflow
 from ..dashboard import (
     ERROR_TARGET,
     SUCCESS_TARGET,
+    cached,
     failing_steps,
+    figures_stamp,
     model_usage,
     overall_metrics,
     runs_per_day,
@@ -28,9 +30,10 @@ def dashboard_view(request):
     days = _choice(request.GET.get("days"), PERIODS, 30)
     workflows = list(Workflow.objects.order_by("name", "id").values_list("id", "name"))
     workflow_id = _choice(request.GET.get("workflow"), [pk for pk, _ in workflows], None)
-    overall = overall_metrics(days=days, workflow_id=workflow_id)
-    usage = model_usage(days=days, workflow_id=workflow_id)
-    rows = [_labelled(row, usage.get(row["id"])) for row in workflow_metrics(days=days, workflow_id=workflow_id)]
+    stamp, scope = figures_stamp(), {"days": days, "workflow_id": workflow_id}
+    overall = cached(overall_metrics, stamp, **scope)
+    usage = cached(model_usage, stamp, **scope)
+    rows = [_labelled(row, usage.get(row["id"])) for row in cached(workflow_metrics, stamp, **scope)]
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",
@@ -41,8 +44,8 @@ def dashboard_view(request):
         "overall": _labelled(overall),
         "cards": metric_cards(overall),
         "rows": rows,
-        "chart": _chart(runs_per_day(days=days, workflow_id=workflow_id)),
-        "failing": failing_steps(days=days, workflow_id=workflow_id),
+        "chart": _chart(cached(runs_per_day, stamp, **scope)),
+        "failing": cached(failing_steps, stamp, **scope),
     }
     return render(request, "admin/executions/dashboard.html", context)
 

@@ -4,9 +4,40 @@ import json
 
 from django.utils.html import format_html
 
+SHOWN_CHARS = 10_000  # of one JSON value on a page; a loop's 10,000 items would be megabytes (the API has it all)
+SHOWN_ITEMS = 50  # of one list or object, when the value is longer than SHOWN_CHARS
+SHOWN_DEPTH = 8
 
-def pretty_json(value) -> str:
-    """Indented JSON in a scrollable block; a dash for nothing."""
+
+def pretty_json(value, *, limit: int = SHOWN_CHARS) -> str:
+    """Indented JSON in a scrollable block, a long value trimmed to a readable start with a note; a dash for none."""
     if value is None:
         return "—"
-    return format_html('<pre class="faos-json">{}</pre>', json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    compact = _dumps(value)  # without indent: the C encoder, fast even for megabytes
+    pretty = _dumps(value, indent=2) if len(compact) <= limit else ""
+    if pretty and len(pretty) <= limit:
+        return format_html('<pre class="faos-json">{}</pre>', pretty)
+    text = _dumps(_trim(value, SHOWN_DEPTH), indent=2)[:limit]
+    return format_html(
+        '<pre class="faos-json">{}\n…</pre><p class="faos-quiet">Shortened: {} characters in all. The API answers the '
+        "whole value.</p>",
+        text,
+        f"{len(compact):,}",
+    )
+
+
+def _dumps(value, indent=None) -> str:
+    return json.dumps(value, indent=indent, default=str, ensure_ascii=False)
+
+
+def _trim(value, depth: int):
+    """The first SHOWN_ITEMS of each list and object, SHOWN_DEPTH levels deep, saying how many more there are."""
+    if depth <= 0 and isinstance(value, list | dict):
+        return "…"
+    if isinstance(value, list):
+        more = [f"… {len(value) - SHOWN_ITEMS:,} more items"] if len(value) > SHOWN_ITEMS else []
+        return [_trim(item, depth - 1) for item in value[:SHOWN_ITEMS]] + more
+    if isinstance(value, dict):
+        shown = {key: _trim(item, depth - 1) for key, item in list(value.items())[:SHOWN_ITEMS]}
+        return shown | ({"…": f"{len(value) - SHOWN_ITEMS:,} more keys"} if len(value) > SHOWN_ITEMS else {})
+    return value

@@ -27,7 +27,7 @@ class ConnectionViewSet(viewsets.ModelViewSet):
     permission_classes = (Rules,)
     authz_model = "integrations.connection"
     authz_actions = {"test": "change"}
-    queryset = Connection.objects.order_by("service", "name")
+    queryset = Connection.objects.prefetch_related("allowed_groups").order_by("service", "name")
     filterset_fields = ("service", "status")
 
     @extend_schema(request=None, responses={200: TestResult})

@@ -5,13 +5,13 @@ import json
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from executions.models import Execution
 from executions.services import execution_start, test_run_options
 from faos.admin_site import short_datetime
 from faos.json_forms import STRICT_JSON
@@ -21,6 +21,7 @@ from .. import authz, step_reference
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
+from ..querysets import count_of
 from ..services import (
     WorkflowInvalid,
     workflow_activate,
@@ -209,9 +210,9 @@ class WorkflowAdmin(RulesAdmin):
             .get_queryset(request)
             .select_related("owner", "active_version")
             .annotate(
-                _steps=Count("steps", distinct=True),
-                _runs=Count("executions", distinct=True),
-                _failed=Count("executions", filter=Q(executions__status="failed"), distinct=True),
+                _steps=count_of(Step.objects.all(), "workflow"),
+                _runs=count_of(Execution.objects.all(), "workflow"),
+                _failed=count_of(Execution.objects.failed(), "workflow"),
             )
         )
 

@@ -4,7 +4,6 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
@@ -14,6 +13,7 @@ from .. import authz
 from ..diff import version_diff
 from ..io import dump
 from ..models import WorkflowVersion
+from ..querysets import count_of
 from ..services import WorkflowInvalid, workflow_activate, workflow_restore_draft
 from .rules import RulesAdmin
 
@@ -27,12 +27,13 @@ class WorkflowVersionAdmin(RulesAdmin):
     change_form_template = "admin/workflows/workflowversion/change_form.html"
 
     def get_queryset(self, request):
-        unfinished = Q(executions__status__in=("pending", "running", "waiting"))
+        from executions.models import Execution
+
         return (
             super()
             .get_queryset(request)
             .select_related("workflow", "created_by")
-            .annotate(_in_flight=Count("executions", filter=unfinished))
+            .annotate(_in_flight=count_of(Execution.objects.unfinished(), "version"))
         )
 
     def has_add_permission(self, request):
