@@ -126,7 +126,8 @@ def start_server() -> tuple[subprocess.Popen, str]:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     manage = [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}", "--noreload"]
-    server = subprocess.Popen(manage, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DEBUG": "1"}  # runserver over plain HTTP: production settings would redirect to HTTPS
+    server = subprocess.Popen(manage, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"{url}/admin/login/", timeout=1)
