@@ -11,6 +11,7 @@ class Execution(models.Model):
     """One run of one workflow version."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting"
@@ -20,7 +21,8 @@ class Execution(models.Model):
         TIMED_OUT = "timed_out", "Timed out"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT)
-    UNFINISHED = (Status.PENDING, Status.RUNNING, Status.WAITING)
+    IN_FLIGHT = (Status.PENDING, Status.RUNNING, Status.WAITING)  # what a workflow's concurrency limit counts
+    UNFINISHED = (Status.QUEUED, *IN_FLIGHT)
 
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
     version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
@@ -50,6 +52,9 @@ class Execution(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    concurrency_key = models.CharField(
+        max_length=500, null=True, blank=True, help_text="The key this run shares its workflow's limit by."
+    )
     steps_done = models.PositiveIntegerField(
         default=0, help_text="Step attempts finished so far; the runtime's workers use it to notice each other's work."
     )
@@ -61,6 +66,11 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["workflow", "status", "created_at"], name="execution_wf_status_created"),
             models.Index(fields=["status", "deadline_at"], name="execution_status_deadline"),
+            models.Index(
+                fields=["workflow", "concurrency_key", "status"],
+                condition=Q(concurrency_key__isnull=False),
+                name="execution_concurrency",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -24,7 +24,7 @@ class ExecutionQuerySet(UsageMixin, models.QuerySet):
     """Filters for the history, the dashboard and the sweep."""
 
     def unfinished(self):
-        return self.filter(status__in=("pending", "running", "waiting"))
+        return self.filter(status__in=("queued", "pending", "running", "waiting"))
 
     def finished(self):
         return self.filter(status__in=("succeeded", "failed", "cancelled", "timed_out"))

@@ -16,7 +16,7 @@ from workflows import authz
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
-from . import routing, run_log
+from . import concurrency, routing, run_log
 from .broker import task
 from .engine.definition import Definition
 from .models import Execution, StepRun
@@ -140,19 +140,69 @@ def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict
     existing = key and Execution.objects.filter(workflow=workflow, idempotency_key=key).first()
     if existing:
         return existing
-    now = timezone.now()
-    timeout = version.definition.get("timeout_seconds") or workflow.timeout_seconds
+    if workflow.concurrency_limit:  # admission is decided with the workflow's row locked (see concurrency.py)
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    meta = fields["trigger_meta"]
+    run_key = concurrency.concurrency_key(workflow, fields["input"], source=fields["trigger_source"],
+                                          headers=meta.get("headers"))  # fmt: skip
+    admission = concurrency.admit(workflow, run_key)
+    if admission.action in ("queue", "skip"):
+        return _queue_execution(workflow, version, fields, admission)
     execution = Execution.objects.create(
-        workflow=workflow, version=version, deadline_at=now + timedelta(seconds=timeout), **fields
+        workflow=workflow, version=version, concurrency_key=run_key, deadline_at=_deadline(workflow, version), **fields
     )
-    first = Definition.from_dict(version.definition)
+    _start_steps(execution)
+    if admission.replaces is not None:
+        _replace(admission.replaces, execution)
+    return execution
+
+
+def _deadline(workflow: Workflow, version: WorkflowVersion):
+    """A run's timeout counts from when it starts (a queued run has none yet)."""
+    timeout = version.definition.get("timeout_seconds") or workflow.timeout_seconds
+    return timezone.now() + timedelta(seconds=timeout)
+
+
+def _start_steps(execution: Execution) -> None:
+    """Insert the run's first step and tell a worker (after the commit)."""
+    now = timezone.now()
+    first = Definition.from_dict(execution.version.definition)
     step = first.step(first.start)
     StepRun.objects.create(
         execution=execution, step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=now
     )
     enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
     run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
+
+
+def _queue_execution(workflow: Workflow, version: WorkflowVersion, fields: dict, admission) -> Execution:
+    """A run over the limit: queued (no step yet) until a place frees, or skipped (recorded as cancelled)."""
+    execution = Execution.objects.create(
+        workflow=workflow, version=version, status=Execution.Status.QUEUED, concurrency_key=admission.key, **fields
+    )
+    run_log.run_event("queued", execution, trigger=execution.trigger_kind, in_flight=admission.in_flight)
+    if admission.action == "skip":
+        key = f" for key {admission.key!r}" if admission.key else ""
+        error = f"Skipped: {admission.in_flight} run(s){key} already in flight (limit {workflow.concurrency_limit})."
+        execution_finish(execution=execution, status=Execution.Status.CANCELLED, error=error, idle=True)
     return execution
+
+
+def _replace(old: Execution, new: Execution) -> None:
+    """The newest run of a key wins: the oldest in flight is cancelled (its place is the new run's)."""
+    old = Execution.objects.select_for_update().get(pk=old.pk)
+    if not old.is_finished:
+        execution_finish(execution=old, status=Execution.Status.CANCELLED, error=f"Replaced by run #{new.pk}.")
+
+
+def _start_queued(ended: Execution) -> None:
+    """A run that held a place ended: the oldest queued run of its key starts now, in this transaction."""
+    queued = concurrency.next_queued(ended)
+    if queued is None:
+        return
+    queued.status, queued.deadline_at = Execution.Status.PENDING, _deadline(queued.workflow, queued.version)
+    Execution.objects.filter(pk=queued.pk).update(status=queued.status, deadline_at=queued.deadline_at)
+    _start_steps(queued)
 
 
 @transaction.atomic
@@ -194,6 +244,8 @@ def execution_finish(
     if execution.parent_step_run_id:
         _wake_parent(execution)
     _emit_finished(execution)
+    if execution.concurrency_key is not None:
+        _start_queued(execution)
 
 
 def _emit_finished(execution: Execution) -> None:

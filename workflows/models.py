@@ -27,6 +27,23 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def validate_concurrency_key(text: str) -> None:
+    """A concurrency key is an expression over the trigger only: it is read before any step runs."""
+    from executions.engine.expressions import check_syntax, references
+
+    text = (text or "").strip()
+    if not text:
+        return
+    errors = check_syntax(text)
+    if errors:
+        raise ValidationError(errors[0])
+    if "{{" not in text:
+        raise ValidationError("Write an expression, e.g. {{trigger.customer.id}}.")
+    others = references(text) - {"trigger"}
+    if others:
+        raise ValidationError(f"Only trigger data can be read here, not {', '.join(sorted(others))}.")
+
+
 class Workflow(models.Model):
     """A business process; its steps and triggers are the draft, its versions are frozen copies."""
 
@@ -39,6 +56,11 @@ class Workflow(models.Model):
     class OnFailure(models.TextChoices):
         NOTHING = "nothing", "Do nothing"
         NOTIFY_OWNER = "notify_owner", "E-mail the owner"
+
+    class Overflow(models.TextChoices):
+        QUEUE = "queue", "Queue it (runs start in arrival order)"
+        SKIP = "skip", "Skip it (recorded as cancelled)"
+        REPLACE = "replace", "Replace the oldest run in flight"
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -53,6 +75,25 @@ class Workflow(models.Model):
         default=False, help_text="Count time spent waiting (waits, approvals, events) against the timeout."
     )
     on_failure = models.CharField(max_length=16, choices=OnFailure.choices, default=OnFailure.NOTHING)
+    concurrency_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="At most this many runs in flight at once (per concurrency key, if one is set). Empty = no limit.",
+    )
+    concurrency_key = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_concurrency_key],
+        help_text="Runs with the same key share the limit, e.g. {{trigger.customer.id}}: one customer's runs "
+        "one at a time, in arrival order. Empty = one limit for the whole workflow.",
+    )
+    concurrency_overflow = models.CharField(
+        max_length=16,
+        choices=Overflow.choices,
+        default=Overflow.QUEUE,
+        help_text="What a run does when the limit is reached.",
+    )
     sample_input = models.JSONField(default=dict, blank=True, help_text="Sample trigger data for test runs.")
     template_slug = models.SlugField(max_length=80, blank=True, help_text="The template this was created from.")
     active_version = models.ForeignKey(

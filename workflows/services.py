@@ -18,7 +18,7 @@ from integrations import actions
 from integrations.actions import CONNECTION_FIELD
 
 from . import authz
-from .models import Workflow, WorkflowVersion
+from .models import Workflow, WorkflowVersion, validate_concurrency_key
 
 
 class WorkflowInvalid(ValidationError):
@@ -38,12 +38,42 @@ def workflow_definition(*, workflow: Workflow) -> dict:
         "timeout_seconds": workflow.timeout_seconds,
         "count_paused_time": workflow.count_paused_time,
         "on_failure": workflow.on_failure,
+        **_concurrency(workflow),
         "steps": [step_dict(step) for step in workflow.steps.order_by("position", "id")],
         "triggers": [
             {"kind": t.kind, "name": t.name, "config": t.config, "is_enabled": t.is_enabled}
             for t in workflow.triggers.order_by("id")
         ],
     }
+
+
+def _concurrency(workflow: Workflow) -> dict:
+    """`concurrency: {limit, key, overflow}` when the workflow limits its runs in flight."""
+    if not workflow.concurrency_limit:
+        return {}
+    limits = {"limit": workflow.concurrency_limit, "overflow": workflow.concurrency_overflow}
+    return {"concurrency": {**limits, **({"key": workflow.concurrency_key} if workflow.concurrency_key else {})}}
+
+
+def _concurrency_fields(definition: dict) -> dict:
+    """The Workflow fields of a definition's `concurrency` (import); an invalid one names its field."""
+    data = definition.get("concurrency") or {}
+    if not isinstance(data, dict):
+        raise ValidationError({"concurrency": "Expected an object: {limit: 1, key: '{{trigger.customer.id}}'}."})
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ValidationError({"concurrency.limit": "Must be a whole number of at least 1."})
+    overflow = data.get("overflow") or Workflow.Overflow.QUEUE
+    if overflow not in Workflow.Overflow.values:
+        raise ValidationError({"concurrency.overflow": f"Must be one of {', '.join(Workflow.Overflow.values)}."})
+    key = data.get("key") or ""
+    if not isinstance(key, str):
+        raise ValidationError({"concurrency.key": "Must be text, e.g. {{trigger.customer.id}}."})
+    try:
+        validate_concurrency_key(key)
+    except ValidationError as exc:
+        raise ValidationError({"concurrency.key": exc.messages}) from None
+    return {"concurrency_limit": limit, "concurrency_key": key, "concurrency_overflow": overflow}
 
 
 def definition_validate(*, definition: dict) -> list[Problem]:
@@ -241,6 +271,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         raise ValidationError({"definition": "Expected an object with a list of steps."})
     _check_step_fields(definition.get("steps", []))
     definition = canonical_definition(definition)[0]  # old spellings read; definition_deprecations names them
+    concurrency = _concurrency_fields(definition)
     workflow = Workflow.objects.create(
         name=name or definition.get("name") or "Imported workflow",
         description=definition.get("description", ""),
@@ -249,6 +280,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         on_failure=definition.get("on_failure") or Workflow.OnFailure.NOTHING,
         sample_input=definition.get("sample_input") or {},
         owner=owner,
+        **concurrency,
     )
     for position, data in enumerate(definition.get("steps", [])):
         step = Definition.from_dict({"steps": [data]}).steps[0]

@@ -12,6 +12,7 @@ from workflows import authz
 from workflows.admin.rules import RulesAdmin
 from workflows.models import Trigger, WorkflowVersion
 
+from ..concurrency import waiting_reason
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
@@ -132,6 +133,7 @@ class ExecutionAdmin(RulesAdmin):
         "duration",
         "retry_of",
         "usage",
+        "concurrency",
     )
     change_form_template = "admin/executions/execution/change_form.html"
     fieldsets = (
@@ -144,6 +146,7 @@ class ExecutionAdmin(RulesAdmin):
                     ("trigger_kind", "trigger_source", "is_test"),
                     ("started_by", "usage"),
                     ("error_step", "error"),
+                    "concurrency",
                 )
             },
         ),
@@ -233,6 +236,14 @@ class ExecutionAdmin(RulesAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
         return format_html('<span class="faos-badge faos-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Concurrency")
+    def concurrency(self, obj):
+        """The key this run shares its workflow's limit by, and why a queued run waits (the run page only)."""
+        if obj.concurrency_key is None:
+            return "-"
+        key = f"key {obj.concurrency_key!r}" if obj.concurrency_key else "one limit for the workflow"
+        return f"{key}. {waiting_reason(obj)}".strip()
 
     @admin.display(description="Trigger", ordering="trigger_kind")
     def trigger(self, obj):

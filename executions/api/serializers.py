@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from faos.fields import JSON_INPUT_MAPPING
 
+from ..concurrency import waiting_reason
 from ..models import Approval, Event, Execution, StepRun
 
 
@@ -38,6 +39,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     workflow_name = serializers.CharField(source="workflow.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     status_url = serializers.SerializerMethodField()
+    queued_reason = serializers.SerializerMethodField()
 
     class Meta:
         model = Execution
@@ -60,8 +62,14 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "duration_ms",
+            "concurrency_key",
+            "queued_reason",
             "status_url",
         )
+
+    def get_queued_reason(self, obj) -> str:
+        """Why a queued run waits (its key's runs in flight, the limit, how many are ahead); "" otherwise."""
+        return waiting_reason(obj)
 
     def get_status_url(self, obj) -> str:
         path = reverse("api:execution-detail", args=[obj.pk])

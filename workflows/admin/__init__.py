@@ -190,7 +190,17 @@ class WorkflowAdmin(RulesAdmin):
     readonly_fields = ("status", "active_version", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "description", "owner", ("status", "active_version"))}),
-        ("Settings", {"fields": (("timeout_seconds", "count_paused_time", "on_failure"), "sample_input")}),
+        (
+            "Settings",
+            {
+                "fields": (
+                    ("timeout_seconds", "count_paused_time", "on_failure"),
+                    ("concurrency_limit", "concurrency_overflow"),
+                    "concurrency_key",
+                    "sample_input",
+                )
+            },
+        ),
     )
     folded_fieldsets = (
         ("Name, description and owner", {"classes": ("collapse",), "fields": fieldsets[0][1]["fields"]}),
