@@ -73,7 +73,7 @@ def test_activate_with_problems_shows_each_and_leaves_the_workflow_inactive(clie
 def test_validate_links_each_problem_to_its_step_and_field(client_in):
     workflow = workflow_with_steps([{**STEPS[0], "config": {"action": "log"}}])
     response = client_in.get(reverse("admin:workflows_workflow_validate", args=[workflow.pk]), follow=True)
-    assert "#step=greet&amp;field=config.inputs.message" in response.content.decode()
+    assert "#step=greet&amp;field=config.input.message" in response.content.decode()
 
 
 def test_a_problem_links_to_its_step_or_trigger_and_a_workflow_problem_to_the_steps():
@@ -156,6 +156,7 @@ def test_a_cron_trigger_edited_in_the_admin_shows_up_in_celery_beat(client_in):
         "description": "",
         "timeout_seconds": 300,
         "on_failure": "nothing",
+        "concurrency_overflow": "queue",
         "sample_input": "{}",
         "steps-TOTAL_FORMS": 2,
         "steps-INITIAL_FORMS": 2,

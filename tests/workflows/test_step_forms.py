@@ -142,6 +142,7 @@ STEPS = [{"key": "mail", "name": "Send Mail", "config": {"action": "log", "input
 def admin_post(workflow, config) -> dict:
     step = workflow.steps.get()
     data = {"name": workflow.name, "timeout_seconds": 300, "on_failure": "nothing", "sample_input": "{}"}
+    data["concurrency_overflow"] = "queue"
     for prefix, total, initial in (("steps", 1, 1), ("triggers", 0, 0), ("versions", 0, 0)):
         data |= {f"{prefix}-TOTAL_FORMS": total, f"{prefix}-INITIAL_FORMS": initial, f"{prefix}-MIN_NUM_FORMS": 0}
         data[f"{prefix}-MAX_NUM_FORMS"] = 1000
