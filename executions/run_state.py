@@ -18,6 +18,7 @@ from django.db.models import Max
 from . import scopes
 from .engine.context import step_vars, trigger_vars
 from .engine.definition import Definition
+from .engine.expressions import copy_json
 from .models import Execution, StepRun
 
 FINISHED = (StepRun.Status.SUCCEEDED, StepRun.Status.FAILED)
@@ -203,12 +204,3 @@ def base_variables(execution: Execution) -> dict:
             "is_test": execution.is_test,
         },
     }
-
-
-def copy_json(value):
-    """A fresh copy of JSON data, so a step never shares (and so never changes) what a later step reads."""
-    if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [copy_json(item) for item in value]
-    return value

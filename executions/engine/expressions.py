@@ -267,7 +267,7 @@ def _render(value, context: dict, budget: RenderBudget):
     if len(spots) == 1 and not value[: spots[0][0]].strip() and not value[spots[0][1] :].strip():
         result = _evaluate(spots[0][2], context)
         budget.charge(result, spots[0][2])  # a shared reference costs what storing it would
-        return _fresh(result)  # a copy: the step may change what it got, never what a later step reads
+        return copy_json(result)  # a copy: the step may change what it got, never what a later step reads
     pieces, at, size = [], 0, len(value)
     for start, end, inner in spots:
         pieces += [value[at:start], as_text(_evaluate(inner, context))]
@@ -278,12 +278,13 @@ def _render(value, context: dict, budget: RenderBudget):
     return "".join(pieces) + value[at:]
 
 
-def _fresh(value):
-    """A copy of JSON-like data (dicts and lists copied, leaves shared: they are immutable)."""
+def copy_json(value):
+    """A copy of JSON-like data (dicts and lists copied, leaves shared: they are immutable), so a step never
+    changes what a later step reads."""
     if isinstance(value, dict):
-        return {key: _fresh(item) for key, item in value.items()}
+        return {key: copy_json(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_fresh(item) for item in value]
+        return [copy_json(item) for item in value]
     return value
 
 
