@@ -95,3 +95,17 @@ def waiting_reason(execution: Execution) -> str:
 
 def _same_key(workflow: Workflow, key: str):
     return Execution.objects.filter(workflow_id=workflow.pk, concurrency_key=key)
+
+
+def startable(workflow: Workflow) -> list[Execution]:
+    """Queued runs that fit under the workflow's (new) limit, oldest first per key (caller locks the workflow)."""
+    queued = Execution.objects.filter(workflow_id=workflow.pk, status=Execution.Status.QUEUED).order_by("id")
+    keys = list(dict.fromkeys(queued.values_list("concurrency_key", flat=True)))
+    chosen = []
+    for key in keys:
+        of_key = queued.filter(concurrency_key=key)
+        if workflow.concurrency_limit:
+            in_flight = _same_key(workflow, key).filter(status__in=Execution.IN_FLIGHT).count()
+            of_key = of_key[: max(workflow.concurrency_limit - in_flight, 0)]
+        chosen.extend(of_key)
+    return chosen

@@ -198,8 +198,22 @@ def _replace(old: Execution, new: Execution) -> None:
 def _start_queued(ended: Execution) -> None:
     """A run that held a place ended: the oldest queued run of its key starts now, in this transaction."""
     queued = concurrency.next_queued(ended)
-    if queued is None:
-        return
+    if queued is not None:
+        _promote(queued)
+
+
+@transaction.atomic
+def executions_start_queued(*, workflow: Workflow) -> list[int]:
+    """Start the queued runs that fit after the workflow's limit was raised or removed; returns their ids."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    started = concurrency.startable(workflow)
+    for queued in started:
+        _promote(queued)
+    return [run.pk for run in started]
+
+
+def _promote(queued: Execution) -> None:
+    """A queued run gets its place: its timeout starts now, and so does its first step."""
     queued.status, queued.deadline_at = Execution.Status.PENDING, _deadline(queued.workflow, queued.version)
     Execution.objects.filter(pk=queued.pk).update(status=queued.status, deadline_at=queued.deadline_at)
     _start_steps(queued)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from executions.models import Execution
-from executions.services import execution_cancel, execution_start
+from executions.services import execution_cancel, execution_start, executions_start_queued
 from tests.factories import EditorFactory, active_workflow, log_step
 from workflows.models import Workflow
 from workflows.services import workflow_definition, workflow_import
@@ -133,3 +133,17 @@ def test_export_and_import_keep_the_concurrency_settings():
     with pytest.raises(ValidationError) as error:
         workflow_import(definition={**exported, "concurrency": {"limit": 0}}, owner=editor)
     assert "concurrency.limit" in error.value.message_dict
+
+
+def test_raising_the_limit_starts_the_queued_runs_that_now_fit_at_once():
+    workflow = limited()
+    runs = [deliver(workflow, "c1") for _ in range(4)]
+    assert statuses(*runs) == ["waiting", "queued", "queued", "queued"]
+    Workflow.objects.filter(pk=workflow.pk).update(concurrency_limit=2)
+    assert executions_start_queued(workflow=workflow) == [runs[1].pk]
+    editor, client = EditorFactory(), APIClient()
+    client.force_authenticate(editor)
+    Workflow.objects.filter(pk=workflow.pk).update(owner=editor)
+    answer = client.patch(f"/api/workflows/{workflow.pk}/", {"concurrency_limit": 3}, format="json")
+    assert answer.status_code == 200, answer.json()
+    assert statuses(*runs) == ["waiting", "waiting", "waiting", "queued"]  # the oldest first, up to the limit

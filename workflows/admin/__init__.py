@@ -278,6 +278,12 @@ class WorkflowAdmin(RulesAdmin):
         if not change and obj.owner is None:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
+        if change and {"concurrency_limit", "concurrency_key"} & set(form.changed_data):
+            from executions.services import executions_start_queued
+
+            started = executions_start_queued(workflow=obj)  # a raised limit lets queued runs go at once
+            if started:
+                self.message_user(request, f"{len(started)} queued run(s) started under the new limit.")
 
     def get_urls(self):
         view = self.admin_site.admin_view

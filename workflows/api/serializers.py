@@ -159,6 +159,9 @@ class NestedTriggerSerializer(TriggerSerializer):
         extra_kwargs = {"workflow": {"read_only": True}}
 
 
+LIMIT_FIELDS = ("concurrency_limit", "concurrency_key")
+
+
 class WorkflowSerializer(serializers.ModelSerializer):
     serializer_field_mapping = JSON_INPUT_MAPPING
     steps = StepSerializer(many=True, required=False)
@@ -226,10 +229,15 @@ class WorkflowSerializer(serializers.ModelSerializer):
     @transaction.atomic
     def update(self, workflow, validated):
         steps, triggers = validated.pop("steps", None), validated.pop("triggers", None)
+        limits_changed = any(validated.get(f, getattr(workflow, f)) != getattr(workflow, f) for f in LIMIT_FIELDS)
         for field, value in validated.items():
             setattr(workflow, field, value)
         workflow.save()
         self._replace(workflow, steps, triggers)
+        if limits_changed:
+            from executions.services import executions_start_queued
+
+            executions_start_queued(workflow=workflow)  # a raised limit lets queued runs go at once
         return workflow
 
     def _replace(self, workflow, steps, triggers):
