@@ -63,19 +63,6 @@ def admit(workflow: Workflow, key: str | None) -> Admission:
     return Admission("skip" if overflow == Workflow.Overflow.SKIP else "queue", key, count)
 
 
-def next_queued(execution: Execution) -> Execution | None:
-    """The oldest queued run of the same workflow and key, when the ended run freed a place (locks the workflow)."""
-    if execution.concurrency_key is None:
-        return None
-    workflow = Workflow.objects.select_for_update().get(pk=execution.workflow_id)
-    if not workflow.concurrency_limit:  # the limit was removed: every queued run of the key may start
-        return _same_key(workflow, execution.concurrency_key).filter(status="queued").order_by("id").first()
-    same = _same_key(workflow, execution.concurrency_key)
-    if same.filter(status__in=Execution.IN_FLIGHT).count() >= workflow.concurrency_limit:
-        return None
-    return same.filter(status="queued").order_by("id").select_for_update().first()
-
-
 def waiting_reason(execution: Execution) -> str:
     """Why a queued run waits, for the admin and the API."""
     if execution.status != Execution.Status.QUEUED:
@@ -97,15 +84,19 @@ def _same_key(workflow: Workflow, key: str):
     return Execution.objects.filter(workflow_id=workflow.pk, concurrency_key=key)
 
 
-def startable(workflow: Workflow) -> list[Execution]:
-    """Queued runs that fit under the workflow's (new) limit, oldest first per key (caller locks the workflow)."""
+def startable(workflow: Workflow, key: str | None = None) -> list[Execution]:
+    """Queued runs (of one key, or of every key) that fit under the workflow's limit, oldest first per key.
+
+    The caller holds the workflow's row lock; the queued rows are locked too, so a run cancelled meanwhile is not
+    started. Called when a run that held a place ends, and when the limit is raised or removed.
+    """
     queued = Execution.objects.filter(workflow_id=workflow.pk, status=Execution.Status.QUEUED).order_by("id")
-    keys = list(dict.fromkeys(queued.values_list("concurrency_key", flat=True)))
+    keys = [key] if key is not None else list(dict.fromkeys(queued.values_list("concurrency_key", flat=True)))
     chosen = []
-    for key in keys:
-        of_key = queued.filter(concurrency_key=key)
+    for each in keys:
+        of_key = queued.filter(concurrency_key=each).select_for_update()
         if workflow.concurrency_limit:
-            in_flight = _same_key(workflow, key).filter(status__in=Execution.IN_FLIGHT).count()
+            in_flight = _same_key(workflow, each).filter(status__in=Execution.IN_FLIGHT).count()
             of_key = of_key[: max(workflow.concurrency_limit - in_flight, 0)]
         chosen.extend(of_key)
     return chosen

@@ -22,7 +22,7 @@ from .engine.context import StepContext
 from .engine.definition import Definition, StepDef
 from .engine.outcome import Decision, Outcome
 from .models import Execution, StepRun
-from .run_state import RunState
+from .run_state import RunState, row_of
 
 CHAIN_MAX = 200  # pure steps recorded in one write at most: bounds a transaction (and a polling cycle's spin)
 
@@ -93,7 +93,7 @@ def chain_after(first: StepRun, outcome: Outcome, ctx: StepContext, execution: E
     """Run the pure steps that follow `first` on its path, now and in memory, up to `limit` of them."""
     definition, links = state.definition, []
     decision = _decide(definition, first, outcome)
-    previous = {**_row(first), **outcome_fields(first, outcome, ctx, timezone.now())}
+    previous = {**row_of(first), **outcome_fields(first, outcome, ctx, timezone.now())}
     set_vars = variables_set(outcome, ctx)
     while len(links) < min(limit, CHAIN_MAX) and (key := _plain_next(definition, decision)) is not None:
         visit = state.next_visit(key, first.scope)
@@ -120,14 +120,8 @@ def chain_after(first: StepRun, outcome: Outcome, ctx: StepContext, execution: E
             setattr(link_run, name, value)
         decision = _decide(definition, link_run, outcome)
         links.append(Link(link_run, outcome, link_ctx, decision))
-        previous, set_vars = _row(link_run), variables_set(outcome, link_ctx)
+        previous, set_vars = row_of(link_run), variables_set(outcome, link_ctx)
     return links
-
-
-def _row(run: StepRun) -> dict:
-    """What RunState keeps of a row, read off the (possibly unsaved) instance."""
-    fields = ("step_key", "scope", "attempt", "visit", "output", "status", "duration_ms", "error")
-    return {"id": run.pk, **{name: getattr(run, name) for name in fields}}
 
 
 def _decide(definition: Definition, run: StepRun, outcome: Outcome) -> Decision:

@@ -155,7 +155,7 @@ class RunState:
     def recorded(self, run: StepRun) -> None:
         """This task wrote a finished row (or changed a container's state): later steps read it from here."""
         if self.loaded:
-            self.add({field: getattr(run, field if field != "id" else "pk") for field in ROW_FIELDS})
+            self.add(row_of(run))
 
     def visited(self, key: str, scope: str, visit: int | None) -> None:
         """A row of this step exists with this visit (None: a visit this task does not know)."""
@@ -180,6 +180,11 @@ def build_variables(execution: Execution, scope: str = "", state: RunState | Non
         state = RunState(execution.pk).load(execution, scopes.prefixes(scope))
         state.loaded = True
     return state.variables(execution, scope)
+
+
+def row_of(run: StepRun) -> dict:
+    """What RunState keeps of a row, read off a (possibly unsaved) StepRun."""
+    return {field: getattr(run, "pk" if field == "id" else field) for field in ROW_FIELDS}
 
 
 def claimed_key(run: StepRun) -> tuple[str, str]:

@@ -91,9 +91,21 @@ def _take_held(state: RunState):
     if step_run is None:
         return None
     execution = state.execution
-    if execution.deadline_at and timezone.now() > execution.deadline_at:
-        _time_out(execution.pk)
+    if _overdue(execution, timezone.now()):
         return None
+    return _handed_to_task(state, step_run, execution)
+
+
+def _overdue(execution: Execution, now) -> bool:
+    """A run past its deadline is timed out here rather than given another step."""
+    if execution.deadline_at and now > execution.deadline_at:
+        _time_out(execution.pk)
+        return True
+    return False
+
+
+def _handed_to_task(state: RunState, step_run: StepRun, execution: Execution):
+    """The step this task now holds the lease of, as execution_run runs it."""
     state.claimed = step_run
     run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
     return step_run, execution, state.definition
@@ -111,8 +123,7 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if execution.is_finished:
         return None
     now = timezone.now()
-    if execution.deadline_at and now > execution.deadline_at:
-        _time_out(execution_id)
+    if _overdue(execution, now):
         return None
     with transaction.atomic():
         commit_without_waiting()  # a claim lost in a database crash is only a lease that was never taken
@@ -122,9 +133,7 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
                 _hand_over(execution, state.definition, lane, now)
             return None
         _mark_running(execution, now)
-    state.claimed = step_run
-    run_log.step_event("claimed", step_run, execution, claims=step_run.claims)
-    return step_run, execution, state.definition
+    return _handed_to_task(state, step_run, execution)
 
 
 def _hand_over(execution: Execution, definition: Definition, lane: str, now) -> None:

@@ -196,17 +196,19 @@ def _replace(old: Execution, new: Execution) -> None:
 
 
 def _start_queued(ended: Execution) -> None:
-    """A run that held a place ended: the oldest queued run of its key starts now, in this transaction."""
-    queued = concurrency.next_queued(ended)
-    if queued is not None:
-        _promote(queued)
+    """A run that held a place ended: the oldest queued run(s) of its key that now fit start, in this transaction."""
+    _promote_startable(ended.workflow_id, key=ended.concurrency_key)
 
 
 @transaction.atomic
 def executions_start_queued(*, workflow: Workflow) -> list[int]:
     """Start the queued runs that fit after the workflow's limit was raised or removed; returns their ids."""
-    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    started = concurrency.startable(workflow)
+    return _promote_startable(workflow.pk)
+
+
+def _promote_startable(workflow_id: int, key: str | None = None) -> list[int]:
+    workflow = Workflow.objects.select_for_update().get(pk=workflow_id)  # admission and promotion, one at a time
+    started = concurrency.startable(workflow, key)
     for queued in started:
         _promote(queued)
     return [run.pk for run in started]
