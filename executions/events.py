@@ -111,6 +111,26 @@ def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
     return bool(claimed)
 
 
+@outbox.recorder(outbox.EVENT)
+def _store_if_unheard(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> bool:
+    """Store an event at once, in the deciding transaction, when no trigger and no waiting step listens for it.
+    A listener that appears before this commits sees the event as it would any event emitted before it existed."""
+    if _listened(type):
+        return False
+    Event.objects.create(type=type, data=data, source=source, sender_id=sender_id, about_id=about_id)
+    return True
+
+
+def _listened(type: str) -> bool:
+    """Whether a step waits for events of this type or an active workflow's enabled event trigger starts on it (one
+    query; both lookups are indexed or small)."""
+    from workflows.models import Trigger
+
+    waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING).order_by().values("pk")
+    triggers = Trigger.objects.filter(kind="event", is_enabled=True, workflow__status="active", config__type=type)
+    return bool(waiting.union(triggers.order_by().values("pk"))[:1])
+
+
 @outbox.sender(outbox.EVENT)
 def _send_event(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> None:
     from django.contrib.auth import get_user_model

@@ -1,6 +1,8 @@
 """The outbox: events, e-mails and chat notices are rows written in the transaction that decides them, then
 delivered by a Celery task (hinted after the commit, like enqueue) or by the sweep, retried with back-off and
 marked sent. A worker killed between the commit and the delivery loses nothing: the row is still pending.
+An event nobody listens to (no trigger, no waiting step) is simply stored in the deciding transaction: with
+nothing to start or wake there is nothing to deliver, so it costs one INSERT instead of a row and its delivery.
 
 Delivery is once per row. An event is pure database work, so it is emitted in the same transaction that marks
 its row sent (a crash rolls both back). An e-mail or chat notice is claimed first (pending → delivering with a
@@ -174,6 +176,7 @@ def _send_email(*, subject: str, body: str, to: list[str]) -> None:
 
 
 SENDERS = {EMAIL: _send_email}  # the other kinds are registered by the modules that own them (see `sender`)
+RECORDERS = {}  # kind → settles a message in its own transaction when it can (see `recorder`)
 
 
 def sender(kind: str):
@@ -187,8 +190,20 @@ def sender(kind: str):
     return register
 
 
+def recorder(kind: str):
+    """Register a function that settles a message of `kind` inside the deciding transaction when it can (it
+    returns True), so no row is written; events register theirs (an event nobody listens to is just stored)."""
+
+    def register(function):
+        RECORDERS[kind] = function
+        return function
+
+    return register
+
+
 def event_add(*, type: str, data: dict, key: str, source: str = "system", sender=None, about=None) -> int:
-    """An event to emit once this transaction commits (event_emit's sender/about kept as ids)."""
+    """An event to emit once this transaction commits (event_emit's sender/about kept as ids); the row's id, or 0
+    when nobody listened and the event was stored at once."""
     payload = {
         "type": type,
         "data": data,
@@ -196,4 +211,7 @@ def event_add(*, type: str, data: dict, key: str, source: str = "system", sender
         "sender_id": getattr(sender, "pk", None),
         "about_id": getattr(about, "pk", None),
     }
+    record = RECORDERS.get(EVENT)
+    if record is not None and record(**payload):
+        return 0
     return outbox_add(kind=EVENT, payload=payload, key=key)

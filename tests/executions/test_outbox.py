@@ -85,14 +85,13 @@ def test_a_failed_run_writes_its_event_and_owner_email_as_outbox_rows_in_the_sam
     assert set(OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", "attempts")) == {
         ("sent", 1)
     }
-    # A second pass sends only what is new (the watcher's own execution.succeeded), never these again.
-    assert outbox.outbox_due(now=later + timedelta(hours=1)) == [started_event(started).pk]
+    # A second pass sends none of these again; the watcher's own execution.succeeded had no listener, so its run
+    # stored it at once instead of writing a row.
+    assert outbox.outbox_due(now=later + timedelta(hours=1)) == []
+    assert Event.objects.filter(type="execution.succeeded", data__execution_id=started.pk).count() == 1
+    assert not OutboxMessage.objects.filter(key=f"execution:{started.pk}:succeeded").exists()
     assert len(mail.outbox) == 1 and Event.objects.filter(type="execution.failed").count() == 1
     assert watcher.executions.count() == 1
-
-
-def started_event(execution):
-    return OutboxMessage.objects.get(key=f"execution:{execution.pk}:succeeded")
 
 
 def test_nothing_is_sent_from_on_commit(locmem, monkeypatch):
@@ -110,7 +109,10 @@ def test_nothing_is_sent_from_on_commit(locmem, monkeypatch):
     owner = UserFactory(email="owner@example.com")
     step = {"key": "ok", "name": "OK?", "kind": "approval", "config": {"title": "Refund?", "groups": ["Managers"]}}
     task = {"key": "todo", "name": "Todo", "kind": "task", "config": {"title": "Call", "assignee": "mgr"}}
-    approval_run = execution_start(workflow=active_workflow([step, log_step("paid")], owner=owner), input={})
+    approval_workflow = active_workflow([step, log_step("paid")], owner=owner)
+    listener = active_workflow([log_step("seen")], name="Listener")
+    Trigger.objects.create(workflow=listener, kind="event", config={"type": "approval.decided"})
+    approval_run = execution_start(workflow=approval_workflow, input={})
     approval_decide(approval_id=Approval.objects.get().pk, user=manager, decision="approve")
     execution_start(workflow=active_workflow([task], owner=owner), input={})
     failed = execution_start(workflow=broken_workflow(owner=owner), input={})
@@ -207,6 +209,7 @@ def test_two_deliveries_of_the_same_row_send_once(kind, locmem, no_hints, monkey
 
 def test_an_event_about_a_deleted_workflow_reaches_nobody(no_hints):
     broken = broken_workflow(on_failure="nothing")
+    watcher_of(broken)  # someone listens, so the event is a row to deliver
     execution_start(workflow=broken, input={})
     row = OutboxMessage.objects.get()
     # The queued event keeps only the workflow's id; gone by delivery, its audience is nobody (never everybody).
@@ -245,7 +248,26 @@ def test_deliveries_go_to_the_sweep_queue_that_default_workers_consume():
 def test_a_runs_event_is_delivered_by_the_task_that_finished_it_without_another_message(monkeypatch):
     hints = []
     monkeypatch.setattr(outbox, "_hint", lambda message_id, kind: hints.append((message_id, kind)))
-    execution = execution_start(workflow=broken_workflow(on_failure="nothing"), input={})  # eager: the task runs here
+    broken = broken_workflow(on_failure="nothing")
+    watcher = watcher_of(broken)
+    execution = execution_start(workflow=broken, input={})  # eager: the task runs here
     row = OutboxMessage.objects.get(key=f"execution:{execution.pk}:failed")
     assert row.status == "sent" and hints == []  # no deliver_outbox message: the run's own task delivered it
-    assert Event.objects.filter(type="execution.failed").count() == 1
+    assert Event.objects.filter(type="execution.failed").count() == 1 and watcher.executions.count() == 1
+
+
+def test_an_event_nobody_listens_to_is_stored_by_the_deciding_transaction_without_an_outbox_row():
+    execution = execution_start(workflow=broken_workflow(on_failure="nothing"), input={})
+    [event] = Event.objects.filter(type="execution.failed")
+    assert event.data["execution_id"] == execution.pk and event.about_id == execution.workflow_id
+    assert xmin("executions_event", event.pk) == xmin("executions_execution", execution.pk)  # one transaction
+    assert not OutboxMessage.objects.filter(kind="event").exists()
+
+
+def test_a_step_waiting_for_the_event_makes_it_a_row_and_is_woken_by_its_delivery():
+    wait = {"key": "await_failure", "name": "Await", "kind": "wait_for_event", "config": {"event": "execution.failed"}}
+    waiter = execution_start(workflow=active_workflow([wait, log_step("after")], name="Waiter"), input={})
+    assert Execution.objects.get(pk=waiter.pk).status == "waiting"
+    execution = execution_start(workflow=broken_workflow(on_failure="nothing"), input={})
+    row = OutboxMessage.objects.get(key=f"execution:{execution.pk}:failed")
+    assert row.status == "sent" and Execution.objects.get(pk=waiter.pk).status == "succeeded"
