@@ -85,3 +85,18 @@ def flush_survives_a_deadlock_with_a_sweeping_worker():
     ops_class.execute_sql_flush = execute_sql_flush
     yield
     ops_class.execute_sql_flush = original
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database's commits don't wait for the disk: it is thrown away, and every transactional test's
+    commits and flushes would otherwise wait for an fsync each. Worker processes connect later and inherit it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        name = connection.ops.quote_name(connection.settings_dict["NAME"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE {name} SET synchronous_commit TO off")
+        connection.close()  # its next session starts with the database's setting
