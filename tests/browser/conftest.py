@@ -44,6 +44,19 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def goto(page, url: str) -> None:
+    """Open `url` from a page that may be reloading itself (a run's page refreshes every 2 s while the run is
+    unfinished): a refresh that fires at that moment aborts the navigation, so it is tried once more."""
+    from playwright.sync_api import Error
+
+    try:
+        page.goto(url)
+    except Error as exc:
+        if "ERR_ABORTED" not in str(exc):
+            raise
+        page.goto(url)
+
+
 def login(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/admin/login/")
     page.fill("#id_username", username)

@@ -4,7 +4,7 @@ test-run it and watch the run page reach success, retry a failed run from the fa
 import pytest
 
 from executions.models import Execution
-from tests.browser.conftest import connect, login, open_steps, shot
+from tests.browser.conftest import connect, goto, login, open_steps, shot
 from workflows.library import templates_load
 from workflows.models import Workflow
 
@@ -77,7 +77,7 @@ def test_template_to_test_run_to_dashboard(live_server, start_worker, page, fake
         error="step 'process_refund' failed: boom",
         error_step="process_refund",
     )
-    page.goto(f"{live_server.url}/admin/executions/execution/{failed.pk}/change/")
+    goto(page, f"{live_server.url}/admin/executions/execution/{failed.pk}/change/")  # the test run's page may reload
     page.click("button[value=retry]")
     page.wait_for_selector(".messagelist .success")
     assert f"retry of #{failed.pk}" in page.inner_text(".messagelist")
