@@ -1,7 +1,9 @@
 """Rows every process can write and the web process can read: heartbeats and cumulative counters."""
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
+
+from faos.db import commit_without_waiting
 
 WEBHOOK_DELIVERIES = "webhook_deliveries"  # a Counter name, labelled by the answer code
 
@@ -41,9 +43,13 @@ def heartbeat(name: str, at=None) -> None:
 
 
 def counter_add(name: str, label: str = "", amount: int = 1) -> None:
-    """Add to a counter in one statement (an upsert both PostgreSQL and SQLite run), outside any lock we hold."""
+    """Add to a counter in one statement (an upsert both PostgreSQL and SQLite run), outside any lock we hold.
+
+    Its commit does not wait for the disk: every webhook adds to the same row, so a commit that waited would hold
+    the next delivery behind each fsync; a count lost in a database crash is a count, not a run."""
     table = connection.ops.quote_name(Counter._meta.db_table)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        commit_without_waiting()
         cursor.execute(
             f"INSERT INTO {table} (name, label, value) VALUES (%s, %s, %s) "
             f"ON CONFLICT (name, label) DO UPDATE SET value = {table}.value + EXCLUDED.value",
