@@ -56,7 +56,21 @@ def chaos_workflow(vendor_url: str, name: str = "Chaos"):
     mail = {"to": "ops@example.com", "subject": "Order of run {{workflow.execution_id}}", "body": "shipped"}
     notify = {"key": "notify", "name": "Notify", "config": {"action": "send_email", "input": mail}}
     steps = [call("reserve"), call("charge"), notify, call("ship"), call("record")]
-    return active_workflow(steps, name=f"{name} {time.time_ns()}", timeout_seconds=3600)
+    workflow = active_workflow(steps, name=f"{name} {time.time_ns()}", timeout_seconds=3600)
+    listen_to_successes(workflow)
+    return workflow
+
+
+def listen_to_successes(workflow) -> None:
+    """An event trigger on execution.succeeded whose filter never holds: with a listener, each run's event is an
+    outbox row delivered after the commit (the path the chaos checks), yet no other run starts."""
+    from tests.factories import active_workflow
+    from workflows.models import Trigger
+
+    noted = {"key": "noted", "name": "Noted", "kind": "complete"}
+    listener = active_workflow([noted], name=f"{workflow.name} listener")
+    never = f"event.data.workflow_id == {workflow.pk} and event.data.workflow_id != {workflow.pk}"
+    Trigger.objects.create(workflow=listener, kind="event", config={"type": "execution.succeeded", "filter": never})
 
 
 def start_runs(workflow, runs: int) -> list[int]:

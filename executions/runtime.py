@@ -14,7 +14,6 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from faos.db import commit_without_waiting
 from integrations.agents import AgentRunner
 from workflows import authz
 
@@ -125,14 +124,15 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     now = timezone.now()
     if _overdue(execution, now):
         return None
-    with transaction.atomic():
-        commit_without_waiting()  # a claim lost in a database crash is only a lease that was never taken
-        step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane))
-        if step_run is None:
-            if lane is not None:
-                _hand_over(execution, state.definition, lane, now)
-            return None
-        _mark_running(execution, now)
+    mark = execution.status != Execution.Status.RUNNING or execution.started_at is None
+    step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane), mark_running=mark)
+    if step_run is None:
+        if lane is not None:
+            _hand_over(execution, state.definition, lane, now)
+        return None
+    if mark:
+        execution.status = Execution.Status.RUNNING
+        execution.started_at = execution.started_at or now
     return _handed_to_task(state, step_run, execution)
 
 
@@ -163,22 +163,42 @@ def _lane_keys(definition: Definition, lane: str | None) -> tuple[str, tuple[str
     return ("IN" if lane == routing.AGENTS else "NOT IN"), keys
 
 
-def _claim_row(execution_id: int, worker: str, now, lane_keys) -> StepRun | None:
-    """UPDATE … WHERE id = (the first runnable row, skipping locked ones) RETURNING the row: one statement."""
+def _claim_row(execution_id: int, worker: str, now, lane_keys, *, mark_running: bool) -> StepRun | None:
+    """UPDATE … WHERE id = (the first runnable row, skipping locked ones) RETURNING the row: one statement, which
+    on PostgreSQL also marks the run running when asked and lets its commit skip the wait for the disk (a claim lost
+    in a database crash is only a lease that was never taken)."""
     table = StepRun._meta.db_table
     operator, keys = lane_keys
     where_lane = f" AND step_key {operator} ({', '.join(['%s'] * len(keys))})" if keys else ""
     if operator == "IN" and not keys:
         where_lane = " AND 1 = 0"  # an agents worker, and the definition has no model step
+    postgres = connection.vendor == "postgresql"
     locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    sql = (  # noqa: S608 - only constant names and placeholders
+    claim = (  # noqa: S608 - only constant names and placeholders
         f"UPDATE {table} SET status = 'running', lease_owner = %s, worker = %s, lease_expires_at = %s,"
         f" claims = claims + 1, started_at = COALESCE(started_at, %s)"
         f" WHERE id = (SELECT id FROM {table} WHERE execution_id = %s AND status = 'pending'"
         f" AND (wake_at IS NULL OR wake_at <= %s){where_lane} ORDER BY id LIMIT 1{locking}) RETURNING *"
     )
     params = [worker, worker, lease_until(now), now, execution_id, now, *keys]
-    return next(iter(StepRun.objects.raw(sql, params)), None)
+    if not postgres:  # SQLite has no UPDATE inside WITH: two statements, one transaction
+        with transaction.atomic():
+            step_run = next(iter(StepRun.objects.raw(claim, params)), None)
+            if step_run is not None and mark_running:
+                _mark_running(execution_id, now)
+        return step_run
+    running = _RUNNING if mark_running else ""
+    sql = f"WITH claimed AS ({claim}){running}, quick AS ({_QUICK}) SELECT claimed.* FROM claimed, quick"
+    extra = [now, execution_id, [str(status) for status in Execution.UNFINISHED]] if mark_running else []
+    return next(iter(StepRun.objects.raw(sql, [*params, *extra])), None)
+
+
+# The run is running from its first claim (and again after a wait); never over a cancel that just happened.
+_RUNNING = (
+    f", running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %s)"
+    f" WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
+)
+_QUICK = "SELECT set_config('synchronous_commit', 'off', true)"  # this statement's own transaction only
 
 
 def _time_out(execution_id: int) -> None:
@@ -192,14 +212,11 @@ def _definition(execution: Execution, state: RunState | None) -> Definition:
     return state.definition if state is not None else Definition.from_dict(execution.version.definition)
 
 
-def _mark_running(execution: Execution, now) -> None:
+def _mark_running(execution_id: int, now) -> None:
     """The run is running from its first claim (and again after a wait); never over a cancel that just happened."""
-    if execution.status != Execution.Status.RUNNING or execution.started_at is None:
-        Execution.objects.filter(pk=execution.pk, status__in=Execution.UNFINISHED).update(
-            status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
-        )
-        execution.status = Execution.Status.RUNNING
-        execution.started_at = execution.started_at or now
+    Execution.objects.filter(pk=execution_id, status__in=Execution.UNFINISHED).update(
+        status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
+    )
 
 
 def _run(

@@ -47,13 +47,18 @@ def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_i
     assert execution.steps_done == 5
 
 
-def test_a_claim_is_one_update_that_returns_the_row(monkeypatch):
+def test_a_claim_is_one_statement_that_returns_the_row_and_marks_the_run_running(monkeypatch):
     _no_tasks(monkeypatch)
     execution = execution_start(workflow=_linear(1), input={"name": "Ada"})
     with CaptureQueriesContext(connection) as queries:
         step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="w1")
-    claims = [q["sql"] for q in queries if q["sql"].startswith("UPDATE executions_steprun")]
-    assert len(claims) == 1 and "RETURNING" in claims[0] and "LIMIT 1" in claims[0]
+    statements = [q["sql"] for q in queries]
+    assert len(statements) == 2 and statements[0].startswith("SELECT")  # the run as it is now, then the claim
+    claim = statements[1]
+    assert claim.startswith("WITH claimed AS (UPDATE executions_steprun") and "LIMIT 1 FOR UPDATE SKIP LOCKED" in claim
+    assert "UPDATE executions_execution SET status = 'running'" in claim and "synchronous_commit" in claim
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.RUNNING and execution.started_at is not None
     assert (step_run.status, step_run.lease_owner, step_run.claims) == ("running", "w1", 1)
     assert runtime.steprun_claim(execution_id=execution.pk, worker="w2") is None  # nothing else is runnable
 
