@@ -100,3 +100,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER DATABASE {name} SET synchronous_commit TO off")
         connection.close()  # its next session starts with the database's setting
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_groups_survive_a_flush():
+    """A transactional test's flush empties every table, the default groups (a data migration) too. In one process
+    pytest-django runs those tests last; pytest-xdist hands tests out in its own order, so the groups are made
+    again after each flush, once the permissions of every app are back (the last app's post_migrate)."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    from workflows.groups import ensure_default_groups
+
+    last = [config for config in apps.get_app_configs() if config.models_module][-1]
+
+    def restore(sender, **kwargs):
+        if sender is last:
+            ensure_default_groups()
+
+    post_migrate.connect(restore, weak=False, dispatch_uid="faos-tests-default-groups")
+    yield
+    post_migrate.disconnect(dispatch_uid="faos-tests-default-groups")
