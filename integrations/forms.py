@@ -24,7 +24,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ("service", "name", "allowed_groups")
+        fields = ("service", "name", "sensitivity", "allowed_groups")
         widgets = {"service": forms.Select(choices=[])}
 
     def __init__(self, *args, **kwargs):
