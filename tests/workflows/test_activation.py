@@ -264,3 +264,36 @@ def test_export_and_import_carry_the_setting(ann):
     with pytest.raises(ValidationError) as refused:
         workflow_import(definition={**definition, "activation_review": "yes"}, owner=ann)
     assert "activation_review" in refused.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvers_at_once_make_exactly_one_activation(ann, bob):
+    import threading
+
+    from django.db import connection
+
+    carol = EditorFactory(username="carol", is_staff=True)
+    workflow = reviewed(ann)
+    request = activation_start(workflow=workflow, user=ann)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def approve(user):
+        barrier.wait()
+        try:
+            activation_decide(request_id=request.pk, user=user, decision="approve", comment=user.username)
+            outcomes.append("approved")
+        except ActivationError as exc:
+            outcomes.append(exc.status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(user,)) for user in (bob, carol)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == [409, "approved"]
+    request.refresh_from_db()
+    assert request.status == APPROVED and request.comment == request.decided_by.username
+    assert LogEntry.objects.filter(change_message__contains="approved by").count() == 1
+    assert Workflow.objects.get(pk=workflow.pk).active_version == request.version
