@@ -37,7 +37,7 @@ def tell_outcome(modeladmin, request, outcome) -> None:
     modeladmin.message_user(
         request,
         format_html(
-            'v{} needs a second editor’s approval ({}): <a href="{}">asked in the inbox</a>. '
+            'Version {} needs a second editor’s approval ({}): <a href="{}">asked in the inbox</a>. '
             "It goes live when another editor approves it.",
             outcome.version.number,
             "; ".join(outcome.reasons),
