@@ -79,7 +79,7 @@ def test_the_request_page_shows_the_diff_the_replay_hook_and_the_decision_to_a_s
     listed = signed_in(bob).get(reverse("admin:workflows_activationrequest_changelist")).content.decode()
     assert f"{workflow.name} v1" in listed
     page = signed_in(bob).get(url).content.decode()
-    assert "First activation: every step is new." in page and 'id="replay-report"' in page
+    assert "First activation: every step is new (hello)." in page and 'id="replay-report"' in page
     assert 'value="approve"' in page and 'value="reject"' in page
     own = signed_in(ann).get(url).content.decode()
     assert 'value="approve"' not in own and 'value="withdraw"' in own

@@ -49,6 +49,7 @@ def tell_outcome(modeladmin, request, outcome) -> None:
 
 @admin.register(ActivationRequest)
 class ActivationRequestAdmin(RulesAdmin):
+    list_title = "Activations"
     list_display = ("title", "status_badge", "requested_by", "waiting", "stale_flag")
     list_display_links = ("title",)
     search_fields = ("workflow__name",)
@@ -125,7 +126,8 @@ class ActivationRequestAdmin(RulesAdmin):
 
     @admin.display(description="Why a second editor")
     def why(self, obj):
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in obj.reasons)))
+        reasons = ((reason[:1].upper() + reason[1:],) for reason in obj.reasons)
+        return format_html_join(format_html("<br>"), "{}", reasons)
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj):
@@ -140,7 +142,7 @@ class ActivationRequestAdmin(RulesAdmin):
     @admin.display(description="Changes against the active version")
     def changes(self, obj):
         if obj.base_version_id is None:
-            return "First activation: every step is new."
+            return f"First activation: every step is new ({', '.join(activation_diff(obj)['added']) or 'none'})."
         return render_diff(activation_diff(obj), obj.base_version.number, obj.version.number)
 
     def get_urls(self):
