@@ -230,9 +230,10 @@ def activation_is_stale(request: ActivationRequest) -> bool:
 
 
 def activation_diff(request: ActivationRequest) -> dict:
-    """What goes live: the reviewed version against the version that was active when it was asked for."""
-    base = request.base_version.definition if request.base_version_id else {"steps": []}
-    return version_diff(base, request.version.definition)
+    """What goes live: the reviewed version against the version live when it was asked for (none: all new)."""
+    new = request.version.definition
+    base = request.base_version.definition if request.base_version_id else {**new, "steps": [], "triggers": []}
+    return version_diff(base, new)
 
 
 def activation_replay_report(request: ActivationRequest):

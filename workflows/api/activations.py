@@ -32,9 +32,9 @@ class ActivationRequestSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The version live when it was asked for (null: the first activation).",
     )
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
-    last_author = serializers.CharField(source="last_author.username", read_only=True, default=None)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None, allow_null=True)
+    last_author = serializers.CharField(source="last_author.username", read_only=True, default=None, allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
     stale = serializers.SerializerMethodField(
         help_text="Pending, and the draft changed since: approving activates the reviewed version, not the draft."
     )
@@ -77,7 +77,7 @@ class ActivationRequestSerializer(serializers.ModelSerializer):
     def get_diff(self, obj):
         return activation_diff(obj)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_replay_report(self, obj):
         return activation_replay_report(obj)
 
