@@ -2,7 +2,7 @@
 
 The site replaces django.contrib.admin's default one (faos.apps.FaosAdminConfig), so every
 `@admin.register` lands here. The index and the side bar share `get_app_list`: the daily work first
-(Workflows, Executions, Approvals, Tasks, Integrations), then building blocks, people, and the tables
+(Workflows, Executions, Approvals, Activations, Tasks, Integrations), then building blocks, people, and the tables
 FAOS keeps in step by itself (Celery Beat's schedules, API tokens) last, under "System".
 """
 
@@ -23,6 +23,7 @@ SECTIONS = (
             ("workflows", "Workflow", None),
             ("executions", "Execution", None),
             ("executions", "Approval", None),
+            ("workflows", "ActivationRequest", "Activations"),  # the inbox's second tab: versions to approve
             ("executions", "Task", None),
             ("integrations", "Connection", "Integrations"),
             ("executions", "Notification", None),

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
 from integrations.api.views import ConnectionViewSet, ConnectorViewSet
+from workflows.api.activations import ActivationRequestViewSet
 from workflows.api.catalog import AgentViewSet, TemplateViewSet
 from workflows.api.views import TriggerViewSet, WorkflowViewSet
 from workflows.api.webhooks import WebhookView
@@ -15,6 +16,7 @@ router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("activations", ActivationRequestViewSet, basename="activation")
 router.register("events", EventViewSet, basename="event")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("agents", AgentViewSet, basename="agent")

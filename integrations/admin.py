@@ -31,8 +31,8 @@ def chosen_service(request, obj=None) -> connectors.Service | None:
 @admin.register(Connection)
 class ConnectionAdmin(RulesAdmin):
     form = ConnectionForm
-    list_display = ("service_label", "name", "status_badge", "last_tested_at", "last_error")
-    list_filter = ("service", "status")
+    list_display = ("service_label", "name", "sensitivity", "status_badge", "last_tested_at", "last_error")
+    list_filter = ("service", "sensitivity", "status")
     readonly_fields = ("status", "last_tested_at", "last_error", "stored")
 
     def get_fieldsets(self, request, obj=None):
@@ -40,7 +40,7 @@ class ConnectionAdmin(RulesAdmin):
         inputs = [f"{PREFIX}{key}" for key in service.credential_fields] if service else []
         described = f"{service.label}: " if service else "Choose a service first: its fields appear here. "
         fieldsets = [
-            (None, {"fields": ("service", "name", "allowed_groups")}),
+            (None, {"fields": ("service", "name", "sensitivity", "allowed_groups")}),
             ("Credentials", {"fields": (*inputs, "credential_values"), "description": described + SECRETS_NOTE}),
         ]
         if obj is not None:

@@ -24,7 +24,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ("service", "name", "allowed_groups")
+        fields = ("service", "name", "sensitivity", "allowed_groups")
         widgets = {"service": forms.Select(choices=[])}
 
     def __init__(self, *args, **kwargs):
@@ -32,6 +32,8 @@ class ConnectionForm(forms.ModelForm):
         self.fields["service"].widget.choices = [("", "— choose a service —")] + [
             (s.name, f"{s.label} ({s.category})") for s in connectors.services()
         ]
+        if "sensitivity" in self.fields:
+            self.fields["sensitivity"].required = False  # a choice with a default: missing means keep it
         stored = self.instance.credentials if self.instance.pk else {}
         for name, field in self.fields.items():
             key = name.removeprefix(PREFIX)
@@ -39,6 +41,11 @@ class ConnectionForm(forms.ModelForm):
                 field.initial = stored[key]  # not secret (a base URL, a client id): shown so it can be edited
             elif name.startswith(PREFIX) and key in stored:
                 field.help_text = f"Stored (hidden). Leave empty to keep it. {field.help_text}".strip()
+
+    def clean_sensitivity(self):
+        """Left out of a post (an older form, a script): unchanged for a saved connection, else normal."""
+        chosen = self.cleaned_data.get("sensitivity")
+        return chosen or (self.instance.sensitivity if self.instance.pk else Connection.Sensitivity.NORMAL)
 
     def clean_credential_values(self):
         text, values = self.cleaned_data["credential_values"], {}

@@ -13,9 +13,20 @@ class Connection(models.Model):
         OK = "ok", "Working"
         FAILED = "failed", "Failing"
 
+    class Sensitivity(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        SENSITIVE = "sensitive", "Sensitive"
+        MONEY = "money", "Moves money"
+
     service = models.SlugField(max_length=50, help_text="The connector, e.g. stripe, slack, zendesk.")
     name = models.CharField(max_length=100, default="default", help_text="Steps pick a connection by this name.")
     credentials = EncryptedJSONField(default=dict, blank=True, help_text="Stored encrypted; never shown back.")
+    sensitivity = models.CharField(
+        max_length=16,
+        choices=Sensitivity.choices,
+        default=Sensitivity.NORMAL,
+        help_text="Money or sensitive: every workflow using it needs a second editor's approval to go live.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNTESTED)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -35,6 +46,11 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}: {self.name}"
+
+    @property
+    def needs_review(self) -> bool:
+        """Workflows using it go live only with a second editor's approval (four-eyes activation)."""
+        return self.sensitivity != self.Sensitivity.NORMAL
 
 
 class KnowledgeArticle(models.Model):

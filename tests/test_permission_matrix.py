@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from executions.models import Approval, Execution, Notification, StepRun, Task
 from integrations.models import Connection, KnowledgeArticle
 from tests.factories import APPROVERS, EDITORS, VIEWERS, UserFactory, role_groups
+from workflows.activation import activation_start
 from workflows.models import Agent, Trigger, Workflow, WorkflowTemplate
 from workflows.services import workflow_activate
 
@@ -42,6 +43,7 @@ OWN = frozenset({"editor"})  # a notification is its recipient's alone
 ADMIN_MODELS = {
     "workflows_workflow": (VIEW, EDIT, EDIT, EDIT),
     "workflows_workflowversion": (VIEW, NONE, NONE, NONE),
+    "workflows_activationrequest": (VIEW, NONE, NONE, NONE),  # decided through its own view, below
     "workflows_trigger": (VIEW, EDIT, EDIT, EDIT),
     "workflows_workflowtemplate": (TEMPLATES, NONE, NONE, NONE),
     "workflows_agent": (EDIT, EDIT, EDIT, SUPER),
@@ -92,6 +94,8 @@ RULES = {
     "admin:workflows_workflow_step_reference": {"GET": VIEW},
     "admin:workflows_workflowversion_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflowtemplate_use": {"GET": POST_ONLY, "POST": EDIT},
+    # Four eyes: the editor asked for it, so only another editor (here the superuser) may approve it.
+    "admin:workflows_activationrequest_decide": {"GET": POST_ONLY, "POST": SUPER},
     "admin:executions_execution_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:executions_approval_decide": {"GET": POST_ONLY, "POST": ELIGIBLE},
     "admin:executions_task_done": {"GET": POST_ONLY, "POST": ASSIGNED},
@@ -131,6 +135,11 @@ RULES = {
     "api:approval-approve": {"POST": ELIGIBLE},
     "api:approval-reject": {"POST": ELIGIBLE},
     "api:approval-delegate": {"POST": ELIGIBLE},
+    "api:activation-list": {"GET": STAFF},
+    "api:activation-detail": {"GET": VIEW},
+    "api:activation-approve": {"POST": SUPER},
+    "api:activation-reject": {"POST": SUPER},
+    "api:activation-withdraw": {"POST": EDIT},  # the requester (the editor), and superusers
     "api:event-list": {"POST": STAFF},
     "api:template-list": {"GET": TEMPLATES},
     "api:template-detail": {"GET": TEMPLATES},
@@ -192,6 +201,9 @@ def world():
     workflow.steps.create(key="hello", name="Hello", config={"action": "log", "inputs": {"message": "hi"}})
     hook = Trigger.objects.create(workflow=workflow, kind="webhook", config={"auth": "none"})
     version = workflow_activate(workflow=workflow, user=editor)
+    payouts = Workflow.objects.create(name="Payouts", owner=editor, activation_review=True)
+    payouts.steps.create(key="pay", name="Pay", config={"action": "log", "input": {"message": "paid"}})
+    activation = activation_start(workflow=payouts, user=editor)
     execution = Execution.objects.create(workflow=workflow, version=version, input={}, started_by=editor)
     step_run = StepRun.objects.create(execution=execution, step_key="hello", step_name="Hello", step_kind="approval")
     approval = Approval.objects.create(execution=execution, step_run=step_run, title="Pay?", requested_by=editor)
@@ -199,6 +211,7 @@ def world():
     objects = {
         "workflows_workflow": workflow,
         "workflows_workflowversion": version,
+        "workflows_activationrequest": activation,
         "workflows_trigger": hook,
         "workflows_workflowtemplate": WorkflowTemplate.objects.create(
             slug="demo", name="Demo", category="Ops", description="d", definition={"name": "Demo", "steps": []}
@@ -234,6 +247,7 @@ def concrete(name: str, route: str, objects: dict) -> str:
     api_models = {"workflow": "workflows_workflow", "trigger": "workflows_trigger", "execution": "executions_execution"}
     api_models |= {"approval": "executions_approval", "agent": "workflows_agent"}
     api_models |= {"connection": "integrations_connection", "template": "workflows_workflowtemplate"}
+    api_models |= {"activation": "workflows_activationrequest"}
     row = objects.get(model) or objects.get(api_models.get(api_kind, ""))
     values = {
         "<id>": str(row.pk) if row else "",
@@ -278,7 +292,12 @@ def expected(rule_roles, role: str):
     return "allowed" if role in rule_roles else "denied"
 
 
-BODIES = {"api:approval-approve": {"comment": "ok"}, "admin:executions_approval_decide": {"decision": "approve"}}
+BODIES = {
+    "api:approval-approve": {"comment": "ok"},
+    "admin:executions_approval_decide": {"decision": "approve"},
+    "api:activation-reject": {"comment": "not yet"},
+    "admin:workflows_activationrequest_decide": {"decision": "approve"},
+}
 
 
 def ask(role: str, people: dict, name: str, method: str, path: str):

@@ -87,6 +87,27 @@ def _not_requester(user, approval) -> bool:
     return approval.requested_by_id is None or approval.requested_by_id != user.pk
 
 
+def _may_activate_requested(user, request) -> bool:
+    """Deciding an activation request takes the right to activate its workflow."""
+    if not isinstance(request, Model):
+        return user.has_perm("workflows.activate_workflow")
+    return may(user, "activate", request.workflow)
+
+
+def _requester(user, request) -> bool:
+    """Only who asked withdraws a request (superusers too); the others approve or reject it."""
+    if not isinstance(request, Model):
+        return user.has_perm("workflows.activate_workflow")
+    return request.requested_by_id == user.pk
+
+
+def _second_pair_of_eyes(user, request) -> bool:
+    """Four eyes: not who asked, not the draft's last author, not the version's maker; superusers included."""
+    if not isinstance(request, Model):
+        return True
+    return user.pk not in {request.requested_by_id, request.last_author_id, request.version.created_by_id}
+
+
 def _task(user, task) -> bool:
     if not isinstance(task, Model):
         return True
@@ -116,6 +137,9 @@ RULES: dict[tuple[str, str], Callable] = {
     ("workflows.trigger", "delete"): _workflow_right("workflows.change_workflow"),
     ("workflows.workflowversion", "view"): _owner_or("workflows.view_workflow"),
     ("workflows.workflowversion", "activate"): _workflow_right("workflows.activate_workflow"),
+    ("workflows.activationrequest", "view"): _owner_or("workflows.view_workflow"),
+    ("workflows.activationrequest", "decide"): _may_activate_requested,
+    ("workflows.activationrequest", "withdraw"): _requester,
     ("workflows.workflowtemplate", "view"): _perm("workflows.view_workflowtemplate"),
     ("workflows.workflowtemplate", "use"): _perm("workflows.add_workflow"),
     ("workflows.agent", "view"): _perm("workflows.view_agent"),
@@ -151,7 +175,10 @@ RULES: dict[tuple[str, str], Callable] = {
 }
 
 # Object rules that bind everyone, superusers included.
-LIMITS: dict[tuple[str, str], Callable] = {("executions.approval", "decide"): _not_requester}
+LIMITS: dict[tuple[str, str], Callable] = {
+    ("executions.approval", "decide"): _not_requester,
+    ("workflows.activationrequest", "decide"): _second_pair_of_eyes,
+}
 
 
 def _label(target) -> str:
@@ -233,6 +260,7 @@ VISIBLE: dict[str, Callable] = {
     "workflows.step": _workflow_scope("workflow__"),
     "workflows.trigger": _workflow_scope("workflow__"),
     "workflows.workflowversion": _workflow_scope("workflow__"),
+    "workflows.activationrequest": _workflow_scope("workflow__"),
     "executions.execution": _workflow_scope("workflow__"),
     "executions.steprun": _workflow_scope("execution__workflow__"),
     "executions.approval": _approval_scope,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from executions.engine.spelling import canonical_definition
 
-SETTINGS = ("name", "timeout_seconds", "on_failure")
+SETTINGS = ("name", "timeout_seconds", "on_failure", "activation_review")
 
 
 def _flatten(value, prefix: str = "") -> dict:

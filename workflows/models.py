@@ -94,6 +94,11 @@ class Workflow(models.Model):
         default=Overflow.QUEUE,
         help_text="What a run does when the limit is reached.",
     )
+    activation_review = models.BooleanField(
+        default=False,
+        help_text="Activating asks a second editor (not the requester, not the last author) to approve the version "
+        "first. Workflows using a connection marked money or sensitive always ask.",
+    )
     sample_input = models.JSONField(default=dict, blank=True, help_text="Sample trigger data for test runs.")
     template_slug = models.SlugField(max_length=80, blank=True, help_text="The template this was created from.")
     active_version = models.ForeignKey(
@@ -153,6 +158,58 @@ class WorkflowVersion(models.Model):
     @property
     def is_active(self) -> bool:
         return self.workflow.active_version_id == self.pk
+
+
+class ActivationRequest(models.Model):
+    """A version waiting for a second editor's approval before it goes live (four-eyes activation)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        SUPERSEDED = "superseded", "Superseded"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="activation_requests")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="activation_requests")
+    base_version = models.ForeignKey(
+        WorkflowVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version that was active when it was asked for: the diff's left side.",
+    )
+    reasons = models.JSONField(default=list, blank=True, help_text="Why this activation needs a second editor.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who last edited the draft this version froze (or made the version): may not approve it.",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow"], condition=Q(status="pending"), name="one_pending_activation_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Activate {self.workflow.name} v{self.version.number}"
 
 
 class Step(models.Model):

@@ -38,6 +38,7 @@ def workflow_definition(*, workflow: Workflow) -> dict:
         "timeout_seconds": workflow.timeout_seconds,
         "count_paused_time": workflow.count_paused_time,
         "on_failure": workflow.on_failure,
+        **({"activation_review": True} if workflow.activation_review else {}),  # absent: old checksums hold
         **_concurrency(workflow),
         "steps": [step_dict(step) for step in workflow.steps.order_by("position", "id")],
         "triggers": [
@@ -137,7 +138,8 @@ def trigger_secret_problems(*, workflow: Workflow) -> list[Problem]:
     return problems
 
 
-def _checksum(definition: dict) -> str:
+def definition_checksum(definition: dict) -> str:
+    """The fingerprint a version is found by: an unchanged draft reuses its version."""
     return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -146,7 +148,7 @@ def workflow_snapshot(*, workflow: Workflow, user=None, note: str = "") -> Workf
     """Freeze the draft as a version; an unchanged draft reuses the version it already has."""
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()  # serialises version numbering
     definition = workflow_definition(workflow=workflow)
-    checksum = _checksum(definition)
+    checksum = definition_checksum(definition)
     existing = workflow.versions.filter(checksum=checksum).first()
     if existing:
         return existing
@@ -161,9 +163,21 @@ def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion
     """Validate and activate the draft (or an older version: a rollback); raises WorkflowInvalid.
 
     From now on webhook, schedule and event runs act for `user`, who must be allowed every connection it uses.
+    A version that needs a second editor's approval raises ReviewRequired: ask with activation.activation_start.
     """
+    from .activation import ReviewRequired, review_reasons
+
     authz.require(user, "activate", workflow)
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()  # one activation at a time
+    version = version_checked(workflow=workflow, user=user, version=version)
+    reasons = review_reasons(workflow=workflow, version=version)
+    if reasons:
+        raise ReviewRequired(reasons)
+    return version_go_live(workflow=workflow, version=version, user=user)
+
+
+def version_checked(*, workflow: Workflow, user, version: WorkflowVersion | None) -> WorkflowVersion:
+    """The version to activate (the draft frozen, or `version`), valid and using only connections `user` may."""
     if version is None:
         problems = workflow_validate(workflow=workflow)
         if problems:
@@ -178,6 +192,16 @@ def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion
     refused = connections_refused(definition=version.definition, user=user)
     if refused:
         raise WorkflowInvalid(refused)
+    return version
+
+
+def version_go_live(*, workflow: Workflow, version: WorkflowVersion, user) -> WorkflowVersion:
+    """Make a checked version the active one; a change of version supersedes pending activation requests."""
+    from .models import ActivationRequest
+
+    if workflow.active_version_id != version.pk:
+        pending = ActivationRequest.objects.filter(workflow=workflow, status=ActivationRequest.Status.PENDING)
+        pending.update(status=ActivationRequest.Status.SUPERSEDED, decided_at=timezone.now())
     workflow.active_version = version
     workflow.status = Workflow.Status.ACTIVE
     workflow.activated_by = user or workflow.activated_by
@@ -186,25 +210,33 @@ def workflow_activate(*, workflow: Workflow, user=None, version: WorkflowVersion
     return version
 
 
-def connections_refused(*, definition: dict, user) -> list[Problem]:
-    """A problem per step whose connection (or agent's connection) `user` may not use, naming the connection."""
+def connections_used(*, definition: dict):
+    """(step key, Connection or None, service, named) per step that acts through a connection or an agent's."""
     from integrations.services import connection_find
 
     from .models import Agent
 
-    problems = []
     for step in definition.get("steps") or []:
         config = canonical_config(step.get("kind") or "action", step.get("config") or {})[0]
         action = actions.get(config.get("action", "")) if step.get("kind") == "action" else None
         service = getattr(action, "service", "")
         name = (config.get("input") or {}).get("connection")
-        found = connection_find(service=service, name=name) if service and "{{" not in str(name or "") else None
+        named = "{{" not in str(name or "")  # an expression picks the connection at run time
+        found = connection_find(service=service, name=name) if service and named else None
         if step.get("kind") == "agent" and config.get("agent"):
             agent = Agent.objects.select_related("connection").filter(name=config["agent"]).first()
-            found = agent.connection if agent else None
+            found, service, named = (agent.connection if agent else None), "", True
+        if found is not None or (service and not named):
+            yield step["key"], found, service, named
+
+
+def connections_refused(*, definition: dict, user) -> list[Problem]:
+    """A problem per step whose connection (or agent's connection) `user` may not use, naming the connection."""
+    problems = []
+    for key, found, _, _ in connections_used(definition=definition):
         if found is not None and not authz.may(user, "use", found):
             who = user.get_username() if user else "nobody"
-            problems.append(Problem(step["key"], CONNECTION_FIELD, f"permission error: {who} may not use {found}"))
+            problems.append(Problem(key, CONNECTION_FIELD, f"permission error: {who} may not use {found}"))
     return problems
 
 
@@ -272,6 +304,8 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
     _check_step_fields(definition.get("steps", []))
     definition = canonical_definition(definition)[0]  # old spellings read; definition_deprecations names them
     concurrency = _concurrency_fields(definition)
+    if not isinstance(definition.get("activation_review", False), bool):
+        raise ValidationError({"activation_review": "Must be true or false."})
     workflow = Workflow.objects.create(
         name=name or definition.get("name") or "Imported workflow",
         description=definition.get("description", ""),
@@ -279,6 +313,7 @@ def workflow_import(*, definition: dict, owner=None, name: str | None = None) ->
         count_paused_time=bool(definition.get("count_paused_time", False)),
         on_failure=definition.get("on_failure") or Workflow.OnFailure.NOTHING,
         sample_input=definition.get("sample_input") or {},
+        activation_review=definition.get("activation_review") is True,
         owner=owner,
         **concurrency,
     )

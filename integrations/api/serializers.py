@@ -35,6 +35,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "name",
             "credentials",
             "stored_fields",
+            "sensitivity",
             "allowed_groups",
             "status",
             "last_tested_at",

@@ -29,6 +29,7 @@ from faos.wsgi import application
 from integrations.models import Connection
 from tests.factories import StepFactory, TriggerFactory, UserFactory, WorkflowFactory, log_step
 from tests.fakes import FakeServer
+from workflows.activation import activation_start
 from workflows.models import Agent, Workflow, WorkflowTemplate
 from workflows.services import workflow_activate, workflow_snapshot
 
@@ -100,6 +101,9 @@ def make_rows(base_url: str) -> dict:
     retired = WorkflowFactory(name="Old Intake", owner=boss)
     StepFactory(workflow=retired, position=0, **log_step("intake"))
     workflow_activate(workflow=retired, user=boss)
+    payouts = WorkflowFactory(name="Payouts", owner=requester, activation_review=True)
+    StepFactory(workflow=payouts, position=0, **log_step("pay"))
+    activation = activation_start(workflow=payouts, user=requester)  # boss, a second editor, may approve it
     with TestCase.captureOnCommitCallbacks(execute=True):
         execution_start(workflow=workflow, input={"score": "hot"}, user=boss, trigger_kind="api")
         failed = execution_start(workflow=retired, input={}, user=boss, trigger_kind="api")
@@ -125,6 +129,7 @@ def make_rows(base_url: str) -> dict:
             "/api/triggers/": [manual.pk, hook.pk],
             "/api/executions/": list(Execution.objects.values_list("pk", flat=True)),
             "/api/approvals/": list(Approval.objects.values_list("pk", flat=True)),
+            "/api/activations/": [activation.pk],
             "/api/agents/": [agent.pk],
             "/api/connections/": [connection.pk],
             "/api/templates/": [template.slug],

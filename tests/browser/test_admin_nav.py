@@ -8,7 +8,7 @@ from tests.factories import workflow_with_steps
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WORK = ["Workflows", "Executions", "Approvals", "Tasks", "Integrations", "Notifications"]
+WORK = ["Workflows", "Executions", "Approvals", "Activations", "Tasks", "Integrations", "Notifications"]
 SECTIONS = ["Work", "Building blocks", "People", "System"]
 ONE_LINE = """e => {
     const s = getComputedStyle(e);

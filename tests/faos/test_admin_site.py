@@ -16,7 +16,7 @@ from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db
 
-WORK = ["Workflows", "Executions", "Approvals", "Tasks", "Integrations", "Notifications"]
+WORK = ["Workflows", "Executions", "Approvals", "Activations", "Tasks", "Integrations", "Notifications"]
 BEAT_AND_TOKENS = {"Periodic tasks", "Crontabs", "Intervals", "Clocked", "Solar events", "Tokens"}
 
 

@@ -18,6 +18,7 @@ from faos.json_forms import STRICT_JSON
 from faos.json_input import json_parse
 
 from .. import authz, step_reference
+from ..activation import activation_start
 from ..config_checks import trigger_problems
 from ..forms import RunWorkflowForm
 from ..models import Step, Trigger, Workflow, WorkflowVersion
@@ -32,6 +33,7 @@ from ..services import (
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
 from ..variables import available_variables
 from . import catalog, gallery, versions  # noqa: F401 - register agents, triggers, gallery, versions
+from .activations import tell_outcome
 from .forms import StepInlineForm, TriggerInlineForm
 from .problem_links import problem_message
 from .rules import PartInlineMixin, RulesAdmin
@@ -195,6 +197,7 @@ class WorkflowAdmin(RulesAdmin):
             {
                 "fields": (
                     ("timeout_seconds", "count_paused_time", "on_failure"),
+                    "activation_review",
                     ("concurrency_limit", "concurrency_overflow"),
                     "concurrency_key",
                     "sample_input",
@@ -256,6 +259,7 @@ class WorkflowAdmin(RulesAdmin):
         context |= {
             "faos_may_run": authz.may(request.user, "run", obj or Workflow),
             "faos_may_activate": authz.may(request.user, "activate", obj or Workflow),
+            "faos_pending_activation": obj and obj.activation_requests.filter(status="pending").first(),
         }
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
@@ -373,13 +377,13 @@ class WorkflowAdmin(RulesAdmin):
         if request.method != "POST":
             return redirect("admin:workflows_workflow_change", pk)
         try:
-            version = workflow_activate(workflow=workflow, user=request.user)
+            outcome = activation_start(workflow=workflow, user=request.user)  # live now, or asked in the inbox
         except WorkflowInvalid as exc:
             for problem in exc.problems:
                 self.message_user(request, problem_message(workflow=workflow, problem=problem), messages.ERROR)
             self.message_user(request, "Not activated: fix the problems above first.", messages.ERROR)
         else:
-            self.message_user(request, f"Activated version {version.number}; new runs use it.", messages.SUCCESS)
+            tell_outcome(self, request, outcome)
         return redirect("admin:workflows_workflow_change", pk)
 
     def status_view(self, request, pk):

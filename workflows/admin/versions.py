@@ -14,7 +14,7 @@ from ..diff import version_diff
 from ..io import dump
 from ..models import WorkflowVersion
 from ..querysets import count_of
-from ..services import WorkflowInvalid, workflow_activate, workflow_restore_draft
+from ..services import WorkflowInvalid, workflow_restore_draft
 from .rules import RulesAdmin
 
 
@@ -81,11 +81,17 @@ class WorkflowVersionAdmin(RulesAdmin):
                 request, f"The draft now matches v{version.number}: edit it and activate.", messages.SUCCESS
             )
             return redirect("admin:workflows_workflow_change", workflow.pk)
+        from ..activation import activation_start
+        from .activations import tell_outcome
+
         try:
-            workflow_activate(workflow=workflow, user=request.user, version=version)
+            outcome = activation_start(workflow=workflow, user=request.user, version=version)
         except WorkflowInvalid as exc:
             self.message_user(request, "; ".join(str(p) for p in exc.problems), messages.ERROR)
             return redirect("admin:workflows_workflowversion_change", pk)
+        if not isinstance(outcome, WorkflowVersion):  # a rollback is reviewed like any other change of version
+            tell_outcome(self, request, outcome)
+            return redirect("admin:workflows_workflow_change", workflow.pk)
         others = workflow.executions.unfinished().exclude(version=version).count()
         self.message_user(
             request,

@@ -184,6 +184,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "owner",
             "timeout_seconds",
             "on_failure",
+            "activation_review",
             "concurrency_limit",
             "concurrency_key",
             "concurrency_overflow",

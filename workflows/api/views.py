@@ -16,14 +16,14 @@ from executions.services import execution_start, test_run_options
 from faos.schema import ErrorDetail
 
 from .. import authz, io
+from ..activation import activation_start
 from ..audit import audit
 from ..diff import version_diff
-from ..models import Trigger, Workflow
+from ..models import ActivationRequest, Trigger, Workflow
 from ..services import (
     WorkflowBusy,
     WorkflowInvalid,
     definition_deprecations,
-    workflow_activate,
     workflow_delete,
     workflow_deprecations,
     workflow_duplicate,
@@ -33,6 +33,7 @@ from ..services import (
     workflow_validate,
 )
 from ..triggers import trigger_sync
+from .activations import ActivationRequestSerializer
 from .permissions import Rules
 from .serializers import (
     ProblemSerializer,
@@ -155,19 +156,26 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("version", int, description="Roll back to this version number.")],
-        responses=VersionSerializer,
+        responses={200: VersionSerializer, 202: ActivationRequestSerializer},
     )
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        """Validate the draft and make it the active version; `?version=N` rolls back to version N."""
+        """Validate the draft and make it the active version; `?version=N` rolls back to version N.
+
+        A workflow that needs a second editor (its `activation_review`, or a money/sensitive connection) does not
+        go live: the answer is 202 with the activation request, decided under /api/activations/.
+        """
         workflow = self.get_object()
         number = query_number(request, "version", required=False)
         version = get_object_or_404(workflow.versions, number=number) if number else None
         try:
-            version = workflow_activate(workflow=workflow, user=request.user, version=version)
+            outcome = activation_start(workflow=workflow, user=request.user, version=version)
         except WorkflowInvalid as exc:
             return problems_response(exc.problems)
-        return Response(VersionSerializer(version).data)
+        if isinstance(outcome, ActivationRequest):
+            answer = ActivationRequestSerializer(outcome, context=self.get_serializer_context()).data
+            return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return Response(VersionSerializer(outcome).data)
 
     @extend_schema(request=None, responses=WorkflowSerializer)
     @action(detail=True, methods=["post"])

@@ -7,8 +7,9 @@ import yaml
 from django.core.management.base import BaseCommand
 
 from integrations.models import KnowledgeArticle
-from workflows.models import Workflow
-from workflows.services import workflow_activate, workflow_import
+from workflows.activation import activation_start
+from workflows.models import Workflow, WorkflowVersion
+from workflows.services import workflow_import
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
@@ -22,8 +23,10 @@ class Command(BaseCommand):
             if Workflow.objects.filter(name=definition["name"]).exists():
                 continue
             workflow = workflow_import(definition=definition)
-            version = workflow_activate(workflow=workflow)
-            self.stdout.write(f"Loaded demo workflow '{workflow.name}' (v{version.number}, active).")
+            outcome = activation_start(workflow=workflow)  # a reviewed one waits in the inbox for an editor
+            live = isinstance(outcome, WorkflowVersion)
+            state = f"v{outcome.number}, active" if live else f"v{outcome.version.number} awaits approval"
+            self.stdout.write(f"Loaded demo workflow '{workflow.name}' ({state}).")
         self._articles()
 
     def _articles(self):
