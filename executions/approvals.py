@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -239,39 +238,49 @@ def approval_url(approval: Approval) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("admin:executions_approval_change", args=[approval.pk])
 
 
-def recipients(approval: Approval, *, escalation: bool = False) -> list[str]:
+def recipient_users(approval: Approval, *, escalation: bool = False):
+    """Who a notice goes to (active, with an e-mail): the approvers, or on expiry the escalation groups."""
     User = get_user_model()
     groups = approval.escalation_groups.all() if escalation else approval.approver_groups.all()
     users = User.objects.filter(Q(groups__in=groups) | Q(pk__in=[] if escalation else approval.approvers.all()))
-    return sorted({u.email for u in users.filter(is_active=True) if u.email})
+    return users.filter(is_active=True).exclude(email="").distinct().order_by("email")
+
+
+def recipients(approval: Approval, *, escalation: bool = False) -> list[str]:
+    return sorted({u.email for u in recipient_users(approval, escalation=escalation)})
+
+
+SUBJECTS = {"opened": "Approval needed", "reminder": "Reminder: approval needed", "expired": "Approval expired"}
 
 
 def notify_approvers(*, approval_id: int, reason: str) -> int:
-    """E-mail approvers (and on expiry the escalation groups) with a link to the item in the inbox."""
+    """E-mail each approver (on expiry the escalation groups) a link to the inbox and, while it is pending,
+    their own one-click Approve / Reject links; post it to chat with buttons. Returns the e-mails sent."""
+    from .notifications import _send_all, approval_emails
+    from .slack import approval_message
+
     approval = Approval.objects.select_related("execution__workflow").get(pk=approval_id)
-    to = recipients(approval, escalation=reason == "expired") or recipients(approval)
-    subjects = {"opened": "Approval needed", "reminder": "Reminder: approval needed", "expired": "Approval expired"}
+    escalation = reason == "expired" and bool(recipients(approval, escalation=True))
     amount = f" ({approval.amount} {approval.currency})".rstrip(" ()") + ")" if approval.amount is not None else ""
     body = (
         f"{approval.title}{amount if approval.amount is not None else ''}\n\n{approval.details}\n\n"
         f"Workflow: {approval.execution.workflow.name}, run #{approval.execution_id}\n"
         f"Decide here: {approval_url(approval)}\n"
     )
-    if to:
-        send_mail(f"[FAOS] {subjects[reason]}: {approval.title}", body, settings.DEFAULT_FROM_EMAIL, to)
-    post_to_chat(
-        f"{subjects[reason]}: {approval.title}{amount if approval.amount is not None else ''} — "
-        f"{approval_url(approval)}"
-    )
-    return len(to)
+    subject = f"[FAOS] {SUBJECTS[reason]}: {approval.title}"
+    sent = _send_all(approval_emails(approval, subject=subject, body=body, escalation=escalation))
+    message = approval_message(approval, SUBJECTS[reason])
+    post_to_chat(message["text"], blocks=message["blocks"])
+    return sent
 
 
-def post_to_chat(text: str) -> None:
-    """Also tell chat channels (FAOS_APPROVAL_CHAT, e.g. "slack:#approvals") through their connectors."""
+def post_to_chat(text: str, *, blocks: list | None = None, targets: list | None = None) -> None:
+    """Also tell chat channels (FAOS_APPROVAL_CHAT, e.g. "slack:#approvals") through their connectors; Slack
+    gets the blocks too (its buttons decide, see executions/slack.py)."""
     from integrations.actions import ActionContext, run_action
     from integrations.services import connection_credentials
 
-    for target in settings.FAOS_APPROVAL_CHAT:
+    for target in settings.FAOS_APPROVAL_CHAT if targets is None else targets:
         service, _, channel = target.partition(":")
         ctx = ActionContext(
             idempotency_key="",
@@ -279,6 +288,8 @@ def post_to_chat(text: str) -> None:
             credentials=lambda svc, name: connection_credentials(service=svc, name=name, test_mode=False),
         )
         inputs = {"channel": channel, "text": text} if service == "slack" else {"text": text}
+        if service == "slack" and blocks:
+            inputs["blocks"] = blocks
         try:
             run_action(f"{service}.post_message", inputs, ctx)
         except StepError as exc:  # a chat outage must not block the approval itself

@@ -1,9 +1,10 @@
-"""E-mails to people about runs: failure notices to the workflow's owner."""
+"""E-mails to people about runs: failure notices to the workflow's owner, approval and task notices with their
+one-click decision links (executions/decision_links.py)."""
 
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.urls import reverse
 
 from . import outbox
@@ -42,3 +43,69 @@ def _send_owner_failure(*, execution_id: int, step_error: str = "") -> None:
         logger.info("outbox: the failure notice of deleted run %s is dropped", execution_id)
         return
     notify_owner_of_failure(execution_id=execution_id, step_error=step_error)
+
+
+def _mail(subject: str, body: str, to: str) -> EmailMessage:
+    return EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
+
+
+def _send_all(messages: list[EmailMessage]) -> int:
+    """One SMTP connection for all; a failure raises, so the outbox tries the notice again."""
+    if messages:
+        get_connection(fail_silently=False).send_messages(messages)
+    return len(messages)
+
+
+def approval_emails(approval, *, subject: str, body: str, escalation: bool) -> list[EmailMessage]:
+    """One e-mail per person, each with their own one-click links when they may decide (never the requester)."""
+    from workflows import authz
+
+    from .approvals import recipient_users
+    from .decision_links import links_for
+
+    messages = []
+    for user in recipient_users(approval, escalation=escalation):
+        text = body
+        if not escalation and approval.status == "pending" and authz.may(user, "decide", approval):
+            links = links_for(approval, user=user)
+            text += (
+                f"\nApprove: {links['approve']}\nReject (asks for a reason): {links['reject']}\n\n"
+                f"The links are for you alone, work once and expire in {settings.FAOS_DECISION_LINK_HOURS:g} hours; "
+                "each opens a page where you confirm.\n"
+            )
+        messages.append(_mail(subject, text, user.email))
+    return messages
+
+
+def notify_task(*, task_id: int) -> int:
+    """E-mail each person a task is for (with their own Complete link) and post it to FAOS_TASK_CHAT."""
+    from .approvals import post_to_chat
+    from .decision_links import links_for
+    from .models import Task
+    from .slack import task_message
+
+    task = Task.objects.select_related("assignee", "assignee_group").get(pk=task_id)
+    group = task.assignee_group
+    people = [task.assignee] if task.assignee else list(group.user_set.all()) if group else []
+    url = settings.SITE_URL.rstrip("/") + reverse("admin:executions_task_change", args=[task.pk])
+    messages = []
+    for user in [p for p in people if p.is_active and p.email]:
+        body = f"{task.description}\n\nOpen it: {url}\n"
+        if task.status == Task.Status.OPEN:
+            link = links_for(task, user=user)["complete"]
+            body += f"Mark it done: {link} (for you alone, once; it asks you to confirm)\n"
+        messages.append(_mail(f"[FAOS] Task: {task.title}", body, user.email))
+    sent = _send_all(messages)
+    message = task_message(task, "New task")
+    post_to_chat(message["text"], blocks=message["blocks"], targets=settings.FAOS_TASK_CHAT)
+    return sent
+
+
+@outbox.sender(outbox.NOTIFY_TASK)
+def _send_task_notice(*, task_id: int) -> None:
+    from .models import Task
+
+    if not Task.objects.filter(pk=task_id).exists():
+        logger.info("outbox: the notice of deleted task %s is dropped", task_id)
+        return
+    notify_task(task_id=task_id)
