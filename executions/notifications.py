@@ -57,16 +57,18 @@ def _send_all(messages: list[EmailMessage]) -> int:
 
 
 def approval_emails(approval, *, subject: str, body: str, escalation: bool) -> list[EmailMessage]:
-    """One e-mail per person, each with their own one-click links when they may decide (never the requester)."""
+    """One e-mail per person, each with their own one-click links while they may decide (never the requester, nor
+    someone who has decided already)."""
     from workflows import authz
 
     from .approvals import recipient_users
     from .decision_links import links_for
 
-    messages = []
+    messages, decided = [], set(approval.decisions.values_list("user_id", flat=True))
     for user in recipient_users(approval, escalation=escalation):
         text = body
-        if not escalation and approval.status == "pending" and authz.may(user, "decide", approval):
+        may = user.pk not in decided and authz.may(user, "decide", approval)
+        if not escalation and approval.status == "pending" and may:
             links = links_for(approval, user=user)
             text += (
                 f"\nApprove: {links['approve']}\nReject (asks for a reason): {links['reject']}\n\n"

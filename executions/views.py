@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from workflows import authz
+
 from .decision_links import Link, LinkError, link_decide, link_read, link_target
 from .models import Approval, Task
 from .slack import person_label
@@ -15,7 +17,7 @@ VERBS = {"approve": "Approve", "reject": "Reject", "complete": "Mark as done"}
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers
 def decision_link_view(request, token: str):
     """Confirm, then decide for the person the link was sent to (every rule of the inbox applies)."""
     try:
@@ -24,7 +26,7 @@ def decision_link_view(request, token: str):
         _still_open(obj, link)
     except LinkError as exc:
         return _page(request, {"problem": exc}, exc.status)
-    if request.method == "GET":
+    if request.method != "POST":
         return _page(request, _context(link, obj), 200)
     comment = request.POST.get("comment", "").strip()
     try:
@@ -41,6 +43,8 @@ def _still_open(obj, link: Link) -> None:
     if isinstance(obj, Task) and obj.status != Task.Status.OPEN:
         raise LinkError("Already done", f"This task is already {obj.get_status_display().lower()}.", status=409)
     if isinstance(obj, Approval):
+        if not authz.may(link.user, "decide", obj):
+            raise LinkError("Not yours to decide", "You started this run, so someone else must approve it.", status=403)
         if obj.status != Approval.Status.PENDING:
             raise LinkError("Already decided", f"This request is already {obj.status}.", status=409)
         if obj.decisions.filter(user=link.user).exists():
