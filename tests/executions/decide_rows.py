@@ -6,8 +6,8 @@ from django.contrib.auth.models import Group
 
 from executions.models import Approval, Execution, StepRun
 from tests.factories import UserFactory
-from workflows.services import workflow_activate
 from workflows.models import Workflow
+from workflows.services import workflow_activate
 
 LINK = re.compile(r"https?://\S+/decide/[^/\s]+/")
 
@@ -29,9 +29,7 @@ def approval_for(who: dict, *, required: int = 1, requester_in_group: bool = Fal
     workflow.steps.create(key="ok", name="OK", config={"action": "log", "inputs": {"message": "hi"}})
     version = workflow_activate(workflow=workflow)
     execution = Execution.objects.create(workflow=workflow, version=version, status="waiting", started_by=who["ed"])
-    step_run = StepRun.objects.create(
-        execution=execution, step_key="ok", step_kind="approval", waiting_for="approval"
-    )
+    step_run = StepRun.objects.create(execution=execution, step_key="ok", step_kind="approval", waiting_for="approval")
     approval = Approval.objects.create(
         execution=execution,
         step_run=step_run,
