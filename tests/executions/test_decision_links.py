@@ -214,3 +214,18 @@ def test_two_approvers_confirming_at_the_same_instant_make_one_decision(mailoutb
     approval.refresh_from_db()
     assert approval.decisions.count() == 1 and approval.status in (Approval.Status.APPROVED, Approval.Status.REJECTED)
     assert sorted(codes).count(200) == 1 and all(code in (200, 409, 410) for code in codes), codes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_refund_goes_on_when_a_manager_approves_from_the_email(mailoutbox):
+    from tests.executions.test_approvals import keys, refund_workflow, start
+
+    people()
+    execution = start(refund_workflow())
+    assert execution.status == "waiting"
+    page = confirm(links_in(mails_by_person(mailoutbox)["tom"])["approve"], {"comment": "ok from my phone"})
+    assert page.status_code == 200
+    execution.refresh_from_db()
+    assert execution.status == "succeeded" and "process_refund" in keys(execution)
+    result = execution.step_runs.get(step_key="manager_approval").output
+    assert result["deciders"] == ["tom"] and result["comment"] == "ok from my phone"

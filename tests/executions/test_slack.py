@@ -55,9 +55,8 @@ def press(slack, action_id, value, member="U0MARIA", *, team="T0FAOS", secret=SE
         "team": {"id": team, "domain": "faos"},
         "trigger_id": "12345.98765.abcd2358fdea",
         "response_url": f"{slack.url}/actions/T0FAOS/1/respond",
-        "actions": [  # action_ts makes each press's body (so its signature) unique, as in Slack's own
-            {"action_id": action_id, "block_id": "b", "type": "button", "value": value, "action_ts": str(time.time_ns())}
-        ],
+        # action_ts makes each press's body (so its signature) unique, as in Slack's own
+        "actions": [{"action_id": action_id, "type": "button", "value": value, "action_ts": str(time.time_ns())}],
         **(extra or {}),
     }
     return post(payload, secret=secret, ts=ts)
@@ -123,8 +122,9 @@ def test_a_bad_signature_a_stale_timestamp_and_a_replay_are_refused(who, slack):
     payload = {"type": "block_actions", "user": {"id": "U0TOM"}, "team": {"id": "T0FAOS"}, "actions": []}
     body = urlencode({"payload": json.dumps(payload)}).encode()
     headers = sign("slack", body=body, secret=SECRET)
-    assert Client().post(URL, body, content_type="application/x-www-form-urlencoded", headers=headers).status_code == 200
-    again = Client().post(URL, body, content_type="application/x-www-form-urlencoded", headers=headers)
+    form = "application/x-www-form-urlencoded"
+    assert Client().post(URL, body, content_type=form, headers=headers).status_code == 200
+    again = Client().post(URL, body, content_type=form, headers=headers)
     assert again.status_code == 403 and "replayed" in again.json()["detail"]
 
 
