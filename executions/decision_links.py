@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from workflows import authz
 
@@ -46,6 +49,7 @@ class Link:
     decision: str
     user: object
     nonce: str
+    expires_at: datetime
 
     @property
     def target(self):
@@ -61,10 +65,12 @@ def links_for(obj, *, user) -> dict[str, str]:
     """The absolute URLs of this person's links to decide `obj` (an Approval or a Task), one per decision."""
     kind = "approval" if isinstance(obj, Approval) else "task"
     nonce = secrets.token_urlsafe(12)  # shared: deciding with one link of an e-mail spends them all
+    expires = int(time.time() + settings.FAOS_DECISION_LINK_HOURS * 3600)  # fixed when sent, whatever comes later
     base = settings.SITE_URL.rstrip("/")
     urls = {}
     for decision in DECISIONS[kind]:
         payload = {"k": kind, "id": obj.pk, "d": decision, "u": user.pk, "e": _address_digest(user.email), "n": nonce}
+        payload["x"] = expires
         token = signing.dumps(payload, salt=SALT, compress=True)
         urls[decision] = base + reverse("decision-link", args=[token])
     return urls
@@ -72,19 +78,18 @@ def links_for(obj, *, user) -> dict[str, str]:
 
 def link_read(token: str) -> Link:
     """The link's content, or LinkError: tampered (404), expired or used (410), not this person's any more (403)."""
-    max_age = settings.FAOS_DECISION_LINK_HOURS * 3600
     try:
-        data = signing.loads(token, salt=SALT, max_age=max_age)
-    except signing.SignatureExpired:
-        raise LinkError(
-            "This link has expired",
-            f"Decision links work for {settings.FAOS_DECISION_LINK_HOURS:g} hours. Decide in the inbox instead.",
-            status=410,
-        ) from None
+        data = signing.loads(token, salt=SALT)
     except signing.BadSignature:
         raise LinkError("This link is not valid", "Copy the whole link from the e-mail.", status=404) from None
     if not isinstance(data, dict) or data.get("d") not in DECISIONS.get(data.get("k"), ()):
         raise LinkError("This link is not valid", "Copy the whole link from the e-mail.", status=404)
+    if not isinstance(data.get("x"), int) or data["x"] <= time.time():
+        raise LinkError(
+            "This link has expired",
+            f"Decision links work for {settings.FAOS_DECISION_LINK_HOURS:g} hours. Sign in and decide in the inbox.",
+            status=410,
+        )
     if UsedDecisionKey.objects.filter(key=_nonce_key(data["n"])).exists():
         raise LinkError("This link has been used", "A decision was already recorded with it.", status=410)
     user = get_user_model().objects.filter(pk=data["u"], is_active=True).first()
@@ -94,7 +99,7 @@ def link_read(token: str) -> Link:
             "It was sent to an address its recipient no longer has. Sign in and decide in the inbox.",
             status=403,
         )
-    return Link(data["k"], int(data["id"]), data["d"], user, data["n"])
+    return Link(data["k"], int(data["id"]), data["d"], user, data["n"], datetime.fromtimestamp(data["x"], UTC))
 
 
 def link_target(link: Link):
@@ -120,7 +125,7 @@ def link_decide(*, token: str, comment: str = ""):
     obj = link_target(link)
     try:
         with transaction.atomic():  # a second use waits here for the first to commit, then finds the key taken
-            UsedDecisionKey.objects.create(key=_nonce_key(link.nonce))
+            UsedDecisionKey.objects.create(key=_nonce_key(link.nonce), expires_at=link.expires_at)
     except IntegrityError:
         raise LinkError("This link has been used", "A decision was already recorded with it.", status=410) from None
     if link.kind == "task":
@@ -142,3 +147,9 @@ def _complete(task: Task, user) -> Task:
     if done.completed_by_id != user.pk:  # someone else finished it while this request waited for the lock
         raise LinkError("Already done", f"{done.completed_by} marked it done first.", status=409)
     return done
+
+
+def decision_keys_prune(*, now=None) -> int:
+    """Forget spent keys whose link (or signed Slack request) has expired anyway; the daily retention job."""
+    deleted, _ = UsedDecisionKey.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted

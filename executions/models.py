@@ -339,7 +339,8 @@ class UsedDecisionKey(models.Model):
     """
 
     key = models.CharField(max_length=100, unique=True)
-    used_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    used_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True, help_text="What it spent stops working then; deleted after.")
 
     def __str__(self) -> str:
         return self.key

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.models import Connection, SlackAccount
 from integrations.webhooks import SignatureError, verify
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 APPROVE, REJECT, COMPLETE, OPEN = "faos_approve", "faos_reject", "faos_complete", "faos_open"
 REASON_VIEW, REASON = "faos_reject_reason", "reason"
+REPLAY_WINDOW = timedelta(minutes=10)
 PAST = {"approve": "approved", "reject": "rejected"}
 SLACK_HOSTS = frozenset({"hooks.slack.com"})  # where Slack's response_urls point
 
@@ -123,7 +126,8 @@ def slack_spend(digest: str) -> bool:
     """Record a verified request; False when it was seen before (a replay inside the five-minute window)."""
     try:
         with transaction.atomic():
-            UsedDecisionKey.objects.create(key=f"slack:{digest}"[:100])
+            # a signed request is good for five minutes (integrations.webhooks), kept a little longer
+            UsedDecisionKey.objects.create(key=f"slack:{digest}"[:100], expires_at=timezone.now() + REPLAY_WINDOW)
     except IntegrityError:
         return False
     return True

@@ -9,9 +9,10 @@ import time_machine
 from django.core import signing
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from executions.approvals import notify_approvers
-from executions.decision_links import SALT, links_for
+from executions.decision_links import SALT, decision_keys_prune, links_for
 from executions.models import Approval, Task, UsedDecisionKey
 from executions.notifications import notify_task
 from executions.tasks_service import task_create
@@ -83,17 +84,34 @@ def test_a_used_link_says_so_and_decides_nothing_again(who, mailoutbox):
     assert approval.decisions.count() == 1 and UsedDecisionKey.objects.count() == 1
 
 
-def test_an_expired_link_says_so(who, mailoutbox, settings):
+def test_a_link_expires_when_its_time_is_up_and_a_later_setting_does_not_revive_it(who, mailoutbox, settings):
+    settings.FAOS_DECISION_LINK_HOURS = 1
     approval = approval_for(who)
     notify_approvers(approval_id=approval.pk, reason="opened")
     path = links_in(mails_by_person(mailoutbox)["maria"])["approve"]
-    with time_machine.travel(approval.created_at + timedelta(hours=72, minutes=1)):
+    assert "expire in 1 hours" in mails_by_person(mailoutbox)["maria"].body
+    with time_machine.travel(timezone.now() + timedelta(minutes=59)):
+        assert Client().get(path).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
         page = Client().get(path)
         assert page.status_code == 410 and "This link has expired" in page.content.decode()
         assert Client().post(path).status_code == 410
-        settings.FAOS_DECISION_LINK_HOURS = 100  # configurable: the same link is good for longer
-        assert Client().get(path).status_code == 200
+        settings.FAOS_DECISION_LINK_HOURS = 100  # only links sent from now on last longer
+        assert Client().get(path).status_code == 410
     assert not approval.decisions.exists()
+
+
+def test_spent_keys_are_forgotten_once_their_links_have_expired(who, mailoutbox):
+    approval = approval_for(who, required=2)
+    notify_approvers(approval_id=approval.pk, reason="opened")
+    path = links_in(mails_by_person(mailoutbox)["maria"])["approve"]
+    assert confirm(path).status_code == 200
+    assert decision_keys_prune(now=timezone.now() + timedelta(hours=71)) == 0  # the link still exists: kept
+    later = timezone.now() + timedelta(hours=72, minutes=1)
+    assert decision_keys_prune(now=later) == 1 and not UsedDecisionKey.objects.exists()
+    with time_machine.travel(later):
+        assert Client().post(path).status_code == 410  # expired anyway
+    assert approval.decisions.count() == 1
 
 
 def test_a_tampered_or_forged_link_is_refused(who, mailoutbox):
