@@ -78,6 +78,8 @@ def _context(link: Link, obj) -> dict:
 def _page(request, context: dict, status: int):
     context = {"title": context.get("verb") or "Decision link", **context}
     response = render(request, "executions/decision_link.html", context, status=status)
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the address: never pass it on
+    # the token is in the address: never pass it to another site ("no-referrer" would make browsers send
+    # Origin: null with the form, which CSRF protection rightly refuses)
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response

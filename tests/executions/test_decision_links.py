@@ -59,7 +59,7 @@ def test_opening_the_link_shows_what_will_be_decided_and_only_the_post_decides(w
     text = page.content.decode()
     assert page.status_code == 200 and "Refund 250 USD to ann@example.com?" in text
     assert "You are deciding as <strong>Maria Lopez (maria)</strong>" in text and "250.00 USD" in text
-    assert page["Referrer-Policy"] == "no-referrer" and "no-store" in page["Cache-Control"]
+    assert page["Referrer-Policy"] == "same-origin" and "no-store" in page["Cache-Control"]
     assert browser.head(path).status_code == 200
     approval.refresh_from_db()
     assert approval.status == "pending" and not approval.decisions.exists()
