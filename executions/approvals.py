@@ -10,13 +10,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from workflows import authz
 
-from . import outbox
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
@@ -238,64 +237,6 @@ def approval_url(approval: Approval) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("admin:executions_approval_change", args=[approval.pk])
 
 
-def recipient_users(approval: Approval, *, escalation: bool = False):
-    """Who a notice goes to (active, with an e-mail): the approvers, or on expiry the escalation groups."""
-    User = get_user_model()
-    groups = approval.escalation_groups.all() if escalation else approval.approver_groups.all()
-    users = User.objects.filter(Q(groups__in=groups) | Q(pk__in=[] if escalation else approval.approvers.all()))
-    return users.filter(is_active=True).exclude(email="").distinct().order_by("email")
-
-
-def recipients(approval: Approval, *, escalation: bool = False) -> list[str]:
-    return sorted({u.email for u in recipient_users(approval, escalation=escalation)})
-
-
-SUBJECTS = {"opened": "Approval needed", "reminder": "Reminder: approval needed", "expired": "Approval expired"}
-
-
-def notify_approvers(*, approval_id: int, reason: str) -> int:
-    """E-mail each approver (on expiry the escalation groups) a link to the inbox and, while it is pending,
-    their own one-click Approve / Reject links; post it to chat with buttons. Returns the e-mails sent."""
-    from .notifications import _send_all, approval_emails
-    from .slack import approval_message
-
-    approval = Approval.objects.select_related("execution__workflow").get(pk=approval_id)
-    escalation = reason == "expired" and bool(recipients(approval, escalation=True))
-    amount = f" ({approval.amount} {approval.currency})".rstrip(" ()") + ")" if approval.amount is not None else ""
-    body = (
-        f"{approval.title}{amount if approval.amount is not None else ''}\n\n{approval.details}\n\n"
-        f"Workflow: {approval.execution.workflow.name}, run #{approval.execution_id}\n"
-        f"Decide here: {approval_url(approval)}\n"
-    )
-    subject = f"[FAOS] {SUBJECTS[reason]}: {approval.title}"
-    sent = _send_all(approval_emails(approval, subject=subject, body=body, escalation=escalation))
-    message = approval_message(approval, SUBJECTS[reason])
-    post_to_chat(message["text"], blocks=message["blocks"])
-    return sent
-
-
-def post_to_chat(text: str, *, blocks: list | None = None, targets: list | None = None) -> None:
-    """Also tell chat channels (FAOS_APPROVAL_CHAT, e.g. "slack:#approvals") through their connectors; Slack
-    gets the blocks too (its buttons decide, see executions/slack.py)."""
-    from integrations.actions import ActionContext, run_action
-    from integrations.services import connection_credentials
-
-    for target in settings.FAOS_APPROVAL_CHAT if targets is None else targets:
-        service, _, channel = target.partition(":")
-        ctx = ActionContext(
-            idempotency_key="",
-            timeout=10,
-            credentials=lambda svc, name: connection_credentials(service=svc, name=name, test_mode=False),
-        )
-        inputs = {"channel": channel, "text": text} if service == "slack" else {"text": text}
-        if service == "slack" and blocks:
-            inputs["blocks"] = blocks
-        try:
-            run_action(f"{service}.post_message", inputs, ctx)
-        except StepError as exc:  # a chat outage must not block the approval itself
-            logger.warning("approval notice to %s failed: %s", target, exc)
-
-
 class ApprovalRunner:
     """The engine's ApprovalPort."""
 
@@ -311,13 +252,3 @@ class ApprovalRunner:
 
     def remind_or_expire(self, approval_id):
         return approval_remind_or_expire(approval_id=approval_id)
-
-
-@outbox.sender(outbox.NOTIFY_APPROVERS)
-def _send_approval_notice(*, approval_id: int, reason: str) -> None:
-    from .models import Approval
-
-    if not Approval.objects.filter(pk=approval_id).exists():
-        logger.info("outbox: the notice of deleted approval %s is dropped", approval_id)
-        return
-    notify_approvers(approval_id=approval_id, reason=reason)

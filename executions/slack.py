@@ -14,7 +14,6 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -28,6 +27,7 @@ from . import outbox
 from .approvals import ApprovalError, approval_decide, approval_url
 from .models import Approval, Task, UsedDecisionKey
 from .outbox import outbox_add
+from .slack_api import open_view, response_url_allowed
 from .tasks_service import task_complete
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ APPROVE, REJECT, COMPLETE, OPEN = "faos_approve", "faos_reject", "faos_complete"
 REASON_VIEW, REASON = "faos_reject_reason", "reason"
 REPLAY_WINDOW = timedelta(minutes=10)
 PAST = {"approve": "approved", "reject": "rejected"}
-SLACK_HOSTS = frozenset({"hooks.slack.com"})  # where Slack's response_urls point
 
 
 def _escape(text: str) -> str:
@@ -151,15 +150,6 @@ class Press:
         return slack_user(self.payload)
 
 
-def response_url_allowed(url: str, connection: Connection | None) -> bool:
-    """Only Slack's own hooks host (or the connection's base URL host, for proxies and tests) is answered."""
-    parts = urlsplit(url)
-    base = (connection.credentials.get("base_url") or "") if connection else ""
-    if base and parts.hostname and parts.hostname == urlsplit(base).hostname:
-        return True
-    return parts.scheme == "https" and parts.hostname in SLACK_HOSTS
-
-
 def slack_user(payload: dict):
     """The active FAOS user this Slack member is mapped to (this workspace's row first), or None."""
     member = str((payload.get("user") or {}).get("id") or "")
@@ -256,8 +246,6 @@ def _ask_reason(press: Press, user, approval_id: int) -> None:
             },
         ],
     }
-    from .slack_api import open_view
-
     if not open_view(press.connection, trigger_id=str(press.payload.get("trigger_id") or ""), view=view):
         _note(press, f"Rejecting needs a reason: reject in FAOS, {approval_url(approval)}")
     return None

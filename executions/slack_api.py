@@ -4,6 +4,7 @@ press's response_url, which are outbox rows delivered (and retried) after the de
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from integrations.connectors import Request, send
 from integrations.http import HttpError
@@ -11,10 +12,19 @@ from integrations.models import Connection
 from integrations.oauth import fresh_credentials
 
 from . import outbox
-from .slack import response_url_allowed
 
 logger = logging.getLogger(__name__)
+SLACK_HOSTS = frozenset({"hooks.slack.com"})  # where Slack's response_urls point
 VIEWS_OPEN_TIMEOUT = 2.5  # seconds: Slack gives the app three to answer a press
+
+
+def response_url_allowed(url: str, connection: Connection | None) -> bool:
+    """Only Slack's own hooks host (or the connection's base URL host, for proxies and tests) is answered."""
+    parts = urlsplit(url)
+    base = (connection.credentials.get("base_url") or "") if connection else ""
+    if base and parts.hostname and parts.hostname == urlsplit(base).hostname:
+        return True
+    return parts.scheme == "https" and parts.hostname in SLACK_HOSTS
 
 
 def _api_url(connection: Connection, method: str) -> str:

@@ -4,7 +4,7 @@ from the e-mail's link on the confirmation page (screenshots under artifacts/, u
 import pytest
 from django.core import mail
 
-from executions.approvals import notify_approvers
+from executions.notifications import notify_approvers
 from integrations.models import SlackAccount
 from tests.browser.conftest import ARTIFACTS, login, shot
 from tests.executions.decide_rows import approval_for, links_in, people

@@ -11,10 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from executions.approvals import notify_approvers
 from executions.decision_links import SALT, decision_keys_prune, links_for
 from executions.models import Approval, Task, UsedDecisionKey
-from executions.notifications import notify_task
+from executions.notifications import notify_approvers, notify_task
 from executions.tasks_service import task_create
 from tests.executions.decide_rows import approval_for, links_in, people
 

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from executions.approvals import notify_approvers
 from executions.models import Approval, OutboxMessage, Task
+from executions.notifications import notify_approvers
 from executions.tasks_service import task_create
 from integrations.models import Connection, SlackAccount
 from integrations.webhooks import sign
