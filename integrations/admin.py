@@ -153,6 +153,9 @@ class KnowledgeArticleAdmin(RulesAdmin):
     search_fields = ("title", "body")
 
 
+User = get_user_model()
+
+
 class SlackAccountInline(admin.StackedInline):
     """The person's Slack member ID on their user page: whose presses on Approve / Reject count as theirs."""
 
@@ -163,17 +166,20 @@ class SlackAccountInline(admin.StackedInline):
     verbose_name = verbose_name_plural = "Slack account (decides from Slack's buttons)"
 
     def _may(self, request, obj=None) -> bool:
-        return authz.may(request.user, "change", obj or get_user_model())  # as editing the person
+        return authz.may(request.user, "change", obj or User)  # as editing the person
 
     has_view_permission = has_add_permission = has_change_permission = has_delete_permission = _may
 
 
-def _with_slack_account() -> None:
-    """Add the Slack account to the user page of whichever User admin is registered (Django's by default)."""
-    User = get_user_model()
-    current = type(admin.site._registry[User]) if admin.site.is_registered(User) else UserAdmin
-    admin.site.unregister(User) if admin.site.is_registered(User) else None
-    admin.site.register(User, type("UserAdmin", (current,), {"inlines": (*current.inlines, SlackAccountInline)}))
+_PeopleAdmin = type(admin.site._registry[User]) if admin.site.is_registered(User) else UserAdmin  # Django's
 
 
-_with_slack_account()
+class PersonAdmin(_PeopleAdmin):
+    """The user page as registered before (Django's), with the person's Slack account under it."""
+
+    inlines = (*_PeopleAdmin.inlines, SlackAccountInline)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, PersonAdmin)
