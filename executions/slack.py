@@ -150,10 +150,22 @@ class Press:
         return slack_user(self.payload)
 
 
+def _dict(value) -> dict:
+    """A part of the payload that should be an object, or {} (a signed payload is still read defensively)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _row_id(value) -> int | None:
+    """A row id from a button's value or the modal's metadata; None for anything a database id cannot be."""
+    text = str(value)
+    return int(text) if text.isdigit() and len(text) < 16 else None
+
+
 def slack_user(payload: dict):
     """The active FAOS user this Slack member is mapped to (this workspace's row first), or None."""
-    member = str((payload.get("user") or {}).get("id") or "")
-    team = str((payload.get("team") or {}).get("id") or (payload.get("user") or {}).get("team_id") or "")
+    person = _dict(payload.get("user"))
+    member = str(person.get("id") or "")
+    team = str(_dict(payload.get("team")).get("id") or person.get("team_id") or "")
     rows = SlackAccount.objects.select_related("user").filter(
         member_id=member, team_id__in=[team, ""], user__is_active=True
     )
@@ -166,43 +178,49 @@ def interaction_handle(press: Press) -> dict | None:
     kind = press.payload.get("type")
     if kind == "block_actions":
         _on_press(press)
-    elif kind == "view_submission" and (press.payload.get("view") or {}).get("callback_id") == REASON_VIEW:
+    elif kind == "view_submission" and _dict(press.payload.get("view")).get("callback_id") == REASON_VIEW:
         return _on_reason(press)
     return None
 
 
 def _on_press(press: Press) -> None:
-    action = ((press.payload.get("actions") or [None])[0]) or {}
+    actions = press.payload.get("actions")
+    action = _dict(actions[0] if isinstance(actions, list) and actions else None)
     action_id, value = action.get("action_id"), str(action.get("value") or "")
     kind, _, pk = value.partition(":")
-    if action_id not in (APPROVE, REJECT, COMPLETE) or not pk.isdigit():
+    pk = _row_id(pk)
+    if action_id not in (APPROVE, REJECT, COMPLETE) or pk is None:
         return  # "Open in FAOS" (a link button) and anything else: nothing to do
     user = press.user
     if user is None:
-        member = (press.payload.get("user") or {}).get("id", "?")
+        member = _dict(press.payload.get("user")).get("id", "?")
         return _note(
             press,
             f"Your Slack account ({member}) is not linked to a FAOS user: ask an administrator to "
             "add your Slack member ID on your user page in FAOS, or decide in FAOS.",
         )
     if action_id == COMPLETE and kind == "task":
-        return _complete(press, user, int(pk))
+        return _complete(press, user, pk)
     if kind == "approval" and action_id == APPROVE:
-        return _decide(press, user, int(pk), "approve", "")
+        return _decide(press, user, pk, "approve", "")
     if kind == "approval":
-        return _ask_reason(press, user, int(pk))
+        return _ask_reason(press, user, pk)
     return None
 
 
-def _decide(press: Press, user, approval_id: int, decision: str, comment: str, *, url: str = "") -> str | None:
-    """Decide through approval_decide and update the message; the refusal's text (also sent to the presser)."""
+def _decide(
+    press: Press, user, approval_id: int, decision: str, comment: str, *, url: str = "", note: bool = True
+) -> str | None:
+    """Decide through approval_decide and update the message; the refusal's text (sent to the presser as a note
+    unless the modal shows it)."""
     url = url or press.response_url
     try:
         with transaction.atomic():
             approval = approval_decide(approval_id=approval_id, user=user, decision=decision, comment=comment)
             _respond(press, url, {"replace_original": True, **approval_message(approval)}, "decided")
     except ApprovalError as exc:
-        _note(press, str(exc), url=url)
+        if note:
+            _note(press, str(exc), url=url)
         return str(exc)
     return None
 
@@ -266,20 +284,22 @@ def _refusal(approval: Approval | None, user) -> str:
 
 def _on_reason(press: Press) -> dict | None:
     """The reject modal's submit: reject with the reason, or show the refusal in the modal."""
-    view = press.payload.get("view") or {}
+    view = _dict(press.payload.get("view"))
     try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        approval_id = int(meta["approval"])
-    except (ValueError, KeyError, TypeError):
+        meta = _dict(json.loads(view.get("private_metadata") or "{}"))
+    except (ValueError, TypeError):
+        return None
+    approval_id = _row_id(meta.get("approval"))
+    if approval_id is None:
         return None
     url = str(meta.get("response_url") or "")
     url = url if response_url_allowed(url, press.connection) else ""
-    values = (view.get("state") or {}).get("values") or {}
-    reason = str(((values.get(REASON) or {}).get(REASON) or {}).get("value") or "")
+    values = _dict(_dict(view.get("state")).get("values"))
+    reason = str(_dict(_dict(values.get(REASON)).get(REASON)).get("value") or "")
     user = press.user
     if user is None:
         return {"response_action": "errors", "errors": {REASON: "Your Slack account is not linked to a FAOS user."}}
-    problem = _decide(press, user, approval_id, "reject", reason, url=url)
+    problem = _decide(press, user, approval_id, "reject", reason, url=url, note=False)
     return {"response_action": "errors", "errors": {REASON: problem}} if problem else None
 
 

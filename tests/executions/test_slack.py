@@ -248,6 +248,23 @@ def test_link_buttons_and_unknown_payloads_are_acknowledged_and_ignored(who, sla
     approval = approval_for(who)
     assert press(slack, "faos_open", "").status_code == 200
     assert post({"type": "view_closed", "user": {"id": "U0MARIA"}}).status_code == 200
+    odd = [
+        {"type": "block_actions", "user": "U0MARIA", "team": 7, "actions": ["faos_approve"]},
+        {"type": "block_actions", "user": {"id": "U0MARIA"}, "actions": [{"action_id": "faos_approve", "value": 5}]},
+        {"type": "block_actions", "user": {"id": "U0MARIA"}, "actions": {"action_id": "faos_approve"}},
+        {
+            "type": "block_actions",
+            "user": {"id": "U0MARIA"},
+            "actions": [{"action_id": "faos_approve", "value": "approval:99999999999999999999"}],
+        },
+        {"type": "view_submission", "user": {"id": "U0MARIA"}, "view": "faos_reject_reason"},
+        {
+            "type": "view_submission",
+            "user": {"id": "U0MARIA"},
+            "view": {"callback_id": "faos_reject_reason", "private_metadata": "[1]"},
+        },
+    ]
+    assert [post(payload).status_code for payload in odd] == [200] * len(odd)  # read defensively, never a 500
     body = b"payload=%7Bnot+json"
     headers = sign("slack", body=body, secret=SECRET)
     bad = Client().post(URL, body, content_type="application/x-www-form-urlencoded", headers=headers)
