@@ -63,7 +63,7 @@ def approval_message(approval: Approval, heading: str = "Approval") -> dict:
     summary = f"{heading}: {approval.title}{amount}"
     lines = [f"*{_escape(summary)}*", _escape(approval.details)[:2500]]
     lines.append(f"Workflow: {_escape(approval.execution.workflow.name)}, run #{approval.execution_id}")
-    blocks = [{"type": "section", "text": _text("mrkdwn", "\n".join(line for line in lines if line))}]
+    blocks = [{"type": "section", "text": _text("mrkdwn", "\n".join(line for line in lines if line)[:3000])}]
     decided = [f"{PAST[d.decision]} by {person_label(d.user)}" for d in approval.decisions.select_related("user")]
     elements = [_open(approval_url(approval))]
     if approval.status == Approval.Status.PENDING:
@@ -89,7 +89,7 @@ def task_message(task: Task, heading: str = "Task") -> dict:
     lines = [f"*{_escape(heading)}: {_escape(task.title)}*", _escape(task.description)[:2500]]
     if task.assignee_id or task.assignee_group_id:
         lines.append(f"For: {_escape(task.assignee or task.assignee_group)}")
-    blocks = [{"type": "section", "text": _text("mrkdwn", "\n".join(line for line in lines if line))}]
+    blocks = [{"type": "section", "text": _text("mrkdwn", "\n".join(line for line in lines if line)[:3000])}]
     elements = [_open(url)]
     if task.status == Task.Status.OPEN:
         elements.insert(0, _button(COMPLETE, "Complete", f"task:{task.pk}", "primary"))
