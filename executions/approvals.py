@@ -9,15 +9,13 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from workflows import authz
 
-from . import outbox
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
@@ -239,52 +237,6 @@ def approval_url(approval: Approval) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("admin:executions_approval_change", args=[approval.pk])
 
 
-def recipients(approval: Approval, *, escalation: bool = False) -> list[str]:
-    User = get_user_model()
-    groups = approval.escalation_groups.all() if escalation else approval.approver_groups.all()
-    users = User.objects.filter(Q(groups__in=groups) | Q(pk__in=[] if escalation else approval.approvers.all()))
-    return sorted({u.email for u in users.filter(is_active=True) if u.email})
-
-
-def notify_approvers(*, approval_id: int, reason: str) -> int:
-    """E-mail approvers (and on expiry the escalation groups) with a link to the item in the inbox."""
-    approval = Approval.objects.select_related("execution__workflow").get(pk=approval_id)
-    to = recipients(approval, escalation=reason == "expired") or recipients(approval)
-    subjects = {"opened": "Approval needed", "reminder": "Reminder: approval needed", "expired": "Approval expired"}
-    amount = f" ({approval.amount} {approval.currency})".rstrip(" ()") + ")" if approval.amount is not None else ""
-    body = (
-        f"{approval.title}{amount if approval.amount is not None else ''}\n\n{approval.details}\n\n"
-        f"Workflow: {approval.execution.workflow.name}, run #{approval.execution_id}\n"
-        f"Decide here: {approval_url(approval)}\n"
-    )
-    if to:
-        send_mail(f"[FAOS] {subjects[reason]}: {approval.title}", body, settings.DEFAULT_FROM_EMAIL, to)
-    post_to_chat(
-        f"{subjects[reason]}: {approval.title}{amount if approval.amount is not None else ''} — "
-        f"{approval_url(approval)}"
-    )
-    return len(to)
-
-
-def post_to_chat(text: str) -> None:
-    """Also tell chat channels (FAOS_APPROVAL_CHAT, e.g. "slack:#approvals") through their connectors."""
-    from integrations.actions import ActionContext, run_action
-    from integrations.services import connection_credentials
-
-    for target in settings.FAOS_APPROVAL_CHAT:
-        service, _, channel = target.partition(":")
-        ctx = ActionContext(
-            idempotency_key="",
-            timeout=10,
-            credentials=lambda svc, name: connection_credentials(service=svc, name=name, test_mode=False),
-        )
-        inputs = {"channel": channel, "text": text} if service == "slack" else {"text": text}
-        try:
-            run_action(f"{service}.post_message", inputs, ctx)
-        except StepError as exc:  # a chat outage must not block the approval itself
-            logger.warning("approval notice to %s failed: %s", target, exc)
-
-
 class ApprovalRunner:
     """The engine's ApprovalPort."""
 
@@ -300,13 +252,3 @@ class ApprovalRunner:
 
     def remind_or_expire(self, approval_id):
         return approval_remind_or_expire(approval_id=approval_id)
-
-
-@outbox.sender(outbox.NOTIFY_APPROVERS)
-def _send_approval_notice(*, approval_id: int, reason: str) -> None:
-    from .models import Approval
-
-    if not Approval.objects.filter(pk=approval_id).exists():
-        logger.info("outbox: the notice of deleted approval %s is dropped", approval_id)
-        return
-    notify_approvers(approval_id=approval_id, reason=reason)

@@ -10,7 +10,7 @@ class ExecutionsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from . import approvals, events, notifications  # noqa: F401 - each registers its outbox sender
+        from . import approvals, events, notifications, slack_api  # noqa: F401 - each registers its outbox sender
         from .engine import limits
 
         limits.configure(  # the engine's budgets, overridable at the edge (none of these is required)

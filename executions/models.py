@@ -332,6 +332,20 @@ class Notification(models.Model):
         return self.text
 
 
+class UsedDecisionKey(models.Model):
+    """A one-time key that has been spent: an e-mail link's nonce, or a verified Slack request (its signature).
+
+    Inserted in the transaction that records the decision, so a link decides once however often it is opened.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    used_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True, help_text="What it spent stops working then; deleted after.")
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class OutboxMessage(models.Model):
     """Something to tell the world (an event, an e-mail, a chat notice), written in the transaction that decided
     it and delivered afterwards by executions/outbox.py: a worker that dies after the commit loses nothing."""

@@ -28,6 +28,7 @@ from .models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 EVENT, EMAIL, NOTIFY_APPROVERS, OWNER_FAILURE = "event", "email", "notify_approvers", "owner_failure"
+NOTIFY_TASK, SLACK_RESPOND = "notify_task", "slack_respond"
 DB_ONLY = frozenset({EVENT})
 LEASE = timedelta(seconds=120)  # a claimed e-mail not marked sent by then is tried again
 GRACE = timedelta(seconds=2)  # the sweep leaves rows this fresh to the hint sent after their commit

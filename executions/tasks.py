@@ -67,7 +67,13 @@ def sweep() -> dict:
 
 @shared_task(ignore_result=True)
 def prune_executions() -> dict | None:
-    """Beat runs this daily: delete finished runs older than FAOS_RETENTION_DAYS (0 keeps them all)."""
+    """Beat runs this daily: delete finished runs older than FAOS_RETENTION_DAYS (0 keeps them all), and the spent
+    decision-link and Slack keys whose links have expired."""
+    from .decision_links import decision_keys_prune
+
+    forgotten = decision_keys_prune()
+    if forgotten:
+        logger.info("prune_executions: %s spent decision keys forgotten", forgotten)
     report = retention.executions_prune_expired()
     if report is not None:
         logger.info("prune_executions: %s", report)

@@ -17,7 +17,7 @@ from workflows import authz
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Execution, Notification, StepRun, Task
-from .outbox import EMAIL, outbox_add
+from .outbox import NOTIFY_TASK, outbox_add
 from .services import enqueue
 
 
@@ -54,11 +54,9 @@ def task_create(*, request: dict, execution: Execution | None = None, step_run: 
     people = [assignee] if assignee else list(group.user_set.filter(is_active=True)) if group else []
     url = reverse("admin:executions_task_change", args=[task.pk])
     notify(users=people, text=f"New task: {task.title}", url=url)
-    emails = [p.email for p in people if p.email]
-    if emails:
-        body = f"{task.description}\n\nOpen it: {settings.SITE_URL.rstrip('/')}{url}\n"
-        payload = {"subject": f"[FAOS] Task: {task.title}", "body": body, "to": emails}
-        outbox_add(kind=EMAIL, payload=payload, key=f"task:{task.pk}:assigned")
+    if any(p.email for p in people) or settings.FAOS_TASK_CHAT:
+        # each person's e-mail carries their own Complete link; chat gets a Complete button (notifications.py)
+        outbox_add(kind=NOTIFY_TASK, payload={"task_id": task.pk}, key=f"task:{task.pk}:assigned")
     return task
 
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from executions.api.slack import SlackInteractionsView
 from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
 from integrations.api.views import ConnectionViewSet, ConnectorViewSet
 from workflows.api.activations import ActivationRequestViewSet
@@ -25,6 +26,7 @@ router.register("connectors", ConnectorViewSet, basename="connector")
 
 urlpatterns = [
     path("hooks/<str:token>/", WebhookView.as_view(), name="webhook"),
+    path("slack/interactions/", SlackInteractionsView.as_view(), name="slack-interactions"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

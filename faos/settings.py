@@ -308,7 +308,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # Approval notices also go to these chat channels, e.g. "slack:#approvals" (needs a Slack connection).
+# Their Slack messages carry Approve / Reject buttons (the Slack connection's signing secret checks the presses).
 FAOS_APPROVAL_CHAT = env.list("FAOS_APPROVAL_CHAT", default=[])
+# Task notices to chat, the same way ("slack:#ops"): a Complete button on each.
+FAOS_TASK_CHAT = env.list("FAOS_TASK_CHAT", default=[])
+# The one-click links in approval and task e-mails: signed, single-use, for the addressee only, valid this long.
+FAOS_DECISION_LINK_HOURS = env.float("FAOS_DECISION_LINK_HOURS", default=72.0)
 FAOS_WEBHOOK_MAX_BYTES = env.int("FAOS_WEBHOOK_MAX_BYTES", default=1_000_000)
 FAOS_WEBHOOK_RATE_PER_MINUTE = env.int("FAOS_WEBHOOK_RATE_PER_MINUTE", default=600)
 # The throttles above and the webhook rate limit count in the default cache, which every web process must

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from executions.admin.dashboard import dashboard_view
+from executions.views import decision_link_view
 from integrations.views import oauth_callback
 from ops.views import health, metrics
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("faos.api", "api"), namespace="api")),
     path("integrations/oauth/callback/", oauth_callback, name="oauth-callback"),
+    path("decide/<str:token>/", decision_link_view, name="decision-link"),  # e-mail links (no login, signed)
     path("health/", health, name="faos-health"),
     path("metrics", metrics, name="faos-metrics"),  # Prometheus' default path, no slash
 ]

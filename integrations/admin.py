@@ -1,6 +1,9 @@
-"""Admin for integrations: connections with write-only credentials and a "Test connection" action."""
+"""Admin for integrations: connections with write-only credentials and a "Test connection" action; a person's
+Slack account on their user page."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -9,12 +12,13 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from faos.json_forms import STRICT_JSON
+from workflows import authz
 from workflows.admin.rules import RulesAdmin
 
 from . import connectors
 from .actions import all_actions
 from .forms import PREFIX, ConnectionForm, connection_form_for
-from .models import Connection, KnowledgeArticle
+from .models import Connection, KnowledgeArticle, SlackAccount
 from .oauth import authorize_url
 from .services import connection_test
 from .views import callback_uri
@@ -147,3 +151,35 @@ class KnowledgeArticleAdmin(RulesAdmin):
     list_display = ("title", "is_published", "updated_at")
     list_filter = ("is_published",)
     search_fields = ("title", "body")
+
+
+User = get_user_model()
+
+
+class SlackAccountInline(admin.StackedInline):
+    """The person's Slack member ID on their user page: whose presses on Approve / Reject count as theirs."""
+
+    model = SlackAccount
+    extra = 0
+    max_num = 1
+    fields = ("member_id", "team_id")
+    verbose_name = verbose_name_plural = "Slack account (decides from Slack's buttons)"
+
+    def _may(self, request, obj=None) -> bool:
+        return authz.may(request.user, "change", obj or User)  # as editing the person
+
+    has_view_permission = has_add_permission = has_change_permission = has_delete_permission = _may
+
+
+_PeopleAdmin = type(admin.site._registry[User]) if admin.site.is_registered(User) else UserAdmin  # Django's
+
+
+class PersonAdmin(_PeopleAdmin):
+    """The user page as registered before (Django's), with the person's Slack account under it."""
+
+    inlines = (*_PeopleAdmin.inlines, SlackAccountInline)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, PersonAdmin)

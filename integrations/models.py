@@ -1,5 +1,7 @@
 """Connections: credentials for a service, encrypted at rest, never shown back."""
 
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from .crypto import EncryptedJSONField
@@ -68,3 +70,32 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SlackAccount(models.Model):
+    """Who a Slack member is in FAOS, set by an administrator on the person's user page.
+
+    Never guessed from a Slack profile's e-mail: workspace admins can change those, and people from other
+    organisations appear in shared channels; a button press decides only for the person this row names.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slack_account")
+    member_id = models.CharField(
+        "Slack member ID",
+        max_length=32,
+        validators=[RegexValidator(r"^[UW][A-Z0-9]{2,31}$", "A Slack member ID looks like U012AB3CD.")],
+        help_text="In Slack: the person's profile → ⋮ → Copy member ID (U012AB3CD).",
+    )
+    team_id = models.CharField(
+        "Slack workspace ID",
+        max_length=32,
+        blank=True,
+        validators=[RegexValidator(r"^[TE][A-Z0-9]{2,31}$", "A Slack workspace ID looks like T012AB3CD.")],
+        help_text="Only presses from this workspace (T…) count; empty: any workspace the FAOS app is in.",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member_id", "team_id"], name="unique_slack_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} ({self.user})"

@@ -96,3 +96,21 @@ def connection_set_credentials(*, connection: Connection, typed: dict, same_serv
     if typed:
         connection.credentials = ((connection.credentials or {}) if same_service else {}) | typed
         connection.status = Connection.Status.UNTESTED
+
+
+@transaction.atomic
+def slack_account_set(*, user, member_id: str, team_id: str = "", actor=None):
+    """Link a person to their Slack member ID (whose button presses decide as them); an empty ID unlinks them."""
+    from workflows import authz
+
+    from .models import SlackAccount
+
+    authz.require(actor, "change", user)  # as editing the person
+    if not member_id:
+        SlackAccount.objects.filter(user=user).delete()
+        return None
+    account = SlackAccount.objects.filter(user=user).first() or SlackAccount(user=user)
+    account.member_id, account.team_id = member_id.strip(), team_id.strip()
+    account.full_clean()  # the format, and one FAOS user per member and workspace
+    account.save()
+    return account

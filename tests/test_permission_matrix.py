@@ -104,6 +104,9 @@ RULES = {
     "admin:integrations_connection_test": {"GET": POST_ONLY, "POST": EDIT},
     "faos-dashboard": {"GET": VIEW},
     "oauth-callback": {"GET": STAFF, "POST": {"anon": 405, **dict.fromkeys(STAFF, 405)}},
+    # An e-mail's decision link: its signed token names the person, so a session adds nothing and a wrong token
+    # is refused to everyone alike (tests/executions/test_decision_links.py follows real ones).
+    "decision-link": {"GET": NONE, "POST": NONE},
     # Open to everyone, signed in or not, alike; 503 here because no Beat or worker runs beside this test.
     "faos-health": {"GET": dict.fromkeys(ROLES, 503)},
     "faos-metrics": {"GET": NONE},  # its bearer token (FAOS_METRICS_TOKEN) only: no session opens it
@@ -112,6 +115,9 @@ RULES = {
     "api:docs": {"GET": ALL},
     "api:redoc": {"GET": ALL},
     "api:webhook": {"POST": ALL},  # the hook's own token is its authentication (this one: auth none)
+    # Slack's signature (a Slack connection's signing secret) is its only authentication: no session opens it;
+    # the presser's mapped user must then be eligible (tests/executions/test_slack.py).
+    "api:slack-interactions": {"POST": NONE},
     "api:workflow-list": {"GET": STAFF, "POST": EDIT},
     "api:workflow-import-": {"POST": EDIT},
     "api:workflow-detail": {"GET": VIEW, "PUT": EDIT, "PATCH": EDIT, "DELETE": EDIT},

@@ -16,6 +16,10 @@ SLACK = register_service(
             "client_id": {"label": "OAuth client ID (for Sign in with Slack)", "secret": False},
             "client_secret": {"label": "OAuth client secret", "secret": True},
             "oauth_base_url": {"label": "OAuth base URL (tests, proxies)", "secret": False},
+            "signing_secret": {
+                "label": "Signing secret (Basic Information → App Credentials), for Approve / Reject buttons",
+                "secret": True,
+            },
             "base_url": base_url_field("Leave empty for https://slack.com"),
         },
         test_action="slack.auth_test",

@@ -92,9 +92,8 @@ def test_approved_refund_pauses_then_continues_to_the_refund(managers, mailoutbo
     assert execution.status == "waiting"
     approval = Approval.objects.get()
     assert approval.title == "Refund 250 USD to ann@example.com?" and approval.amount == 250
-    [mail] = mailoutbox
-    assert sorted(mail.to) == ["maria@example.com", "tom@example.com"]
-    assert f"/admin/executions/approval/{approval.pk}/change/" in mail.body
+    assert sorted(m.to[0] for m in mailoutbox) == ["maria@example.com", "tom@example.com"]  # one each
+    assert all(f"/admin/executions/approval/{approval.pk}/change/" in m.body for m in mailoutbox)
     approval_decide(approval_id=approval.pk, user=managers[0], decision="approve", comment="ok")
     execution.refresh_from_db()
     assert execution.status == "succeeded"
@@ -171,10 +170,9 @@ def test_reminders_are_sent_until_someone_decides(managers, mailoutbox):
     approval.refresh_from_db()
     assert approval.reminders_sent == 2 and approval.status == "pending"
     assert [m.subject.split(":")[0] for m in mailoutbox] == [
-        "[FAOS] Approval needed",
-        "[FAOS] Reminder",
-        "[FAOS] Reminder",
-    ]
+        *["[FAOS] Approval needed"] * 2,
+        *["[FAOS] Reminder"] * 4,
+    ]  # to maria and to tom, each time
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")

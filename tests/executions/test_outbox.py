@@ -120,7 +120,7 @@ def test_nothing_is_sent_from_on_commit(locmem, monkeypatch):
     approval_run.refresh_from_db()
     assert approval_run.status == Execution.Status.SUCCEEDED
     kinds = dict(OutboxMessage.objects.values_list("kind", "status").distinct())
-    assert kinds == {"notify_approvers": "sent", "event": "sent", "email": "sent", "owner_failure": "sent"}
+    assert kinds == {"notify_approvers": "sent", "event": "sent", "notify_task": "sent", "owner_failure": "sent"}
     assert len(mail.outbox) == 3  # approval opened, task assigned, run failed
     assert {e.type for e in Event.objects.all()} >= {"approval.decided", "execution.succeeded", "execution.failed"}
     assert failed.pk

@@ -80,3 +80,20 @@ def test_a_token_for_someone_else_needs_the_token_right():
         run("faos_token", "ci", "--as", "dev")
     UserFactory(username="root", is_staff=True, is_superuser=True)
     assert "Authorization: Token " in run("faos_token", "ci", "--as", "root")
+
+
+def test_change_links_a_slack_account_refuses_a_bad_id_and_unlinks_it():
+    from integrations.models import SlackAccount
+
+    maria = UserFactory(username="maria")
+    run("faos_user", "change", "maria", "--slack", "U012AB3CD@T0FAOS")
+    account = SlackAccount.objects.get(user=maria)
+    assert (account.member_id, account.team_id) == ("U012AB3CD", "T0FAOS")
+    with pytest.raises(CommandError, match="A Slack member ID looks like U012AB3CD."):
+        run("faos_user", "change", "maria", "--slack", "maria", "--group", VIEWERS)
+    assert SlackAccount.objects.get(user=maria).member_id == "U012AB3CD" and not maria.groups.exists()
+    EditorFactory(username="ed")
+    with pytest.raises(CommandError, match="ed may not change"):
+        run("faos_user", "change", "maria", "--slack", "", "--as", "ed")
+    run("faos_user", "change", "maria", "--slack", "")
+    assert not SlackAccount.objects.exists()

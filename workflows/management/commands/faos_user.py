@@ -3,7 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from integrations.services import slack_account_set
 from workflows.people import person_add, person_change
 
 
@@ -18,7 +20,10 @@ def actor(username):
 
 
 class Command(BaseCommand):
-    help = 'faos_user add NAME --email E --group "Workflow editors" | change NAME --group G --remove-group G | list'
+    help = (
+        'faos_user add NAME --email E --group "Workflow editors" | change NAME --group G --remove-group G '
+        "--slack U012AB3CD | list"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("verb", choices=["add", "change", "list"])
@@ -30,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-login", action="store_true", help="add: no password (API token only).")
         parser.add_argument("--deactivate", action="store_true", help="change: may no longer sign in or use tokens.")
         parser.add_argument("--activate", action="store_true", help="change: undo --deactivate.")
+        parser.add_argument(
+            "--slack", metavar="MEMBER_ID[@TEAM_ID]", help='change: their Slack member ID (U…; "" unlinks them).'
+        )
         parser.add_argument("--as", dest="as_user", help="Act for this person, who needs the right to do it.")
 
     def handle(self, verb, name=None, **options):
@@ -62,14 +70,18 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user named {name}: `faos_user add {name}` adds them")
         active = False if options["deactivate"] else True if options["activate"] else None
-        person_change(
-            user=user,
-            add_groups=options["group"],
-            remove_groups=options["remove_group"],
-            email=options["email"],
-            active=active,
-            actor=actor(options["as_user"]),
-        )
+        with transaction.atomic():  # all of it or nothing (a bad Slack ID leaves the groups as they were)
+            person_change(
+                user=user,
+                add_groups=options["group"],
+                remove_groups=options["remove_group"],
+                email=options["email"],
+                active=active,
+                actor=actor(options["as_user"]),
+            )
+            if options["slack"] is not None:
+                member, _, team = options["slack"].partition("@")
+                slack_account_set(user=user, member_id=member, team_id=team, actor=actor(options["as_user"]))
         self.stdout.write(f"{user}: {self._roles(user)}{'' if user.is_active else ', deactivated'}.")
 
     def _list(self):
