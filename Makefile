@@ -30,8 +30,11 @@ run: setup
 	@$(BIN)/python manage.py ensure_admin
 	$(BIN)/honcho start -f Procfile
 
+# Two pytest-xdist workers, a test file each at a time (tests/xdist_workers.py gives each its own broker; pytest-django
+# its own test database). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed-dev
-	FAOS_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
+	FAOS_BROKER_DIR=var/test-broker $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Chaos (bench/chaos.py, bench/README.md): runs under SIGKILLed workers, then PostgreSQL and Redis restarts
 # (shared services: CHAOS_ARGS=--short skips them). Needs DATABASE_URL and CELERY_BROKER_URL; non-zero on failure.
