@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "workflows",
     "executions",
     "integrations",
+    "replays",
     "ops",
 ]
 
