@@ -16,6 +16,7 @@ FAILED = ("failed", "timed_out")
 VOLATILE = frozenset(
     {"approval_id", "task_id", "execution_id", "waited_until", "fast_forwarded", "at", "created_at", "decided_at"}
 )
+CONFIG_INPUT = frozenset({"condition"})  # kinds whose recorded input is their expression: their effect is the branch
 MAX_VALUES = 20  # value differences listed per step: a report stays readable when a whole payload changed
 MAX_STORED = 2000  # characters of one input or output kept in the stored report
 NO_ANSWER = "no answer to replay"  # executions.replaying.NO_ANSWER (the engine's side; kept free of Django here)
@@ -109,7 +110,8 @@ def step_differences(old: dict, new: dict) -> list[dict]:
             found.append({"kind": "status", "step": key, "from": old["status"], "to": new["status"]})
     if old["branch"] != new["branch"]:
         found.append({"kind": "branch", "step": key, "from": old["branch"], "to": new["branch"]})
-    found += [{"kind": "value", "step": key, **c} for c in value_changes(old["input"], new["input"], field="input")]
+    if old["input"] is not None and new["kind"] not in CONFIG_INPUT:  # the draft's own text is not an effect
+        found += [{"kind": "value", "step": key, **c} for c in value_changes(old["input"], new["input"], field="input")]
     if not new["recorded"] and new["status"] == "succeeded" == old["status"]:
         found += [
             {"kind": "value", "step": key, **c} for c in value_changes(old["output"], new["output"], field="output")

@@ -96,7 +96,7 @@ def replay_start(*, replay_id: int) -> int:
 @transaction.atomic
 def _start_item(replay: Replay, item_id: int) -> int:
     """One past run's input through the draft as a fast-forwarded test run (a repeat finds it started)."""
-    item = ReplayItem.objects.select_for_update().select_related("original_execution").get(pk=item_id)
+    item = ReplayItem.objects.select_for_update(of=("self",)).select_related("original_execution").get(pk=item_id)
     if item.replay_execution_id or item.verdict != ReplayItem.Verdict.PENDING:
         return 0
     original = item.original_execution
