@@ -174,3 +174,26 @@ def show(value) -> str:
     if value is None:
         return "—"
     return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def describe(difference: dict) -> str:
+    """One difference in words, e.g. "check_amount took branch false (was true)"."""
+    kind, step = difference["kind"], difference.get("step")
+    if kind == "branch":
+        return f"{step} took branch {difference['to'] or '—'} (was {difference['from'] or '—'})"
+    if kind == "value":
+        where = f"{step} {difference['field']}" if step else f"run {difference['field']}"
+        return f"{where}: {show(difference['to'])} (was {show(difference['from'])})"
+    if kind == "new_failure":
+        return f"{step} now fails: {difference['error']}"
+    if kind == "fixed":
+        return f"{step} no longer fails (was: {difference['error']})"
+    if kind == "status":
+        return f"{step} ended {difference['to']} (was {difference['from']})"
+    if kind == "step_added":
+        return f"{step} runs now (it did not then)"
+    if kind == "step_removed":
+        return f"{step} no longer runs"
+    if kind == "outcome":
+        return f"the run ends {difference['to']} (was {difference['from']})"
+    return kind

@@ -138,8 +138,8 @@ def unknown_runs(workflow, selection: dict) -> list[int]:
     """Run ids named in the selection that are not finished live runs of this workflow."""
     named = selection.get("executions") or []
     found = set(
-        Execution.objects.filter(
-            workflow=workflow, is_test=False, status__in=FINISHED, pk__in=named
-        ).values_list("pk", flat=True)
+        Execution.objects.filter(workflow=workflow, is_test=False, status__in=FINISHED, pk__in=named).values_list(
+            "pk", flat=True
+        )
     )
     return [pk for pk in named if pk not in found]

@@ -43,7 +43,8 @@ def refund_steps(threshold: int = 100) -> list[dict]:
 
 def decide(execution: Execution, manager, decision: str) -> None:
     approval = Approval.objects.get(execution=execution)
-    approval_decide(approval_id=approval.pk, user=manager, decision=decision, comment="no" if decision == "reject" else "")
+    comment = "no" if decision == "reject" else ""
+    approval_decide(approval_id=approval.pk, user=manager, decision=decision, comment=comment)
 
 
 @pytest.fixture

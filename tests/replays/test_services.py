@@ -31,7 +31,10 @@ def test_a_higher_threshold_changes_only_the_run_that_now_skips_the_approval(ref
     }  # fmt: skip
     items = items_by_amount(replay)
     assert {amount: item.verdict for amount, item in items.items()} == {
-        50: "same", 150: "different", 250: "same", 300: "same"
+        50: "same",
+        150: "different",
+        250: "same",
+        300: "same",
     }
     changed = items[150].diff["differences"]
     assert {"kind": "branch", "step": "check_amount", "from": "true", "to": "false"} in changed
