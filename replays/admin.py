@@ -80,12 +80,12 @@ def urls(model_admin) -> list:
         path(
             "<int:pk>/replay/",
             view(lambda r, pk: pick_view(model_admin, r, pk)),
-            name="workflows_workflow_replay_pick",
+            name="workflows_workflow_replay",
         ),
         path(
             "<int:pk>/replays/<int:replay_id>/",
             view(lambda r, pk, replay_id: report_view(model_admin, r, pk, replay_id)),
-            name="workflows_workflow_replay",
+            name="workflows_workflow_replayreport",
         ),
     ]
 
@@ -102,7 +102,7 @@ def pick_view(model_admin, request, pk):
         replay = _request(request, workflow, form)
         if replay is not None:
             messages.success(request, f"Replaying {replay.total} run(s) through the draft.")
-            return redirect("admin:workflows_workflow_replay", workflow.pk, replay.pk)
+            return redirect("admin:workflows_workflow_replayreport", workflow.pk, replay.pk)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,

@@ -86,7 +86,7 @@ class ReplaySerializer(serializers.ModelSerializer):
         return reverse("api:replay-detail", args=[replay.pk])
 
     def get_report_page(self, replay) -> str:
-        return reverse("admin:workflows_workflow_replay", args=[replay.workflow_id, replay.pk])
+        return reverse("admin:workflows_workflow_replayreport", args=[replay.workflow_id, replay.pk])
 
 
 class ReplayDetailSerializer(ReplaySerializer):

@@ -23,7 +23,7 @@ def history(client):
 def test_the_workflow_page_offers_replay_history_to_its_editors_only(client, history):
     workflow, runs, editor = history
     page = reverse("admin:workflows_workflow_change", args=[workflow.pk])
-    pick = reverse("admin:workflows_workflow_replay_pick", args=[workflow.pk])
+    pick = reverse("admin:workflows_workflow_replay", args=[workflow.pk])
     assert pick in client.get(page).content.decode()
     client.force_login(UserFactory(is_staff=True, roles=[VIEWERS]))
     assert pick not in client.get(page).content.decode()
@@ -32,19 +32,19 @@ def test_the_workflow_page_offers_replay_history_to_its_editors_only(client, his
 
 def test_the_pick_page_lists_the_drafts_changes_and_recent_runs(client, history):
     workflow, runs, editor = history
-    text = client.get(reverse("admin:workflows_workflow_replay_pick", args=[workflow.pk])).content.decode()
+    text = client.get(reverse("admin:workflows_workflow_replay", args=[workflow.pk])).content.decode()
     assert "Step <code>wrap_up</code> changed" in text
     assert all(f'value="{run.pk}"' in text for run in runs)
 
 
 def test_picking_runs_replays_them_and_opens_the_report(client, history, django_capture_on_commit_callbacks):
     workflow, runs, editor = history
-    url = reverse("admin:workflows_workflow_replay_pick", args=[workflow.pk])
+    url = reverse("admin:workflows_workflow_replay", args=[workflow.pk])
     with django_capture_on_commit_callbacks():
         answer = client.post(url, {"mode": "pick", "last": 20, "executions": [runs[0].pk, runs[2].pk]})
     replay = Replay.objects.get()
     assert answer.status_code == 302
-    assert answer["Location"] == reverse("admin:workflows_workflow_replay", args=[workflow.pk, replay.pk])
+    assert answer["Location"] == reverse("admin:workflows_workflow_replayreport", args=[workflow.pk, replay.pk])
     assert set(replay.items.values_list("original_execution", flat=True)) == {runs[0].pk, runs[2].pk}
     report = client.get(answer["Location"]).content.decode()
     assert 'http-equiv="refresh"' in report and "0 of 2 run(s) compared" in report  # progress, refreshing
@@ -60,7 +60,7 @@ def test_picking_runs_replays_them_and_opens_the_report(client, history, django_
 )
 def test_a_bad_pick_is_a_form_error_and_starts_nothing(client, history, data, error):
     workflow, runs, editor = history
-    answer = client.post(reverse("admin:workflows_workflow_replay_pick", args=[workflow.pk]), data)
+    answer = client.post(reverse("admin:workflows_workflow_replay", args=[workflow.pk]), data)
     assert answer.status_code == 200 and error in answer.content.decode()
     assert not Replay.objects.exists()
 
@@ -68,7 +68,7 @@ def test_a_bad_pick_is_a_form_error_and_starts_nothing(client, history, data, er
 def test_the_report_puts_each_run_side_by_side_and_highlights_what_differs(client, history):
     workflow, runs, editor = history
     replay = replay_with_report(workflow, runs, editor, workflow_snapshot(workflow=workflow))
-    url = reverse("admin:workflows_workflow_replay", args=[workflow.pk, replay.pk])
+    url = reverse("admin:workflows_workflow_replayreport", args=[workflow.pk, replay.pk])
     text = client.get(url).content.decode()
     assert "Different <b>2</b>" in text and "Fixed <b>1</b>" in text and 'http-equiv="refresh"' not in text
     assert "wrap_up input.message: &quot;see you&quot; (was &quot;bye&quot;)" in text
@@ -80,7 +80,7 @@ def test_the_report_puts_each_run_side_by_side_and_highlights_what_differs(clien
 def test_viewers_may_read_a_report_and_strangers_may_not(client, history):
     workflow, runs, editor = history
     replay = replay_with_report(workflow, runs, editor, workflow_snapshot(workflow=workflow))
-    url = reverse("admin:workflows_workflow_replay", args=[workflow.pk, replay.pk])
+    url = reverse("admin:workflows_workflow_replayreport", args=[workflow.pk, replay.pk])
     client.force_login(UserFactory(is_staff=True, roles=[VIEWERS]))
     assert client.get(url).status_code == 200
     client.force_login(UserFactory(is_staff=True))
