@@ -32,6 +32,7 @@ from .models import Replay, ReplayItem
 logger = logging.getLogger(__name__)
 
 REPLAY_START = "replay_start"
+START_BATCH = 20  # replay runs started per transaction
 STEP_FIELDS = ("step_key", "step_kind", "scope", "visit", "status", "branch", "input", "output", "error")
 RUN_FIELDS = ("status", "error", "error_step", "output")
 
@@ -84,16 +85,16 @@ def replay_start(*, replay_id: int) -> int:
     replay = Replay.objects.select_related("workflow", "draft_version", "requested_by").filter(pk=replay_id).first()
     if replay is None or replay.is_finished:
         return 0
+    waiting = replay.items.filter(replay_execution__isnull=True, verdict=ReplayItem.Verdict.PENDING)
+    ids = list(waiting.values_list("pk", flat=True))
     started = 0
-    for item_id in replay.items.filter(replay_execution__isnull=True, verdict=ReplayItem.Verdict.PENDING).values_list(
-        "pk", flat=True
-    ):
-        started += _start_item(replay, item_id)
+    for first in range(0, len(ids), START_BATCH):
+        with transaction.atomic():  # a few commits for a hundred runs; each batch's runs go to workers at its commit
+            started += sum(_start_item(replay, item_id) for item_id in ids[first : first + START_BATCH])
     _count_progress(replay_id)
     return started
 
 
-@transaction.atomic
 def _start_item(replay: Replay, item_id: int) -> int:
     """One past run's input through the draft as a fast-forwarded test run (a repeat finds it started)."""
     item = ReplayItem.objects.select_for_update(of=("self",)).select_related("original_execution").get(pk=item_id)

@@ -6,39 +6,10 @@ from django.contrib.auth.models import Group
 from executions.approvals import approval_decide
 from executions.models import Approval, Execution
 from executions.services import execution_start
-from tests.factories import EDITORS, UserFactory, log_step, workflow_with_steps
-from workflows.models import Step
+from tests.factories import EDITORS, UserFactory, workflow_with_steps
 from workflows.services import workflow_activate
 
-
-def refund_steps(threshold: int = 100) -> list[dict]:
-    """Amount over the threshold asks a manager; a refund e-mail (a side effect: recorded in test runs) follows."""
-    return [
-        {
-            "key": "check_amount",
-            "name": "Amount Over Threshold?",
-            "kind": "condition",
-            "config": {"expression": f"trigger.amount > {threshold}"},
-            "branches": {"true": "manager_approval", "false": "process_refund"},
-        },
-        {
-            "key": "manager_approval",
-            "name": "Manager Approval",
-            "kind": "approval",
-            "config": {"title": "Refund {{trigger.amount}}?", "amount": "{{trigger.amount}}", "groups": ["Managers"]},
-            "branches": {"on_approved": "process_refund", "on_rejected": "tell_rejected"},
-        },
-        {
-            "key": "process_refund",
-            "name": "Process Refund",
-            "config": {
-                "action": "send_email",
-                "input": {"to": "{{trigger.customer}}", "subject": "Refund of {{trigger.amount}}", "body": "Done."},
-            },
-        },
-        log_step("send_confirmation", "refunded {{trigger.amount}}", next_step="end"),
-        log_step("tell_rejected", "declined"),
-    ]
+from .factories import refund_steps
 
 
 def decide(execution: Execution, manager, decision: str) -> None:
@@ -67,10 +38,3 @@ def refund_history(settings):
         assert run.status == "succeeded", (amount, run.error)
         runs[amount] = run
     return workflow, editor, runs
-
-
-def set_threshold(workflow, threshold: int) -> None:
-    """The draft's change: a different threshold for asking a manager."""
-    Step.objects.filter(workflow=workflow, key="check_amount").update(
-        config={"expression": f"trigger.amount > {threshold}"}
-    )

@@ -68,3 +68,40 @@ def replay_with_report(workflow, history, user, draft_version) -> Replay:
     replay.summary = summary(verdicts)
     replay.save()
     return replay
+
+
+def refund_steps(threshold: int = 100) -> list[dict]:
+    """Amount over the threshold asks a manager; a refund e-mail (a side effect: recorded in test runs) follows."""
+    return [
+        {
+            "key": "check_amount",
+            "name": "Amount Over Threshold?",
+            "kind": "condition",
+            "config": {"expression": f"trigger.amount > {threshold}"},
+            "branches": {"true": "manager_approval", "false": "process_refund"},
+        },
+        {
+            "key": "manager_approval",
+            "name": "Manager Approval",
+            "kind": "approval",
+            "config": {"title": "Refund {{trigger.amount}}?", "amount": "{{trigger.amount}}", "groups": ["Managers"]},
+            "branches": {"on_approved": "process_refund", "on_rejected": "tell_rejected"},
+        },
+        {
+            "key": "process_refund",
+            "name": "Process Refund",
+            "config": {
+                "action": "send_email",
+                "input": {"to": "{{trigger.customer}}", "subject": "Refund of {{trigger.amount}}", "body": "Done."},
+            },
+        },
+        log_step("send_confirmation", "refunded {{trigger.amount}}", next_step="end"),
+        log_step("tell_rejected", "declined"),
+    ]
+
+
+def set_threshold(workflow, threshold: int) -> None:
+    """The draft's change: a different threshold for asking a manager."""
+    Step.objects.filter(workflow=workflow, key="check_amount").update(
+        config={"expression": f"trigger.amount > {threshold}"}
+    )

@@ -10,7 +10,7 @@ from tests.factories import UserFactory
 from workflows.models import Step
 from workflows.services import WorkflowInvalid
 
-from .conftest import set_threshold
+from .factories import set_threshold
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
