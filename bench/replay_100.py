@@ -51,7 +51,12 @@ STEPS = [
         "config": {"value": "{{trigger.tier}}"},
         "branches": {"gold": "gold_note", "silver": "silver_note", "default": "wrap_up"},
     },
-    {"key": "gold_note", "kind": "action", "config": {"action": "log", "input": {"message": "gold"}}, "next": "wrap_up"},
+    {
+        "key": "gold_note",
+        "kind": "action",
+        "config": {"action": "log", "input": {"message": "gold"}},
+        "next": "wrap_up",
+    },
     {"key": "silver_note", "kind": "action", "config": {"action": "log", "input": {"message": "silver"}}},
     {"key": "wrap_up", "kind": "action", "config": {"action": "log", "input": {"message": "done"}}, "next": "end"},
     {"key": "tell_rejected", "kind": "action", "config": {"action": "log", "input": {"message": "declined"}}},
@@ -62,11 +67,10 @@ def make_workflow():
     """The bench workflow, active, with its manager and editor."""
     from django.contrib.auth.models import Group
 
+    from executions.models import Execution
     from tests.factories import EDITORS, UserFactory
     from workflows.models import Workflow
     from workflows.services import workflow_activate, workflow_import
-
-    from executions.models import Execution
 
     Execution.objects.filter(workflow__name="Replay bench").delete()  # runs hold their version: they go first
     Workflow.objects.filter(name="Replay bench").update(status="archived", active_version=None)
