@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 EVENT, EMAIL, NOTIFY_APPROVERS, OWNER_FAILURE = "event", "email", "notify_approvers", "owner_failure"
 NOTIFY_TASK, SLACK_RESPOND = "notify_task", "slack_respond"
-DB_ONLY = frozenset({EVENT})
+REPLAY_COLLECT = "replay_collect"  # a replay run ended: its report row is written (replays.services)
+DB_ONLY = frozenset({EVENT, REPLAY_COLLECT})  # database work: delivered in the transaction that marks it sent
 LEASE = timedelta(seconds=120)  # a claimed e-mail not marked sent by then is tried again
 GRACE = timedelta(seconds=2)  # the sweep leaves rows this fresh to the hint sent after their commit
 MAX_ATTEMPTS = 10

@@ -17,7 +17,7 @@ from django.utils import timezone
 from integrations.agents import AgentRunner
 from workflows import authz
 
-from . import follow, inline, routing, run_log
+from . import follow, inline, replaying, routing, run_log
 from .approvals import ApprovalRunner
 from .engine import interpreter
 from .engine.context import StepContext
@@ -226,15 +226,15 @@ def _run(
     step = definition.step(step_run.step_key)
     pure = inline.is_inline(step)
     actor = authz.actor_of(execution)
+    original = replaying.original_of(execution)
+    tape = replaying.Tape(original) if original else None
     ctx = StepContext(
         step=step,
         variables=build_variables(execution, step_run.scope, state),
-        actions=ActionRunner(execution_id=execution.pk, actor=actor),
-        events=EventFinder(execution),
         workflows=SubWorkflows(execution, step_run),
         approvals=ApprovalRunner(execution, step_run),
-        agents=AgentRunner(actor=actor),
         tasks=TaskRunner(execution, step_run),
+        **_ports(execution, actor, tape),
         cleanup=None if pure else connections.close_all,  # runs in the step's thread: closes its connections
         attempt=step_run.attempt,
         idempotency_key=step_run.idempotency_key,
@@ -247,7 +247,24 @@ def _run(
         fast_forward=execution.fast_forward,
         extra={"send_reads": bool(execution.trigger_meta.get("send_reads"))},
     )
+    answered = replaying.answered(tape, step, step_run, ctx) if tape is not None else None
+    if answered is not None:
+        return answered, ctx
     return (interpreter.run_inline if pure else interpreter.run_step)(step, ctx), ctx
+
+
+def _ports(execution: Execution, actor, tape) -> dict:
+    """Actions, agents and events of a run; a replay run's first look at what its original met (replaying.py)."""
+    actions = ActionRunner(execution_id=execution.pk, actor=actor)
+    agents, events = AgentRunner(actor=actor), EventFinder(execution)
+    if tape is None:
+        return {"actions": actions, "agents": agents, "events": events}
+    send_reads = bool(execution.trigger_meta.get("send_reads"))
+    return {
+        "actions": replaying.ReplayActions(actions, tape, send_reads=send_reads),
+        "agents": replaying.ReplayAgents(agents, tape),
+        "events": replaying.ReplayEvents(tape),
+    }
 
 
 @transaction.atomic

@@ -140,12 +140,18 @@ def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict
     existing = key and Execution.objects.filter(workflow=workflow, idempotency_key=key).first()
     if existing:
         return existing
+    meta = fields["trigger_meta"]
+    if fields["is_test"] and "replay" in meta:  # a replay takes no place from live runs, nor waits for one
+        return _admitted(workflow, version, fields, concurrency.Admission("start"), None)
     if workflow.concurrency_limit:  # admission is decided with the workflow's row locked (see concurrency.py)
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    meta = fields["trigger_meta"]
     run_key = concurrency.concurrency_key(workflow, fields["input"], source=fields["trigger_source"],
                                           headers=meta.get("headers"))  # fmt: skip
-    admission = concurrency.admit(workflow, run_key)
+    return _admitted(workflow, version, fields, concurrency.admit(workflow, run_key), run_key)
+
+
+def _admitted(workflow: Workflow, version: WorkflowVersion, fields: dict, admission, run_key) -> Execution:
+    """Create the run as its admission says: started (in place of another, maybe), queued or skipped."""
     if admission.action in ("queue", "skip"):
         return _queue_execution(workflow, version, fields, admission)
     execution = Execution.objects.create(
@@ -260,6 +266,10 @@ def execution_finish(
     if execution.parent_step_run_id:
         _wake_parent(execution)
     _emit_finished(execution)
+    if execution.is_test and "replay" in execution.trigger_meta:
+        from .outbox import REPLAY_COLLECT, outbox_add
+
+        outbox_add(kind=REPLAY_COLLECT, payload={"execution_id": execution.pk}, key=f"execution:{execution.pk}:replay")
     if execution.concurrency_key is not None:
         _start_queued(execution)
 

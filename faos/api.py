@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from executions.api.slack import SlackInteractionsView
 from executions.api.views import ApprovalViewSet, EventViewSet, ExecutionViewSet
 from integrations.api.views import ConnectionViewSet, ConnectorViewSet
+from replays.api.views import ReplayViewSet
 from workflows.api.activations import ActivationRequestViewSet
 from workflows.api.catalog import AgentViewSet, TemplateViewSet
 from workflows.api.views import TriggerViewSet, WorkflowViewSet
@@ -23,6 +24,7 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("agents", AgentViewSet, basename="agent")
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("connectors", ConnectorViewSet, basename="connector")
+router.register("replays", ReplayViewSet, basename="replay")
 
 urlpatterns = [
     path("hooks/<str:token>/", WebhookView.as_view(), name="webhook"),

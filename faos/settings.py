@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "workflows",
     "executions",
     "integrations",
+    "replays",
     "ops",
 ]
 
@@ -305,6 +306,8 @@ SPECTACULAR_SETTINGS = {
         "ExecutionStatusEnum": "executions.models.Execution.Status",
         "ApprovalStatusEnum": "executions.models.Approval.Status",
         "StepRunStatusEnum": "executions.models.StepRun.Status",
+        "ReplayStatusEnum": "replays.models.Replay.Status",
+        "FinishedRunStatusEnum": "replays.selection.FINISHED",  # which past runs a replay takes
     },
 }
 # Approval notices also go to these chat channels, e.g. "slack:#approvals" (needs a Slack connection).

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from executions.models import Approval, Execution, Notification, StepRun, Task
 from integrations.models import Connection, KnowledgeArticle
+from replays.models import Replay
 from tests.factories import APPROVERS, EDITORS, VIEWERS, UserFactory, role_groups
 from workflows.activation import activation_start
 from workflows.models import Agent, Trigger, Workflow, WorkflowTemplate
@@ -92,6 +93,8 @@ RULES = {
     "admin:workflows_workflow_status": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflow_trigger_preview": {"GET": EDIT},
     "admin:workflows_workflow_step_reference": {"GET": VIEW},
+    "admin:workflows_workflow_replay": {"GET": EDIT, "POST": EDIT},  # replay past runs through the draft
+    "admin:workflows_workflow_replayreport": {"GET": VIEW},  # a replay's report
     "admin:workflows_workflowversion_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflowtemplate_use": {"GET": POST_ONLY, "POST": EDIT},
     # Four eyes: the editor asked for it, so only another editor (here the superuser) may approve it.
@@ -129,6 +132,9 @@ RULES = {
     "api:workflow-run": {"POST": EDIT},
     "api:workflow-validate": {"POST": VIEW},
     "api:workflow-versions": {"GET": VIEW, "POST": EDIT},
+    "api:workflow-replays": {"GET": VIEW, "POST": EDIT},
+    "api:replay-list": {"GET": STAFF},
+    "api:replay-detail": {"GET": VIEW},
     "api:trigger-list": {"GET": STAFF, "POST": EDIT},
     "api:trigger-detail": {"GET": VIEW, "PUT": EDIT, "PATCH": EDIT, "DELETE": EDIT},
     "api:execution-list": {"GET": STAFF},
@@ -210,6 +216,7 @@ def world():
     payouts = Workflow.objects.create(name="Payouts", owner=editor, activation_review=True)
     payouts.steps.create(key="pay", name="Pay", config={"action": "log", "input": {"message": "paid"}})
     activation = activation_start(workflow=payouts, user=editor)
+    replay = Replay.objects.create(workflow=workflow, draft_version=version, requested_by=editor)
     execution = Execution.objects.create(workflow=workflow, version=version, input={}, started_by=editor)
     step_run = StepRun.objects.create(execution=execution, step_key="hello", step_name="Hello", step_kind="approval")
     approval = Approval.objects.create(execution=execution, step_run=step_run, title="Pay?", requested_by=editor)
@@ -223,6 +230,7 @@ def world():
             slug="demo", name="Demo", category="Ops", description="d", definition={"name": "Demo", "steps": []}
         ),
         "workflows_agent": Agent.objects.create(name="Helper"),
+        "replays_replay": replay,
         "executions_execution": execution,
         "executions_approval": approval,
         "executions_task": Task.objects.create(title="Call", assignee_group=approvers, execution=execution),
@@ -254,11 +262,13 @@ def concrete(name: str, route: str, objects: dict) -> str:
     api_models |= {"approval": "executions_approval", "agent": "workflows_agent"}
     api_models |= {"connection": "integrations_connection", "template": "workflows_workflowtemplate"}
     api_models |= {"activation": "workflows_activationrequest"}
+    api_models |= {"replay": "replays_replay"}
     row = objects.get(model) or objects.get(api_models.get(api_kind, ""))
     values = {
         "<id>": str(row.pk) if row else "",
         "<path:object_id>": str(row.pk) if row else "",
         "<int:pk>": str(row.pk) if row else "",
+        "<int:replay_id>": str(objects["replays_replay"].pk),
         "(?P<pk>[^/.]+)": str(row.pk) if row else "",
         "(?P<slug>[^/.]+)": "demo",
         "(?P<name>[^/.]+)": "slack",

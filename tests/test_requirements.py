@@ -13,7 +13,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_TOOLS = {"pytest", "pytest-django", "pytest-env", "pytest-xdist", "factory-boy", "hypothesis", "time-machine", "playwright"}
+DEV_TOOLS = {"pytest", "pytest-django", "pytest-env", "pytest-xdist", "factory-boy", "hypothesis", "time-machine"}
+DEV_TOOLS |= {"playwright"}
 DEV_TOOLS |= {"ruff", "schemathesis"}
 NOT_APP_CODE = {"tests", "bench", ".venv", "var", "node_modules"}
 

@@ -236,6 +236,13 @@ def activation_diff(request: ActivationRequest) -> dict:
     return version_diff(base, new)
 
 
-def activation_replay_report(request: ActivationRequest):
-    """The replay of past runs against this version (issue #16 §1), when one exists; None until then."""
-    return None
+def activation_replay_report(request: ActivationRequest) -> dict | None:
+    """The newest replay of past runs through the requested version (Replay history), summarised; None when the
+    version was never replayed."""
+    from replays.services import replay_latest_for, replay_progress  # replays builds on workflows, not back
+
+    replay = replay_latest_for(workflow=request.workflow, version=request.version)
+    if replay is None:
+        return None
+    url = reverse("admin:workflows_workflow_replayreport", args=[request.workflow_id, replay.pk])
+    return {"id": replay.pk, "status": replay.status, "url": url, **replay_progress(replay)}

@@ -65,6 +65,11 @@ def _workflow_right(codename: str) -> Callable:
     return rule
 
 
+def _replay(user, workflow) -> bool:
+    """Replaying past runs through the draft is an editor's test: change the workflow and run it."""
+    return user.has_perm("workflows.run_workflow") and _workflow_right("workflows.change_workflow")(user, workflow)
+
+
 def _use_connection(user, connection) -> bool:
     if not user.has_perm("integrations.use_connection"):
         return False
@@ -130,6 +135,7 @@ RULES: dict[tuple[str, str], Callable] = {
     ("workflows.workflow", "delete"): _workflow_right("workflows.delete_workflow"),
     ("workflows.workflow", "run"): _workflow_right("workflows.run_workflow"),
     ("workflows.workflow", "activate"): _workflow_right("workflows.activate_workflow"),
+    ("workflows.workflow", "replay"): _replay,
     ("workflows.step", "view"): _owner_or("workflows.view_workflow"),
     ("workflows.trigger", "view"): _owner_or("workflows.view_workflow"),
     ("workflows.trigger", "add"): _workflow_right("workflows.change_workflow"),
@@ -146,6 +152,7 @@ RULES: dict[tuple[str, str], Callable] = {
     ("workflows.agent", "add"): _perm("workflows.add_agent"),
     ("workflows.agent", "change"): _perm("workflows.change_agent"),
     ("workflows.agent", "delete"): _perm("workflows.delete_agent"),
+    ("replays.replay", "view"): _owner_or("workflows.view_workflow"),  # its report shows what its runs show
     ("executions.execution", "view"): _owner_or("workflows.view_workflow"),
     ("executions.execution", "run"): _workflow_right("workflows.run_workflow"),
     ("executions.execution", "delete"): _workflow_right("executions.delete_execution"),
@@ -262,6 +269,7 @@ VISIBLE: dict[str, Callable] = {
     "workflows.workflowversion": _workflow_scope("workflow__"),
     "workflows.activationrequest": _workflow_scope("workflow__"),
     "executions.execution": _workflow_scope("workflow__"),
+    "replays.replay": _workflow_scope("workflow__"),
     "executions.steprun": _workflow_scope("execution__workflow__"),
     "executions.approval": _approval_scope,
     "executions.task": _task_scope,

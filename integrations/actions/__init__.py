@@ -121,9 +121,19 @@ def run_action(name: str, inputs: dict, ctx: ActionContext) -> Any:
     if action is None:
         raise StepError(f"unknown action '{name}'")
     _check_inputs(action, inputs)
-    if ctx.test_mode and (action.has_side_effect(inputs) or (action.external and not ctx.send_reads)):
+    if ctx.test_mode and _records(action, inputs, send_reads=ctx.send_reads):
         return {"test_mode": True, "would_send": action.describe(inputs, ctx)}
     return action.run(inputs, ctx)
+
+
+def _records(action: Action, inputs: dict, *, send_reads: bool) -> bool:
+    return action.has_side_effect(inputs) or (action.external and not send_reads)
+
+
+def records_in_test(name: str, inputs: dict, *, send_reads: bool = False) -> bool:
+    """Whether a test run records this call instead of sending it (a write, or a read unless reads are sent)."""
+    action = get(name)
+    return action is not None and isinstance(inputs, dict) and _records(action, inputs, send_reads=send_reads)
 
 
 def _check_inputs(action: Action, inputs: dict) -> None:

@@ -297,3 +297,22 @@ def test_two_approvers_at_once_make_exactly_one_activation(ann, bob):
     assert request.status == APPROVED and request.comment == request.decided_by.username
     assert LogEntry.objects.filter(change_message__contains="approved by").count() == 1
     assert Workflow.objects.get(pk=workflow.pk).active_version == request.version
+
+
+def test_the_request_shows_the_newest_replay_of_its_version_summarised(ann, bob, client):
+    from replays.models import Replay, ReplayItem
+    from workflows.activation import activation_replay_report
+
+    request = activation_start(workflow=reviewed(ann), user=ann)
+    assert activation_replay_report(request) is None  # never replayed
+    replay = Replay.objects.create(workflow=request.workflow, draft_version=request.version, requested_by=ann)
+    verdicts = ["same", "same", "newly_failing", "pending"]
+    ReplayItem.objects.bulk_create([ReplayItem(replay=replay, verdict=v) for v in verdicts])
+    Replay.objects.filter(pk=replay.pk).update(total=4, done=3)
+    report = activation_replay_report(request)
+    assert (report["id"], report["done"], report["total"]) == (replay.pk, 3, 4)
+    assert (report["summary"]["same"], report["summary"]["newly_failing"]) == (2, 1)
+    assert report["url"].endswith(f"/workflows/workflow/{request.workflow_id}/replays/{replay.pk}/")
+    client.force_login(bob)
+    page = client.get(f"/admin/workflows/activationrequest/{request.pk}/change/").content.decode()
+    assert "3 of 4 past runs" in page and "1 newly failing" in page and report["url"] in page

@@ -16,6 +16,7 @@ from executions.services import execution_start, test_run_options
 from faos.admin_site import short_datetime
 from faos.json_forms import STRICT_JSON
 from faos.json_input import json_parse
+from replays import admin as replay_admin
 
 from .. import authz, step_reference
 from ..activation import activation_start
@@ -260,6 +261,7 @@ class WorkflowAdmin(RulesAdmin):
             "faos_may_run": authz.may(request.user, "run", obj or Workflow),
             "faos_may_activate": authz.may(request.user, "activate", obj or Workflow),
             "faos_pending_activation": obj and obj.activation_requests.filter(status="pending").first(),
+            "faos_may_replay": obj is not None and authz.may(request.user, "replay", obj),
         }
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
@@ -298,6 +300,7 @@ class WorkflowAdmin(RulesAdmin):
             path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
             path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
             path("step-reference/", view(self.step_reference_view), name="workflows_workflow_step_reference"),
+            *replay_admin.urls(self),  # Replay history: pick past runs, then the side-by-side report
         ] + super().get_urls()
 
     def step_reference_view(self, request):

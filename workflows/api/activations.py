@@ -40,7 +40,9 @@ class ActivationRequestSerializer(serializers.ModelSerializer):
     )
     may_decide = serializers.SerializerMethodField(help_text="Whether you may approve or reject it.")
     diff = serializers.SerializerMethodField(help_text="The reviewed version against base_version.")
-    replay_report = serializers.SerializerMethodField(help_text="Past runs replayed on this version; null for now.")
+    replay_report = serializers.SerializerMethodField(
+        help_text="Newest replay of past runs through this version (summary, url); null when none."
+    )
 
     class Meta:
         model = ActivationRequest

@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from executions.api.serializers import ExecutionSerializer
 from executions.services import execution_start, test_run_options
 from faos.schema import ErrorDetail
+from replays.api.serializers import ReplaySerializer, SelectionSerializer
+from replays.api.views import workflow_replays
 
 from .. import authz, io
 from ..activation import activation_start
@@ -103,6 +105,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         "versions": {"GET": "view", "POST": "change"},
         "diff": "view",
         "run": "run",
+        "replays": {"GET": "view", "POST": "replay"},
     }
     filterset_fields = ("status",)
     queryset = Workflow.objects.none()  # typing for the schema; get_queryset scopes by user
@@ -274,6 +277,14 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(
             ExecutionSerializer(execution, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
+
+    @extend_schema(methods=["GET"], request=None, responses=ReplaySerializer(many=True))
+    @extend_schema(methods=["POST"], request=SelectionSerializer, responses={202: ReplaySerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def replays(self, request, pk=None):
+        """POST replays past runs (the last N, by status, date or trigger, failed ones, or by id) through the draft
+        as test runs and compares each with what happened; GET lists the workflow's replays."""
+        return workflow_replays(request, self.get_object())
 
 
 class TriggerViewSet(viewsets.ModelViewSet):
