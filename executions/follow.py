@@ -11,7 +11,7 @@ from .containers import add_step
 from .engine import interpreter
 from .engine.definition import Definition
 from .engine.outcome import Decision, Outcome
-from .models import Execution, StepRun
+from .models import Approval, Execution, StepRun
 from .run_state import RunState
 
 
@@ -24,6 +24,8 @@ def park(execution: Execution, outcome: Outcome, step_run: StepRun | None = None
     if step_run is not None and outcome.wake_at and outcome.wake_at <= timezone.now() + services.timer_horizon():
         StepRun.objects.filter(pk=step_run.pk).update(enqueued_at=timezone.now())
         services.enqueue(execution.pk, wake_at=outcome.wake_at)
+    if step_run is not None and outcome.waiting_for == "approval":
+        _wake_if_decided(execution, step_run, outcome)
     fields = {"status": Execution.Status.WAITING}
     if execution.step_runs.filter(status=StepRun.Status.RUNNING).exists():
         fields = {}
@@ -33,6 +35,18 @@ def park(execution: Execution, outcome: Outcome, step_run: StepRun | None = None
     if fields:
         Execution.objects.filter(pk=execution.pk).update(**fields)
     return Decision()
+
+
+def _wake_if_decided(execution: Execution, step_run: StepRun, outcome: Outcome) -> None:
+    """An approval decided while its step was still running found no parked step to wake (the decision wakes only
+    a parked one), so the step would sleep until its due time, or for ten years. The step row is already updated
+    and locked by this transaction: a decision that commits after this check waits for that lock, then finds the
+    step parked and wakes it itself."""
+    approval_id = (outcome.result or {}).get("approval_id") if isinstance(outcome.result, dict) else None
+    if approval_id and Approval.objects.filter(pk=approval_id).exclude(status=Approval.Status.PENDING).exists():
+        now = timezone.now()
+        StepRun.objects.filter(pk=step_run.pk).update(wake_at=now, waiting_for="", enqueued_at=now)
+        services.enqueue(execution.pk)
 
 
 def apply(

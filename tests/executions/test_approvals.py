@@ -102,6 +102,25 @@ def test_approved_refund_pauses_then_continues_to_the_refund(managers, mailoutbo
     assert result["decision"] == "approved" and result["deciders"] == ["maria"] and result["comment"] == "ok"
 
 
+def test_an_approval_decided_before_its_step_parked_still_wakes_the_run(managers, monkeypatch):
+    """A manager quick enough to decide between the approval's opening and the step's park is not lost: the
+    decision found no parked step to wake, so the park itself sees the decision and wakes the step."""
+    from executions.approvals import ApprovalRunner
+
+    real_open = ApprovalRunner.open
+
+    def open_and_decide_at_once(self, request, *, ctx):
+        opened = real_open(self, request, ctx=ctx)
+        approval_decide(approval_id=opened[0], user=managers[0], decision="approve", comment="quick")
+        return opened
+
+    monkeypatch.setattr(ApprovalRunner, "open", open_and_decide_at_once)
+    execution = start(refund_workflow())
+    assert execution.status == "succeeded", execution.error
+    assert keys(execution) == ["check_amount", "manager_approval", "process_refund", "send_confirmation"]
+    assert execution.step_runs.get(step_key="manager_approval").output["comment"] == "quick"
+
+
 def test_rejection_needs_a_comment_and_takes_the_rejected_branch(managers):
     execution = start(refund_workflow())
     approval = Approval.objects.get()
