@@ -59,7 +59,10 @@ def admit(workflow: Workflow, key: str | None) -> Admission:
         return Admission("start", key, count)  # (a run never jumps the queue of its key)
     overflow = workflow.concurrency_overflow
     if overflow == Workflow.Overflow.REPLACE and count:
-        return Admission("replace", key, count, in_flight.order_by("created_at", "id").first())
+        # The oldest run nobody holds right now: a run whose worker is recording a step holds its own row and
+        # then wants the workflow's, which we hold; waiting for it would deadlock. With every run held, queue.
+        oldest = in_flight.order_by("created_at", "id").select_for_update(skip_locked=True).first()
+        return Admission("replace", key, count, oldest) if oldest else Admission("queue", key, count)
     return Admission("skip" if overflow == Workflow.Overflow.SKIP else "queue", key, count)
 
 

@@ -75,6 +75,37 @@ def test_replace_cancels_the_oldest_run_in_flight_and_starts_the_new_one():
     assert Execution.objects.get(pk=a.pk).error == f"Replaced by run #{b.pk}."
 
 
+def test_replace_never_waits_for_a_run_its_worker_holds_it_queues_instead():
+    """A worker recording a step holds its run's row, then takes the workflow's; replace holds the workflow's and
+    would wait for the run's: a deadlock. So a held run is passed over, and with every run held the new one queues."""
+    import threading
+
+    from django.db import connection, transaction
+
+    workflow = limited(overflow="replace")
+    a = deliver(workflow, "c1")
+    held, release = threading.Event(), threading.Event()
+
+    def worker_recording_a_step():
+        with transaction.atomic():
+            Execution.objects.select_for_update().get(pk=a.pk)
+            held.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=worker_recording_a_step)
+    thread.start()
+    assert held.wait(30)
+    try:
+        b = deliver(workflow, "c1")
+    finally:
+        release.set()
+        thread.join()
+    assert statuses(a, b) == ["waiting", "queued"]
+    execution_cancel(execution=Execution.objects.get(pk=a.pk))  # the held run ends: the queued one takes its place
+    assert statuses(a, b) == ["cancelled", "waiting"]
+
+
 def test_a_queued_run_says_why_it_waits_in_the_api():
     workflow = limited()
     deliver(workflow, "c1")
