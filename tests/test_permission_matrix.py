@@ -124,6 +124,7 @@ RULES = {
     "api:trigger-detail": {"GET": VIEW, "PUT": EDIT, "PATCH": EDIT, "DELETE": EDIT},
     "api:execution-list": {"GET": STAFF},
     "api:execution-detail": {"GET": VIEW},
+    "api:execution-steps": {"GET": VIEW},
     "api:execution-cancel": {"POST": EDIT},
     "api:execution-rerun": {"POST": EDIT},
     "api:execution-retry": {"POST": EDIT},
