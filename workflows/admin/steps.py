@@ -38,6 +38,14 @@ def untouched_data(form) -> dict[str, str]:
     return data
 
 
+class FoldedStepForm(forms.ModelForm):
+    """What a folded row renders: its position (it moves folded); the formset adds the id, the workflow, Delete."""
+
+    class Meta:
+        model = Step
+        fields = ("position",)
+
+
 class StepFormSet(BaseInlineFormSet):
     """Steps whose rows stayed folded post no fields: their saved values are filled in before validation."""
 
@@ -73,10 +81,26 @@ class StepFormSet(BaseInlineFormSet):
         return data
 
     def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
         saved = i < self.initial_form_count()
-        form.faos_folded = self.fold and saved and (not self.is_bound or bool(self.data.get(f"{form.prefix}-{FOLDED}")))
+        if self.fold and saved and not self.is_bound:
+            return self._folded_form(i, **kwargs)
+        form = super()._construct_form(i, **kwargs)
+        form.faos_folded = self.fold and saved and self.is_bound and bool(self.data.get(f"{form.prefix}-{FOLDED}"))
         return form
+
+    def _folded_form(self, i, **kwargs):
+        """A folded row's form as the page shows it: its position, id and Delete only (a whole one costs ~1 ms)."""
+        self.form, whole = FoldedStepForm, self.form
+        try:
+            form = super()._construct_form(i, **kwargs)
+        finally:
+            self.form = whole
+        form.faos_folded = True
+        return form
+
+    @property
+    def media(self):
+        return self.empty_form.media  # the first form may be a folded one, without the editor's scripts
 
 
 class StepInline(PartInlineMixin, admin.StackedInline):
@@ -150,18 +174,21 @@ def step_forms_view(model_admin, request, pk):
         instance=workflow, prefix="steps", queryset=inline.get_queryset(request)
     )
     formset.editor_page.written = True  # the page holds the editor's data already
+    formset.fold = False  # whole forms, this time
     wrapper = model_admin.get_inline_formsets(request, [formset], [inline], workflow)[0]
     readonly = wrapper.readonly_fields
     if not wrapper.has_change_permission:
         readonly += flatten_fieldsets(wrapper.fieldsets)
     forms_by_index = {}
     for index, step_id in requested_rows(request.GET.get("rows", "")):
-        form = formset.forms[index] if index < formset.initial_form_count() else None
+        # only the forms asked for (formset.forms would build every step's)
+        form = formset._construct_form(index) if index < formset.initial_form_count() else None
         if form is None or form.instance.pk != step_id:
             changed = "This workflow's steps changed since the page was loaded: reload the page to edit them."
             return JsonResponse({"error": changed}, status=409)
         admin_form = InlineAdminForm(formset, form, wrapper.fieldsets, {}, form.instance, readonly, model_admin=inline)
-        context = {"inline_admin_form": admin_form, "index": index}
+        # the prefix given, not looked up: a template's formset.prefix tries formset["prefix"], building every form
+        context = {"inline_admin_form": admin_form, "index": index, "prefix": formset.prefix}
         forms_by_index[index] = render_to_string("admin/workflows/workflow/step_form.html", context, request)
     return JsonResponse({"forms": forms_by_index})
 
