@@ -5,11 +5,14 @@ Usage (PostgreSQL only; use a database of its own, the script fills it once and 
         .venv/bin/python bench/pages_100k.py [--runs 100000] [--loop-items 10000] [--repeat 5]
 
 Creates (INSERT … SELECT generate_series, seconds): four workflows (one with 20 steps) sharing `--runs` runs with
-their step runs, 2,000 approvals, 2,000 tasks, 20 connections, and one run of a loop over `--loop-items` items
-(a step run per item, the loop step's input and output holding every item as the runtime writes them). Then
-requests every admin list and change page, the dashboard, the index and the API lists as a logged-in
-superuser with the test client, `--repeat` times each, and prints the median time, the page size and the
-number of queries. Not part of the test suite; tests/executions/test_large_pages.py checks the same bounds.
+their step runs, a workflow of 100 steps, 2,000 approvals, 2,000 tasks, 20 connections, and one run of a loop
+over `--loop-items` items (a step run per item, the loop step's input and output holding every item as the
+runtime writes them). Then requests every admin list and change page (the workflow page with 20 and 100
+folded steps, and one step's form as it opens), the dashboard, the index, the API lists, a run's detail and
+pages of its step runs as a logged-in superuser with the test client, `--repeat` times each, and prints the
+median time, the page size and the number of queries. Not part of the test suite;
+tests/executions/test_large_pages.py, tests/workflows/test_folded_steps.py and
+tests/api/test_execution_steps_api.py check the same bounds.
 """
 
 import argparse
@@ -206,12 +209,17 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
     from workflows.models import Workflow
 
     big = Workflow.objects.get(name=FLOWS[0]).pk
+    hundred = flow("Bench 100 steps", 100).pk
+    first_step = Workflow.objects.get(pk=big).steps.order_by("position", "id").first().pk
+    step_form = reverse("admin:workflows_workflow_step_forms", args=[big]) + f"?rows=0.{first_step}"
     runs = reverse("admin:executions_execution_changelist")
     admin = [
         ("admin index", reverse("admin:index")),
         ("dashboard", reverse("faos-dashboard")),
         ("workflow list", reverse("admin:workflows_workflow_changelist")),
         ("workflow change (20 steps)", reverse("admin:workflows_workflow_change", args=[big])),
+        ("workflow change (100 steps)", reverse("admin:workflows_workflow_change", args=[hundred])),
+        ("workflow step form (opened)", step_form),
         ("version list", reverse("admin:workflows_workflowversion_changelist")),
         ("execution list", runs),
         ("execution list, 1 workflow", f"{runs}?workflow__id__exact={big}"),
@@ -226,7 +234,10 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
         ("connection change", reverse("admin:integrations_connection_change", args=[Connection.objects.first().pk])),
     ]
     api = [(f"API {name}", f"/api/{name}/") for name in ("workflows", "executions", "approvals", "connections")]
+    steps = f"/api/executions/{loop_run}/steps/"
     api += [("API triggers", "/api/triggers/"), ("API execution (loop)", f"/api/executions/{loop_run}/")]
+    api += [("API execution steps (loop)", steps), ("API execution steps, page 50", f"{steps}?page=50")]
+    api += [("API execution steps, 1 item", f"{steps}?scope=each[4321]")]
     return admin + api
 
 
