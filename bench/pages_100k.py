@@ -241,21 +241,25 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
     return admin + api
 
 
-def measure(client, url: str, repeat: int) -> tuple[float, int, int]:
-    """(median ms, bytes, queries) of GET url."""
+def measure(client, url: str, repeat: int) -> tuple[float, float, int, int]:
+    """(median ms, median CPU ms of this process, bytes, queries) of GET url.
+
+    The CPU time leaves out the database's own work and most of the waiting on a busy machine: compare it when the
+    wall-clock times are noisy (other processes running)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client.get(url)  # warm caches (content types, templates)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             body = response.content  # a streaming response would be read here
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
         assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(times) * 1000, len(body), len(queries)
+    return statistics.median(times) * 1000, statistics.median(cpu) * 1000, len(body), len(queries)
 
 
 def main() -> None:
@@ -286,12 +290,12 @@ def main() -> None:
     loop_run = Execution.objects.filter(workflow__name="Bench loop").latest("id").pk
     run = Execution.objects.filter(workflow__name=FLOWS[0], status="failed").order_by("-id").first().pk
     print(f"runs: {Execution.objects.count():,}; median of {args.repeat} requests as a superuser")
-    print(f"{'page':32s} {'ms':>9s} {'KB':>9s} {'queries':>8s}")
+    print(f"{'page':32s} {'ms':>9s} {'cpu ms':>9s} {'KB':>9s} {'queries':>8s}")
     rows = {}
     for label, url in pages(loop_run, run):
-        ms, size, queries = measure(client, url, args.repeat)
-        rows[label] = {"ms": round(ms, 1), "kb": round(size / 1024, 1), "queries": queries}
-        print(f"{label:32s} {ms:9.1f} {size / 1024:9.1f} {queries:8d}")
+        ms, cpu, size, queries = measure(client, url, args.repeat)
+        rows[label] = {"ms": round(ms, 1), "cpu_ms": round(cpu, 1), "kb": round(size / 1024, 1), "queries": queries}
+        print(f"{label:32s} {ms:9.1f} {cpu:9.1f} {size / 1024:9.1f} {queries:8d}")
     print(json.dumps(rows))
 
 

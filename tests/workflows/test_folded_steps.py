@@ -151,3 +151,19 @@ def test_the_workflow_page_costs_the_same_queries_and_little_more_bytes_with_100
     per_step = (large_bytes - small_bytes) / 95
     assert per_step < 1_500, f"{per_step:.0f} bytes per folded step"  # a whole step form is ~14,000
 
+
+def test_the_workflow_page_lists_the_latest_20_versions(client_in):
+    from workflows.models import WorkflowVersion
+
+    workflow = workflow_with_steps(STEPS)
+    WorkflowVersion.objects.bulk_create(
+        WorkflowVersion(workflow=workflow, number=n, definition={}, checksum=f"c{n}") for n in range(1, 26)
+    )
+    response = client_in.get(change_url(workflow))
+    shown = [v.number for v in response.context["inline_admin_formsets"][2].formset.get_queryset()]
+    assert shown == list(range(25, 5, -1)) and "Versions (the latest 20)" in response.content.decode()
+    data = folded_post(workflow) | management(20, 20, "versions")  # the page posts the 20 rows it showed
+    for i, version in enumerate(WorkflowVersion.objects.filter(workflow=workflow).order_by("-number")[:20]):
+        data |= {f"versions-{i}-id": version.pk, f"versions-{i}-workflow": workflow.pk}
+    response = client_in.post(change_url(workflow), data)
+    assert response.status_code == 302, response.content.decode()[:3000]

@@ -113,6 +113,8 @@ def webhook_example(trigger: Trigger, *, reveal: bool) -> tuple[str, str, str]:
 
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
+    SHOWN = 20  # the latest versions; Workflows → Versions lists them all
+    verbose_name_plural = f"Versions (the latest {SHOWN})"
     extra = 0
     can_delete = False
     fields = ("number", "note", "created_by", "created_at", "activated_at")
@@ -220,6 +222,13 @@ class WorkflowAdmin(RulesAdmin):
         for workflow in queryset:
             workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED, user=request.user)
         self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, VersionInline) and obj is not None:  # a workflow activated 1,000 times: 20 rows
+            latest = obj.versions.order_by("-number").values("pk")[: VersionInline.SHOWN]
+            kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=latest)
+        return kwargs
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
