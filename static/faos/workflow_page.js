@@ -73,21 +73,36 @@
     if (note) { note.textContent = message; note.classList.add("faos-step-failed"); }
   }
 
+  var PER_REQUEST = 100;  // the server answers at most 200 forms at once
+
   function load(rows) {
-    /* one request for every folded row asked for; a row saves as it is until its form has arrived */
-    var url = (document.getElementById("steps-group") || { dataset: {} }).dataset.stepForms;
+    /* one request per 100 folded rows asked for; a row saves as it is until its form has arrived */
     rows = rows.filter(function (row) { return row.classList.contains("faos-lazy") && !row.faosLoading; });
-    if (!url || !rows.length) return Promise.resolve();
-    var query = rows.map(function (row) { return row.id.split("-").pop() + "." + row.dataset.step; }).join(",");
+    var requests = [];
+    for (var i = 0; i < rows.length; i += PER_REQUEST) requests.push(loadSome(rows.slice(i, i + PER_REQUEST)));
+    return Promise.all(requests);
+  }
+
+  function loadSome(rows) {
+    var url = (document.getElementById("steps-group") || { dataset: {} }).dataset.stepForms;
+    if (!url) return Promise.resolve();
+    var index = function (row) { return row.id.split("-").pop(); };
+    var query = rows.map(function (row) { return index(row) + "." + row.dataset.step; }).join(",");
     var request = fetch(url + "?rows=" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         return response.json().then(function (body) {
           if (!response.ok) throw new Error(body.error || response.statusText);
-          rows.forEach(function (row) { fill(row, body.forms[row.id.split("-").pop()]); });
+          rows.forEach(function (row) {
+            if (typeof body.forms[index(row)] !== "string") throw new Error("no form came back; reload the page");
+            fill(row, body.forms[index(row)]);
+          });
         });
       })
       .catch(function (error) {
-        rows.forEach(function (row) { row.faosLoading = null; unloaded(row, "Could not open this step: " + error.message); });
+        rows.filter(function (row) { return row.classList.contains("faos-lazy"); }).forEach(function (row) {
+          row.faosLoading = null;  // opening it again asks again
+          unloaded(row, "Could not open this step: " + error.message);
+        });
       });
     rows.forEach(function (row) { row.faosLoading = request; });
     return request;
