@@ -211,7 +211,7 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
     big = Workflow.objects.get(name=FLOWS[0]).pk
     hundred = flow("Bench 100 steps", 100).pk
     first_step = Workflow.objects.get(pk=big).steps.order_by("position", "id").first().pk
-    step_form = reverse("admin:workflows_workflow_step_forms", args=[big]) + f"?rows=0.{first_step}"
+    step_form = reverse("admin:workflows_workflow_stepforms", args=[big]) + f"?rows=0.{first_step}"
     runs = reverse("admin:executions_execution_changelist")
     admin = [
         ("admin index", reverse("admin:index")),

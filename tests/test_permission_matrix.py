@@ -90,7 +90,7 @@ RULES = {
     "admin:workflows_workflow_status": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflow_trigger_preview": {"GET": EDIT},
     "admin:workflows_workflow_step_reference": {"GET": VIEW},
-    "admin:workflows_workflow_step_forms": {"GET": VIEW},  # a folded step's form, read-only without change
+    "admin:workflows_workflow_stepforms": {"GET": VIEW},  # a folded step's form, read-only without change
     "admin:workflows_workflowversion_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflowtemplate_use": {"GET": POST_ONLY, "POST": EDIT},
     "admin:executions_execution_act": {"GET": POST_ONLY, "POST": EDIT},

@@ -72,7 +72,7 @@ def test_saved_steps_render_folded_without_their_forms(client_in):
 def test_an_opened_step_gets_the_form_the_page_would_have_rendered(client_in):
     workflow = workflow_with_steps(STEPS)
     greet, vip, done = workflow.steps.order_by("position")
-    url = reverse("admin:workflows_workflow_step_forms", args=[workflow.pk])
+    url = reverse("admin:workflows_workflow_stepforms", args=[workflow.pk])
     forms = client_in.get(url, {"rows": f"1.{vip.pk},2.{done.pk}"}).json()["forms"]
     assert set(forms) == {"1", "2"}
     assert 'name="steps-1-key" value="vip"' in forms["1"] and 'name="steps-2-next_step" value="greet"' in forms["2"]
@@ -167,3 +167,16 @@ def test_the_workflow_page_lists_the_latest_20_versions(client_in):
         data |= {f"versions-{i}-id": version.pk, f"versions-{i}-workflow": workflow.pk}
     response = client_in.post(change_url(workflow), data)
     assert response.status_code == 302, response.content.decode()[:3000]
+
+
+def test_a_viewer_opens_a_folded_step_read_only_and_a_stranger_not_at_all(client):
+    from tests.factories import VIEWERS, UserFactory
+
+    workflow = workflow_with_steps(STEPS)
+    vip = workflow.steps.get(key="vip")
+    url = reverse("admin:workflows_workflow_stepforms", args=[workflow.pk])
+    client.force_login(UserFactory(username="viewer", is_staff=True, roles=[VIEWERS]))
+    form = client.get(url, {"rows": f"1.{vip.pk}"}).json()["forms"]["1"]
+    assert "trigger.vip" in form and 'name="steps-1-key"' not in form, "shown, not editable"
+    client.force_login(UserFactory(username="stranger", is_staff=True))
+    assert client.get(url, {"rows": f"1.{vip.pk}"}).status_code == 404

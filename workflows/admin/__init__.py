@@ -225,7 +225,7 @@ class WorkflowAdmin(RulesAdmin):
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, VersionInline) and obj is not None:  # a workflow activated 1,000 times: 20 rows
+        if isinstance(inline, VersionInline) and obj is not None and obj.pk:  # activated 1,000 times: 20 rows
             latest = obj.versions.order_by("-number").values("pk")[: VersionInline.SHOWN]
             kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=latest)
         return kwargs
@@ -256,7 +256,7 @@ class WorkflowAdmin(RulesAdmin):
             path("<int:pk>/status/", view(require_POST(self.status_view)), name="workflows_workflow_status"),
             path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
             path("step-reference/", view(self.step_reference_view), name="workflows_workflow_step_reference"),
-            path("<int:pk>/step-forms/", view(self.step_forms_view), name="workflows_workflow_step_forms"),
+            path("<int:pk>/step-forms/", view(self.step_forms_view), name="workflows_workflow_stepforms"),
         ] + super().get_urls()
 
     def step_forms_view(self, request, pk):
