@@ -44,6 +44,7 @@ class FoldedRow:
     faos_folded = True
     is_bound = False
     errors: dict = {}
+    initial: dict = {}  # the admin reads it as a view-only form's cleaned data
     media = forms.Media()
 
     def __init__(self, prefix: str, step: Step):
