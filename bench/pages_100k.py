@@ -5,11 +5,14 @@ Usage (PostgreSQL only; use a database of its own, the script fills it once and 
         .venv/bin/python bench/pages_100k.py [--runs 100000] [--loop-items 10000] [--repeat 5]
 
 Creates (INSERT … SELECT generate_series, seconds): four workflows (one with 20 steps) sharing `--runs` runs with
-their step runs, 2,000 approvals, 2,000 tasks, 20 connections, and one run of a loop over `--loop-items` items
-(a step run per item, the loop step's input and output holding every item as the runtime writes them). Then
-requests every admin list and change page, the dashboard, the index and the API lists as a logged-in
-superuser with the test client, `--repeat` times each, and prints the median time, the page size and the
-number of queries. Not part of the test suite; tests/executions/test_large_pages.py checks the same bounds.
+their step runs, a workflow of 100 steps, 2,000 approvals, 2,000 tasks, 20 connections, and one run of a loop
+over `--loop-items` items (a step run per item, the loop step's input and output holding every item as the
+runtime writes them). Then requests every admin list and change page (the workflow page with 20 and 100
+folded steps, and one step's form as it opens), the dashboard, the index, the API lists, a run's detail and
+pages of its step runs as a logged-in superuser with the test client, `--repeat` times each, and prints the
+median time, the page size and the number of queries. Not part of the test suite;
+tests/executions/test_large_pages.py, tests/workflows/test_folded_steps.py and
+tests/api/test_execution_steps_api.py check the same bounds.
 """
 
 import argparse
@@ -206,12 +209,17 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
     from workflows.models import Workflow
 
     big = Workflow.objects.get(name=FLOWS[0]).pk
+    hundred = flow("Bench 100 steps", 100).pk
+    first_step = Workflow.objects.get(pk=big).steps.order_by("position", "id").first().pk
+    step_form = reverse("admin:workflows_workflow_stepforms", args=[big]) + f"?rows=0.{first_step}"
     runs = reverse("admin:executions_execution_changelist")
     admin = [
         ("admin index", reverse("admin:index")),
         ("dashboard", reverse("faos-dashboard")),
         ("workflow list", reverse("admin:workflows_workflow_changelist")),
         ("workflow change (20 steps)", reverse("admin:workflows_workflow_change", args=[big])),
+        ("workflow change (100 steps)", reverse("admin:workflows_workflow_change", args=[hundred])),
+        ("workflow step form (opened)", step_form),
         ("version list", reverse("admin:workflows_workflowversion_changelist")),
         ("execution list", runs),
         ("execution list, 1 workflow", f"{runs}?workflow__id__exact={big}"),
@@ -226,25 +234,32 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
         ("connection change", reverse("admin:integrations_connection_change", args=[Connection.objects.first().pk])),
     ]
     api = [(f"API {name}", f"/api/{name}/") for name in ("workflows", "executions", "approvals", "connections")]
+    steps = f"/api/executions/{loop_run}/steps/"
     api += [("API triggers", "/api/triggers/"), ("API execution (loop)", f"/api/executions/{loop_run}/")]
+    api += [("API execution steps (loop)", steps), ("API execution steps, page 50", f"{steps}?page=50")]
+    api += [("API execution steps, 1 item", f"{steps}?scope=each[4321]")]
     return admin + api
 
 
-def measure(client, url: str, repeat: int) -> tuple[float, int, int]:
-    """(median ms, bytes, queries) of GET url."""
+def measure(client, url: str, repeat: int) -> tuple[float, float, int, int]:
+    """(median ms, median CPU ms of this process, bytes, queries) of GET url.
+
+    The CPU time leaves out the database's own work and most of the waiting on a busy machine: compare it when the
+    wall-clock times are noisy (other processes running)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client.get(url)  # warm caches (content types, templates)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             body = response.content  # a streaming response would be read here
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
         assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(times) * 1000, len(body), len(queries)
+    return statistics.median(times) * 1000, statistics.median(cpu) * 1000, len(body), len(queries)
 
 
 def main() -> None:
@@ -275,12 +290,12 @@ def main() -> None:
     loop_run = Execution.objects.filter(workflow__name="Bench loop").latest("id").pk
     run = Execution.objects.filter(workflow__name=FLOWS[0], status="failed").order_by("-id").first().pk
     print(f"runs: {Execution.objects.count():,}; median of {args.repeat} requests as a superuser")
-    print(f"{'page':32s} {'ms':>9s} {'KB':>9s} {'queries':>8s}")
+    print(f"{'page':32s} {'ms':>9s} {'cpu ms':>9s} {'KB':>9s} {'queries':>8s}")
     rows = {}
     for label, url in pages(loop_run, run):
-        ms, size, queries = measure(client, url, args.repeat)
-        rows[label] = {"ms": round(ms, 1), "kb": round(size / 1024, 1), "queries": queries}
-        print(f"{label:32s} {ms:9.1f} {size / 1024:9.1f} {queries:8d}")
+        ms, cpu, size, queries = measure(client, url, args.repeat)
+        rows[label] = {"ms": round(ms, 1), "cpu_ms": round(cpu, 1), "kb": round(size / 1024, 1), "queries": queries}
+        print(f"{label:32s} {ms:9.1f} {cpu:9.1f} {size / 1024:9.1f} {queries:8d}")
     print(json.dumps(rows))
 
 

@@ -150,6 +150,8 @@ class StepRun(models.Model):
             models.Index(fields=["status", "wake_at"], name="steprun_status_wake"),
             models.Index(fields=["status", "lease_expires_at"], name="steprun_status_lease"),
             models.Index(fields=["waiting_for", "status"], name="steprun_waiting_for"),
+            # A run's step runs in order, a page at a time: without it a LIMIT walks the whole table by id.
+            models.Index(fields=["execution", "id"], name="steprun_execution_order"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -95,6 +95,7 @@ RULES = {
     "admin:workflows_workflow_step_reference": {"GET": VIEW},
     "admin:workflows_workflow_replay": {"GET": EDIT, "POST": EDIT},  # replay past runs through the draft
     "admin:workflows_workflow_replayreport": {"GET": VIEW},  # a replay's report
+    "admin:workflows_workflow_stepforms": {"GET": VIEW},  # a folded step's form, read-only without change
     "admin:workflows_workflowversion_act": {"GET": POST_ONLY, "POST": EDIT},
     "admin:workflows_workflowtemplate_use": {"GET": POST_ONLY, "POST": EDIT},
     # Four eyes: the editor asked for it, so only another editor (here the superuser) may approve it.
@@ -139,6 +140,7 @@ RULES = {
     "api:trigger-detail": {"GET": VIEW, "PUT": EDIT, "PATCH": EDIT, "DELETE": EDIT},
     "api:execution-list": {"GET": STAFF},
     "api:execution-detail": {"GET": VIEW},
+    "api:execution-steps": {"GET": VIEW},
     "api:execution-cancel": {"POST": EDIT},
     "api:execution-rerun": {"POST": EDIT},
     "api:execution-retry": {"POST": EDIT},

@@ -17,6 +17,7 @@ from workflows.querysets import count_of
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..models import Approval, ApprovalDecision
 from .display import pretty_json
+from .paging import RunDataDeferred
 
 
 class DecisionInline(admin.TabularInline):
@@ -34,6 +35,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     # narrow enough for Decide to stay inside a 1280 px window: status shares with approvals, waiting with due
     list_display = ("title", "amount_display", "may_decide", "workflow", "status_badge", "waiting", "decide")
     change_list_template = "admin/executions/approval/change_list.html"
+    list_per_page = 50  # each row carries its own Decide form: a bounded page renders fast
     list_filter = ("status",)
     search_fields = ("title", "details")
     fields = (
@@ -63,6 +65,9 @@ class ApprovalAdmin(admin.ModelAdmin):
             .annotate(_approvals=count_of(approvals, "approval"))  # a subquery: no join over every decision
             .prefetch_related("approvers", "approver_groups")  # who may decide, in two queries for the whole page
         )
+
+    def get_changelist(self, request, **kwargs):
+        return RunDataDeferred
 
     def changelist_view(self, request, extra_context=None):
         """Status tabs above the list instead of Django's filter column, which pushed Decide off the page."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils.functional import cached_property
@@ -29,6 +30,15 @@ class CappedPaginator(Paginator):
     def capped(self) -> bool:
         """More rows than counted: the page says "10,000+" and filters narrow the list."""
         return self.counted > COUNT_CAP
+
+
+class RunDataDeferred(ChangeList):
+    """A list of rows that name their run (approvals, tasks): the run's data stays in the database."""
+
+    RUN_DATA = ("execution__input", "execution__output", "execution__variables", "execution__trigger_meta")
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*self.RUN_DATA)
 
 
 @dataclass

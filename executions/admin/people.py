@@ -11,12 +11,14 @@ from faos.admin_site import short_datetime
 
 from ..models import Notification, Task
 from ..tasks_service import task_complete, tasks_for
+from .paging import RunDataDeferred
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     list_display = ("title", "assigned_to", "status", "due", "workflow", "progress")
     list_filter = ("status",)
+    list_per_page = 50
     search_fields = ("title", "description")
     fields = (
         "title",
@@ -35,6 +37,9 @@ class TaskAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return tasks_for(request.user)
+
+    def get_changelist(self, request, **kwargs):
+        return RunDataDeferred
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff

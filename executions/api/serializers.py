@@ -1,6 +1,7 @@
 """API serializers for runs, step runs, approvals and events."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from faos.fields import JSON_INPUT_MAPPING
@@ -77,11 +78,51 @@ class ExecutionSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+EMBEDDED_STEP_RUNS = 100  # a run's detail embeds its first step runs; /steps/ pages through all of them
+
+
 class ExecutionDetailSerializer(ExecutionSerializer):
-    step_runs = StepRunSerializer(many=True, read_only=True)
+    """A run with its first EMBEDDED_STEP_RUNS step runs (by id); the rest are paged at step_runs_url."""
+
+    step_runs = serializers.SerializerMethodField(
+        help_text=f"The run's first {EMBEDDED_STEP_RUNS} step runs in the order they started; the rest: step_runs_next."
+    )
+    step_runs_count = serializers.SerializerMethodField()
+    step_runs_url = serializers.SerializerMethodField()
+    step_runs_next = serializers.SerializerMethodField()
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ExecutionSerializer.Meta.fields + ("step_runs",)
+        fields = ExecutionSerializer.Meta.fields + ("step_runs", "step_runs_count", "step_runs_url", "step_runs_next")
+
+    def _first(self, obj) -> list[StepRun]:
+        """The first step runs plus one, to tell whether there are more, read once per run."""
+        if getattr(obj, "_first_step_runs", None) is None:
+            obj._first_step_runs = list(obj.step_runs.order_by("id")[: EMBEDDED_STEP_RUNS + 1])
+        return obj._first_step_runs
+
+    @extend_schema_field(StepRunSerializer(many=True))
+    def get_step_runs(self, obj) -> list[dict]:
+        """The run's first step runs in the order they started (at most EMBEDDED_STEP_RUNS)."""
+        return StepRunSerializer(self._first(obj)[:EMBEDDED_STEP_RUNS], many=True, context=self.context).data
+
+    def get_step_runs_count(self, obj) -> int:
+        """How many step runs the run has in all (a loop has one per item)."""
+        first = self._first(obj)
+        return len(first) if len(first) <= EMBEDDED_STEP_RUNS else obj.step_runs.count()
+
+    def get_step_runs_url(self, obj) -> str:
+        """Every step run of the run, paged, with filters status, step, scope, scope_prefix and top_level."""
+        return self._absolute(reverse("api:execution-steps", args=[obj.pk]))
+
+    def get_step_runs_next(self, obj) -> str | None:
+        """The page of step runs after the embedded ones, or null when step_runs holds them all."""
+        if len(self._first(obj)) <= EMBEDDED_STEP_RUNS:
+            return None
+        return self._absolute(reverse("api:execution-steps", args=[obj.pk]) + "?page=2")
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class ApprovalSerializer(serializers.ModelSerializer):

@@ -6,6 +6,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import get_object_or_404
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from faos.schema import FIELD_ERRORS, ErrorDetail
@@ -15,16 +17,18 @@ from workflows.api.views import visible_workflows
 
 from ..approvals import ApprovalError, approval_decide, approval_delegate, approvals_visible_to
 from ..events import event_emit
-from ..models import Approval, Execution
+from ..models import Approval, Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from .filters import UtcDateTimeFilter
 from .serializers import (
+    EMBEDDED_STEP_RUNS,
     ApprovalSerializer,
     DecisionSerializer,
     DelegateSerializer,
     EventSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
+    StepRunSerializer,
 )
 
 # A decision's refusals: a field (400), who you are (403), or the approval's state (409, e.g. already decided).
@@ -40,22 +44,67 @@ class ExecutionFilter(django_filters.FilterSet):
         fields = ("workflow", "status", "trigger_kind", "is_test")
 
 
+class StepRunFilter(django_filters.FilterSet):
+    step = django_filters.CharFilter(field_name="step_key", help_text="The step's key.")
+    scope = django_filters.CharFilter(help_text='Exactly this scope, e.g. "each[3]" (a loop\'s fourth item).')
+    scope_prefix = django_filters.CharFilter(
+        field_name="scope", lookup_expr="startswith", help_text='Scopes starting so, e.g. "each[" (every item).'
+    )
+    top_level = django_filters.BooleanFilter(
+        method="filter_top_level", help_text="true: only the steps outside loops and parallel branches."
+    )
+
+    class Meta:
+        model = StepRun
+        fields = ("status", "step", "scope", "scope_prefix", "top_level")
+
+    def filter_top_level(self, queryset, name, value):
+        return queryset.filter(scope="") if value else queryset.exclude(scope="")
+
+
+class StepRunPagination(PageNumberPagination):
+    """Pages of a run's step runs; the first page is what the run's detail embeds."""
+
+    page_size = EMBEDDED_STEP_RUNS
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
 class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs of the workflows you can see; start one with POST /api/workflows/{id}/run/."""
 
     filterset_class = ExecutionFilter
     permission_classes = (Rules,)
     authz_model = "executions.execution"
-    authz_actions = {"cancel": "run", "retry": "run", "rerun": "run"}
+    authz_actions = {"cancel": "run", "retry": "run", "rerun": "run", "steps": "view"}
     queryset = Execution.objects.none()  # typing for the schema; get_queryset scopes by user
 
     def get_queryset(self):
         workflows = visible_workflows(self.request.user).values("pk")
-        qs = Execution.objects.filter(workflow__in=workflows).select_related("workflow", "version")
-        return qs.prefetch_related("step_runs") if self.action == "retrieve" else qs
+        return Execution.objects.filter(workflow__in=workflows).select_related("workflow", "version")
 
     def get_serializer_class(self):
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The run's id.")],
+        responses=StepRunSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=StepRunSerializer,
+        queryset=StepRun.objects.none(),  # for the schema: the filters are a step run's
+        filterset_class=StepRunFilter,
+        pagination_class=StepRunPagination,
+    )
+    def steps(self, request, pk=None):
+        """Every step run of this run, in the order they started, paged (the detail embeds the first page)."""
+        execution = get_object_or_404(self.get_queryset(), pk=pk)  # get_object would filter runs as step runs
+        self.check_object_permissions(request, execution)
+        step_runs = self.filter_queryset(StepRun.objects.filter(execution=execution).order_by("id"))
+        page = self.paginate_queryset(step_runs)
+        return self.get_paginated_response(StepRunSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={200: ExecutionSerializer, 409: ErrorDetail})
     @action(detail=True, methods=["post"])

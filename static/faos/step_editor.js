@@ -199,8 +199,13 @@
     document.addEventListener("focusin", function (e) { if (e.target.getAttribute && e.target.getAttribute("list") === KEY_LIST) refreshKeys(); });
     sortRows();  // a page shown again after an error lists the forms in formset order
     rows().forEach(setupRow);
+    rows().forEach(addMoveButtons);  // a folded step moves too: its position is posted without its form
     linkKeyInputs(document);
     document.addEventListener("formset:added", onAdded);
+    document.addEventListener("faos:step-loaded", function (event) {  // a folded step's form arrived
+      linkKeyInputs(event.target);
+      setupRow(event.target);
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -1,6 +1,8 @@
-/* FAOS workflow page: saved steps fold to one line (a step with errors, or a new one, stays open); a click on a step
-   in the diagram, or on a problem's link (#step=<key>&field=<path>), opens that step and focuses the field; a
-   dismissed confirmation says that nothing changed. With JS off every step simply shows unfolded. */
+/* FAOS workflow page: saved steps fold to one line (a step with errors, or a new one, stays open); a folded step's
+   form is fetched from the server when it opens (the page carries title bars only, so it stays fast with many
+   steps); a click on a step in the diagram, or on a problem's link (#step=<key>&field=<path>), opens that step and
+   focuses the field; a dismissed confirmation says that nothing changed. With JS off, a folded step's summary links
+   to the page with every step's form open (?steps=open). */
 (function () {
   "use strict";
 
@@ -44,11 +46,66 @@
     row.classList.toggle("faos-folded", folded);
     var toggle = row.querySelector(".faos-step-toggle");
     if (toggle) toggle.setAttribute("aria-expanded", String(!folded));
+    if (!folded) load([row]);
   }
 
   function kindLabel(row) {
     var select = row.querySelector("select[name$='-kind']");
-    return select && select.selectedIndex >= 0 ? select.options[select.selectedIndex].text : "";
+    if (!select) return row.dataset.kindLabel || "";
+    return select.selectedIndex >= 0 ? select.options[select.selectedIndex].text : "";
+  }
+
+  /* ---- a folded step's form, fetched when it opens ---- */
+
+  function fill(row, html) {
+    /* the form replaces the folded body; the position it posted (moved up or down folded) carries over */
+    var body = row.querySelector(".faos-step-body"), position = body.querySelector("input[name$='-position']").value;
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    body.replaceWith(template.content);
+    row.querySelector("input[name$='-position']").value = position;
+    row.classList.remove("faos-lazy");
+    row.dispatchEvent(new CustomEvent("faos:step-loaded", { bubbles: true }));
+  }
+
+  function unloaded(row, message) {
+    var note = row.querySelector(".faos-step-summary");
+    if (note) { note.textContent = message; note.classList.add("faos-step-failed"); }
+  }
+
+  var PER_REQUEST = 100;  // the server answers at most 200 forms at once
+
+  function load(rows) {
+    /* one request per 100 folded rows asked for; a row saves as it is until its form has arrived */
+    rows = rows.filter(function (row) { return row.classList.contains("faos-lazy") && !row.faosLoading; });
+    var requests = [];
+    for (var i = 0; i < rows.length; i += PER_REQUEST) requests.push(loadSome(rows.slice(i, i + PER_REQUEST)));
+    return Promise.all(requests);
+  }
+
+  function loadSome(rows) {
+    var url = (document.getElementById("steps-group") || { dataset: {} }).dataset.stepForms;
+    if (!url) return Promise.resolve();
+    var index = function (row) { return row.id.split("-").pop(); };
+    var query = rows.map(function (row) { return index(row) + "." + row.dataset.step; }).join(",");
+    var request = fetch(url + "?rows=" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(body.error || response.statusText);
+          rows.forEach(function (row) {
+            if (typeof body.forms[index(row)] !== "string") throw new Error("no form came back; reload the page");
+            fill(row, body.forms[index(row)]);
+          });
+        });
+      })
+      .catch(function (error) {
+        rows.filter(function (row) { return row.classList.contains("faos-lazy"); }).forEach(function (row) {
+          row.faosLoading = null;  // opening it again asks again
+          unloaded(row, "Could not open this step: " + error.message);
+        });
+      });
+    rows.forEach(function (row) { row.faosLoading = request; });
+    return request;
   }
 
   function decorate(row, folded) {
@@ -72,7 +129,10 @@
     setFolded(row, folded);
   }
 
-  function foldAll(folded) { stepRows().forEach(function (row) { setFolded(row, folded); }); }
+  function foldAll(folded) {
+    if (!folded) load(stepRows());
+    stepRows().forEach(function (row) { setFolded(row, folded); });
+  }
 
   function stepTools() {
     var heading = document.getElementById("steps-heading");
@@ -102,7 +162,7 @@
   function stepRow(key) {
     return stepRows().filter(function (row) {
       var input = row.querySelector("input[name$='-key']");
-      return input && input.value === key;
+      return input ? input.value === key : row.dataset.stepKey === key;
     })[0];
   }
 
@@ -135,6 +195,11 @@
     else if (params.get("trigger")) { row = document.getElementById("triggers-" + params.get("trigger")); names = TRIGGER_FIELDS; }
     if (!row) return false;
     openAround(row);
+    Promise.resolve(row.faosLoading).then(function () { land(row, field, names); });  // a folded step loads first
+    return true;
+  }
+
+  function land(row, field, names) {
     var target = field ? fieldTarget(row, field, names) : row;
     openAround(target);
     var box = target.closest(".faos-field, .form-row, .fieldBox") || target;
@@ -143,7 +208,6 @@
     box.classList.add("faos-flash");
     box.scrollIntoView({ block: "center" });
     focusable(target).focus({ preventScroll: true });
-    return true;
   }
 
   function samePage(link) {

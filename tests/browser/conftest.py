@@ -77,9 +77,18 @@ def connect(page, base_url: str, service: str, credentials: dict) -> None:
     page.wait_for_selector(f".messagelist .success:has-text('{service}: default: OK')")
 
 
+STEP_FORMS_LOADED = "!document.querySelector('#steps-group .faos-lazy')"
+
+
 def open_steps(page) -> None:
-    """Unfold every step of the workflow page (saved steps open folded to their title bar)."""
+    """Unfold every step of the workflow page (saved steps open folded to their title bar; their forms load)."""
     page.click("#steps-group .faos-step-tools button:has-text('Open all')")
+    page.wait_for_function(STEP_FORMS_LOADED)
+
+
+def wait_for_focus(page, name: str) -> None:
+    """Wait until the field named `name` has the focus (a folded step's form loads before it is focused)."""
+    page.wait_for_function("name => document.activeElement && document.activeElement.name === name", arg=name)
 
 
 def open_section(page, group: str) -> None:

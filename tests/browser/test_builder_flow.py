@@ -4,7 +4,7 @@ test-run it and watch the run page reach success, retry a failed run from the fa
 import pytest
 
 from executions.models import Execution
-from tests.browser.conftest import connect, goto, login, open_steps, shot
+from tests.browser.conftest import connect, goto, login, open_steps, shot, wait_for_focus
 from workflows.library import templates_load
 from workflows.models import Workflow
 
@@ -37,7 +37,7 @@ def test_template_to_test_run_to_dashboard(live_server, start_worker, page, fake
     assert "next: goes to 'nowhere'" in errors and "Not activated" in errors
     shot(page, "validation-error")
     page.click(".messagelist a.faos-problem-link:has-text(', next')")  # the error's link opens the step at the field
-    assert page.evaluate("document.activeElement.name") == "steps-4-next_step"
+    wait_for_focus(page, "steps-4-next_step")
     page.fill('input[name="steps-4-next_step"]', "end")
     page.click('input[name="_continue"]')
     page.once("dialog", lambda dialog: dialog.accept())

@@ -5,7 +5,7 @@ error's link lands on the step's editor with the field it names focused."""
 import pytest
 from django.urls import reverse
 
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, wait_for_focus
 from tests.factories import log_step, workflow_with_steps
 from workflows.library import template_use, templates_load
 from workflows.models import WorkflowTemplate
@@ -126,12 +126,13 @@ def test_an_activation_error_links_to_the_step_editor_with_the_field_focused(liv
     screenshot(page, "workflow-activation-errors")
 
     page.click(".messagelist a.faos-problem-link:has-text(\"step 'greet', next\")")
-    assert page.evaluate("document.activeElement.name") == "steps-0-next_step"
+    wait_for_focus(page, "steps-0-next_step")  # the folded step's form loads first
     assert page.locator("#steps-0").evaluate("row => !row.classList.contains('faos-folded')")
     assert page.locator("input[name='steps-0-next_step']").is_visible()
     assert "#step=greet&field=next" in page.url
 
     page.click(".messagelist a.faos-problem-link:has-text(\"step 'check_vip', config.expression\")")
+    page.wait_for_function("document.activeElement.closest('#steps-1 [data-path]') !== null")
     focused = page.evaluate("document.activeElement.closest('[data-path]')?.dataset.path")
     assert focused == "expression" and page.evaluate("document.activeElement.closest('#steps-1') !== null")
     screenshot(page, "workflow-activation-error-followed")

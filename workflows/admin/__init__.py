@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from executions.models import Execution
@@ -32,59 +32,12 @@ from ..services import (
     workflow_validate,
 )
 from ..triggers import next_runs, trigger_config_errors, trigger_sync
-from ..variables import available_variables
 from . import catalog, gallery, versions  # noqa: F401 - register agents, triggers, gallery, versions
 from .activations import tell_outcome
-from .forms import StepInlineForm, TriggerInlineForm
+from .forms import TriggerInlineForm
 from .problem_links import problem_message
 from .rules import PartInlineMixin, RulesAdmin
-
-
-class StepInline(PartInlineMixin, admin.StackedInline):
-    model = Step
-    form = StepInlineForm
-    extra = 0
-    ordering = ("position", "id")
-    readonly_fields = ("variables_help",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("workflow")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        """Each page gets its own config widget, so the editor's data is written once into that page."""
-        from .widgets import EditorPage, StepConfigWidget
-
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.form.base_fields["config"].widget = StepConfigWidget(page=EditorPage(obj))
-        return formset
-
-    @admin.display(description="Variables you can use")
-    def variables_help(self, obj):
-        """The names this step can read: trigger fields from the sample input, earlier steps, workflow, vars."""
-        if obj is None or obj.pk is None:
-            return "Save to see the variables available here."
-        return format_html_join(" ", "<code>{}</code>", ((name,) for name in available_variables(obj)))
-
-    fieldsets = (
-        (None, {"fields": (("position", "key", "name", "kind"), "config", ("next_step", "branches"))}),
-        (
-            "Timeout, errors and retries",
-            {
-                "classes": ("collapse",),  # opens by itself when one of its fields has an error
-                "fields": (
-                    ("timeout_seconds", "on_error", "on_error_goto"),
-                    (
-                        "retry_max_attempts",
-                        "retry_initial_delay",
-                        "retry_multiplier",
-                        "retry_max_delay",
-                        "retry_jitter",
-                    ),
-                ),
-            },
-        ),
-        ("Variables you can use", {"classes": ("collapse",), "fields": ("variables_help",)}),
-    )
+from .steps import StepInline, step_forms_view
 
 
 class TriggerInline(PartInlineMixin, admin.StackedInline):
@@ -163,6 +116,8 @@ def webhook_example(trigger: Trigger, *, reveal: bool) -> tuple[str, str, str]:
 
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
+    SHOWN = 20  # the latest versions; Workflows → Versions lists them all
+    verbose_name_plural = f"Versions (the latest {SHOWN})"
     extra = 0
     can_delete = False
     fields = ("number", "note", "created_by", "created_at", "activated_at")
@@ -274,6 +229,13 @@ class WorkflowAdmin(RulesAdmin):
             workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED, user=request.user)
         self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
 
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, VersionInline) and obj is not None and obj.pk:  # activated 1,000 times: 20 rows
+            latest = obj.versions.order_by("-number").values("pk")[: VersionInline.SHOWN]
+            kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=latest)
+        return kwargs
+
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
         if formset.model is Trigger:
@@ -301,7 +263,11 @@ class WorkflowAdmin(RulesAdmin):
             path("trigger-preview/", view(self.trigger_preview_view), name="workflows_workflow_trigger_preview"),
             path("step-reference/", view(self.step_reference_view), name="workflows_workflow_step_reference"),
             *replay_admin.urls(self),  # Replay history: pick past runs, then the side-by-side report
+            path("<int:pk>/step-forms/", view(self.step_forms_view), name="workflows_workflow_stepforms"),
         ] + super().get_urls()
+
+    def step_forms_view(self, request, pk):
+        return step_forms_view(self, request, pk)
 
     def step_reference_view(self, request):
         """Every step kind and action: settings, branches and an example (the same as docs/steps.md)."""
