@@ -84,7 +84,15 @@ class ActionRunner:
             credentials=lambda service, name: connection_credentials(
                 service=service, name=name, test_mode=ctx.test_mode, actor=self.actor
             ),
+            create_task=self._create_task,
         )
         if ctx.input is inputs:  # the step run keeps its input: without the credentials typed into it
             ctx.input = action_registry.recorded_inputs(action, inputs)
         return action_registry.run_action(action, inputs, action_ctx)
+
+    def _create_task(self, request: dict) -> dict:
+        """A human task for this run (the create_task action), through the same service as the task step."""
+        from .tasks_service import task_create, task_state
+
+        execution = Execution.objects.filter(pk=self.execution_id).first()
+        return task_state(task_create(request=request, execution=execution))

@@ -31,6 +31,7 @@ class ActionContext:
     send_reads: bool = False  # test runs: let read-only calls through (default: record everything)
     sent: list = field(default_factory=list)  # outbound requests, credentials redacted, kept on the StepRun
     credentials: Callable[[str, str | None], dict] = field(default=lambda service, name: {}, repr=False)
+    create_task: Callable[[dict], dict] | None = field(default=None, repr=False)  # the runtime's: a task for this run
 
 
 class Action:

@@ -29,8 +29,6 @@ class CreateTaskAction(Action):
     }
 
     def run(self, inputs, ctx):
-        from executions.models import Execution
-        from executions.tasks_service import task_create, task_state
-
-        execution = Execution.objects.filter(pk=ctx.execution_id).first()
-        return task_state(task_create(request=inputs, execution=execution))
+        if ctx.create_task is None:
+            raise RuntimeError("create_task needs the runtime's task port (ActionContext.create_task)")
+        return ctx.create_task(inputs)  # the runtime opens it for this run (executions.ports); no import back
