@@ -35,7 +35,7 @@ class SubWorkflows:
     def start(self, workflow, input, *, ctx):
         from workflows.models import Workflow
 
-        from .services import execution_start
+        from .services import execution_start, test_run_options
 
         actor = authz.actor_of(self.execution)
         # Only workflows the person behind this run may see; the others do not exist for it.
@@ -53,6 +53,8 @@ class SubWorkflows:
             trigger_kind="sub_workflow",
             source=f"step {ctx.step.key} of #{self.execution.pk}",
             is_test=self.execution.is_test,
+            # A test run's child is one too, with the same switches: its waits fast-forwarded if the parent's are.
+            trigger_meta=test_run_options(is_test=self.execution.is_test, options=self.execution.trigger_meta or {}),
             idempotency_key=ctx.idempotency_key,
             parent_step_run=self.step_run,
         )

@@ -77,6 +77,17 @@ def test_test_runs_can_fast_forward_waits():
     )
 
 
+def test_a_fast_forwarded_test_runs_sub_workflow_fast_forwards_the_childs_waits_too():
+    child = active([{"key": "pause", "name": "Wait", "kind": "wait", "config": {"duration": "3d"}}], name="Slow")
+    parent = workflow_with_steps(
+        [{"key": "call", "name": "Call Slow", "kind": "sub_workflow", "config": {"workflow": "Slow"}}]
+    )
+    execution = run(parent, {}, is_test=True, trigger_meta={"fast_forward": True})
+    assert execution.status == "succeeded", execution.error
+    kid = Execution.objects.get(workflow=child)
+    assert kid.is_test and kid.trigger_meta["fast_forward"] is True and kid.status == "succeeded"
+
+
 PARALLEL = [
     {
         "key": "premium",
