@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from executions.models import Execution
 from executions.services import execution_start
-from tests.browser.conftest import login
+from tests.browser.conftest import login, shot
 from tests.factories import active_workflow, log_step
 from workflows.models import Workflow
 
@@ -39,6 +39,9 @@ def test_a_per_customer_limit_set_in_the_admin_queues_the_second_run_and_its_pag
     page.fill("#id_concurrency_key", "{{trigger.customer.id}}")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
+    open_settings(page)
+    page.locator("#id_concurrency_limit").scroll_into_view_if_needed()
+    shot(page, "concurrency-settings", full_page=False)
     workflow.refresh_from_db()
     assert (workflow.concurrency_limit, workflow.concurrency_key) == (1, "{{trigger.customer.id}}")
 
@@ -49,4 +52,5 @@ def test_a_per_customer_limit_set_in_the_admin_queues_the_second_run_and_its_pag
     assert "Waiting for a place: 1 run(s) with key 'c1' in flight, the limit is 1" in page.inner_text(
         ".field-concurrency"
     )
+    shot(page, "queued-run", full_page=False)
     assert Workflow.objects.get(pk=workflow.pk).executions.count() == 2 and first.pk != second.pk
