@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
-REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+DJANGO_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+REDIS_BACKEND = "faos.redis_cache.RedisCache"  # Django's, reusing its clients
 LOCAL_MEMORY_URL = "locmemcache://"
 REDIS_DATABASES = 16  # Redis's default `databases`
 # A cache that does not answer must not hold a request (or a whole gunicorn thread) for long.
@@ -33,7 +34,8 @@ def cache_config(url: str, key_prefix: str = "faos") -> dict:
     """CACHES["default"] for a cache URL (django-environ's schemes), with Redis options Django's backend takes."""
     config = environ.Env.cache_url_config(url)
     config.setdefault("KEY_PREFIX", key_prefix)  # `?key_prefix=…` in the URL wins
-    if config["BACKEND"] == REDIS_BACKEND:
+    if config["BACKEND"] == DJANGO_REDIS_BACKEND:
+        config["BACKEND"] = REDIS_BACKEND
         # django-environ upper-cases options from the query string; redis-py wants them as written.
         options = {name.lower(): value for name, value in config.get("OPTIONS", {}).items()}
         config["OPTIONS"] = {**REDIS_TIMEOUTS, **options}

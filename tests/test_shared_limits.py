@@ -101,3 +101,11 @@ def test_the_default_cache_is_redis_next_to_a_redis_broker_else_local_memory():
     assert chosen["OPTIONS"] == {"socket_connect_timeout": 5, "socket_timeout": 2}  # as redis-py spells them
     local = settings_in(bare_env(DEBUG="true", CELERY_BROKER_URL="filesystem://localhost/"), "CACHES")["CACHES"]
     assert local["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"  # `make run`
+
+
+def test_the_redis_cache_keeps_one_client_per_pool_instead_of_building_one_per_call(shared_cache_url):
+    backend = caches["default"]
+    assert backend._cache.get_client() is backend._cache.get_client(write=True)  # one server: one pool, one client
+    assert backend.add("hook", 0, 60) and backend.incr("hook") == 1 and backend.get("hook") == 1
+    pools = backend._cache._pools
+    assert len(pools) == 1 and backend._cache.get_client().connection_pool is next(iter(pools.values()))
