@@ -36,8 +36,9 @@ TEST_WORKERS ?= 2
 test: $(BIN)/.installed-dev
 	FAOS_BROKER_DIR=var/test-broker $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# Chaos (bench/chaos.py, bench/README.md): runs under SIGKILLed workers, then PostgreSQL and Redis restarts
-# (shared services: CHAOS_ARGS=--short skips them). Needs DATABASE_URL and CELERY_BROKER_URL; non-zero on failure.
+# Chaos (bench/chaos.py, bench/README.md): runs under SIGKILLed workers, then PostgreSQL and Redis restarts, on a
+# PostgreSQL cluster and a Redis of its own (CHAOS_ARGS="--services shared" uses DATABASE_URL/CELERY_BROKER_URL and
+# restarts the machine's; CHAOS_ARGS=--short is the test's version). Non-zero on failure.
 chaos: $(BIN)/.installed-dev
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 

@@ -1,16 +1,18 @@
 """Chaos: runs of a 5-step workflow calling a local fake vendor while the worker is SIGKILLed again and again
 (and, in the `services` phase, PostgreSQL and Redis are restarted); then every guarantee is checked.
 
-Usage (PostgreSQL + Redis; the database must exist, it is migrated; see bench/README.md):
+Usage (see bench/README.md):
+    .venv/bin/python bench/chaos.py [--runs 200] [--duration 60] [--phases kill,services] [--short]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/faos_chaos CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \\
-        .venv/bin/python bench/chaos.py [--runs 200] [--duration 60] [--phases kill,services] [--short]
+        .venv/bin/python bench/chaos.py --services shared
 
 Each phase starts `--runs` runs of reserve → charge → notify (send_email) → ship → record, where the four
 vendor steps POST to a fake HTTP server started here (it records every request with its Idempotency-Key), then
 for `--duration` seconds starts a worker, lets it work a random `--work` seconds, SIGKILLs its process group
 while a step is in flight, and starts the next one. The `services` phase also restarts PostgreSQL (a third of
-the way in) and Redis (two thirds in). They are shared with others: never in `--short` mode. A last worker
-drains the runs. Exit status 1 when a check fails. tests/e2e/test_chaos_short.py runs the short version.
+the way in) and Redis (two thirds in): by default a cluster and a server of the run's own (bench/own_services.py),
+so nobody else's connections drop; `--services shared` restarts the machine's own. A last worker drains the runs.
+Exit status 1 when a check fails. tests/e2e/test_chaos_short.py runs the short version.
 """
 
 from __future__ import annotations
@@ -166,13 +168,15 @@ class Chaos:
 
 
 def restart_postgres() -> None:
+    """The machine's own cluster (`--services shared`)."""
     version = sorted(os.listdir("/etc/postgresql"))[0]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
     until(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0)
 
 
 def restart_redis() -> None:
-    """As .ci/run starts it (nothing saved: every queued message is lost)."""
+    """The machine's own Redis (`--services shared`), as .ci/run starts it (nothing saved: every queued message is
+    lost)."""
     subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
     for folder in ("/var/lib/redis", "/var/log/redis"):
         os.makedirs(folder, exist_ok=True)
@@ -228,11 +232,12 @@ def chaos_phase(
     lease: float,
     duration: float | None = None,
     kills: int | None = None,
-    restarts: bool = False,
+    restarts: tuple = (),
     seed: int | None = None,
 ) -> tuple[list[str], dict]:
     """Start the runs, kill workers (and restart the services), drain with a last worker and check everything;
-    `start_worker()` returns a started worker (with .node and .kill()) whose e-mails go to `mail_dir`."""
+    `start_worker()` returns a started worker (with .node and .kill()) whose e-mails go to `mail_dir`; `restarts`
+    are (name, restart) pairs, spread evenly over the chaos."""
     from bench.workers import wait_for
 
     vendor.requests.clear()
@@ -241,10 +246,8 @@ def chaos_phase(
     chaos = Chaos(start_worker, work=work, seed=seed)
     restarted: list[str] = []
     if restarts:
-        third = (duration or 60) / 3
-        disrupt(
-            [(third, "PostgreSQL restart", restart_postgres), (2 * third, "Redis restart", restart_redis)], restarted
-        )
+        every = (duration or 60) / (len(restarts) + 1)
+        disrupt([(every * n, name, restart) for n, (name, restart) in enumerate(restarts, 1)], restarted)
     last = None
     try:
         chaos.run(duration=duration, kills=kills)
@@ -270,7 +273,7 @@ def chaos_phase(
     return failures, report
 
 
-def phase(name: str, args, env: dict, vendor, log_dir: Path) -> list[str]:
+def phase(name: str, args, env: dict, vendor, log_dir: Path, restarts: tuple) -> list[str]:
     """One phase of the command line, printed; its failures."""
     from bench.workers import Worker
 
@@ -285,7 +288,7 @@ def phase(name: str, args, env: dict, vendor, log_dir: Path) -> list[str]:
         lease=args.lease,
         duration=None if args.kills else args.duration,
         kills=args.kills,
-        restarts=name == "services",
+        restarts=restarts if name == "services" else (),
         seed=args.seed,
     )
     print(f"\n== phase {name}")
@@ -307,12 +310,30 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=5.0, help="FAOS_LEASE_GRACE_SECONDS of the workers")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--short", action="store_true", help="20 runs, 3 kills, no restarts (as the test)")
+    parser.add_argument(
+        "--services",
+        choices=("own", "shared"),
+        default="own",
+        help="own: a PostgreSQL cluster and a Redis of this run's own, which it restarts (bench/own_services.py); "
+        "shared: DATABASE_URL and CELERY_BROKER_URL, restarting the machine's PostgreSQL and Redis",
+    )
     args = parser.parse_args()
     if args.short:
         args.runs, args.kills, args.phases, args.work, args.vendor_delay = 20, 3, "kill", (2.0, 4.0), 0.5
     phases = [p for p in args.phases.split(",") if p]
     if unknown := set(phases) - {"kill", "services"}:
         parser.error(f"--phases: unknown {sorted(unknown)} (kill, services)")
+    if args.services == "shared":
+        return run(args, phases, (("PostgreSQL restart", restart_postgres), ("Redis restart", restart_redis)))
+    from bench.own_services import OwnServices
+
+    with OwnServices() as own:  # before Django reads DATABASE_URL and CELERY_BROKER_URL
+        print(f"own services: PostgreSQL on port {own.pg_port}, Redis on port {own.redis_port}")
+        return run(args, phases, (("PostgreSQL restart", own.restart_postgres), ("Redis restart", own.restart_redis)))
+
+
+def run(args, phases: list[str], restarts: tuple) -> int:
+    """Every phase against the services Django is about to read from the environment; 1 when a check failed."""
     import django
 
     django.setup()
@@ -344,7 +365,7 @@ def main() -> int:
     failures = []
     try:
         for name in phases:
-            failures += phase(name, args, env, vendor, log_dir)
+            failures += phase(name, args, env, vendor, log_dir, restarts)
     finally:
         vendor.close()
     print(f"\n{'FAILED' if failures else 'OK'}: {len(failures)} failed checks; logs in {log_dir}")
