@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from faos.db import QUICK_COMMIT_CTE
 from integrations.agents import AgentRunner
 from workflows import authz
 
@@ -188,7 +189,7 @@ def _claim_row(execution_id: int, worker: str, now, lane_keys, *, mark_running: 
                 _mark_running(execution_id, now)
         return step_run
     running = _RUNNING if mark_running else ""
-    sql = f"WITH claimed AS ({claim}){running}, quick AS ({_QUICK}) SELECT claimed.* FROM claimed, quick"
+    sql = f"WITH claimed AS ({claim}){running}, quick AS ({QUICK_COMMIT_CTE}) SELECT claimed.* FROM claimed, quick"
     extra = [now, execution_id, [str(status) for status in Execution.UNFINISHED]] if mark_running else []
     return next(iter(StepRun.objects.raw(sql, [*params, *extra])), None)
 
@@ -198,7 +199,6 @@ _RUNNING = (
     f", running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %s)"
     f" WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
 )
-_QUICK = "SELECT set_config('synchronous_commit', 'off', true)"  # this statement's own transaction only
 
 
 def _time_out(execution_id: int) -> None:
