@@ -195,6 +195,7 @@ def _claim_row(execution_id: int, worker: str, now, lane_keys, *, mark_running: 
 
 
 # The run is running from its first claim (and again after a wait); never over a cancel that just happened.
+# PostgreSQL's form of _mark_running (SQLite's claim path): change the two together (a test compares them).
 _RUNNING = (
     f", running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %s)"
     f" WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
@@ -214,6 +215,7 @@ def _definition(execution: Execution, state: RunState | None) -> Definition:
 
 def _mark_running(execution_id: int, now) -> None:
     """The run is running from its first claim (and again after a wait); never over a cancel that just happened."""
+    # SQLite's claim path only; PostgreSQL's does this in the claim statement (_RUNNING): change the two together.
     Execution.objects.filter(pk=execution_id, status__in=Execution.UNFINISHED).update(
         status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
     )
