@@ -22,45 +22,43 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "faos.settings")
 TARGET = 60.0  # seconds, issue #16: 100 runs of a 10-step workflow on one worker
 
-STEPS = [
-    {"key": "prepare", "kind": "action", "config": {"action": "set", "input": {"total": "{{trigger.amount}}"}}},
-    {
-        "key": "check_amount",
-        "kind": "condition",
-        "config": {"expression": "trigger.amount > 100"},
-        "branches": {"true": "manager_approval", "false": "notify"},
-    },
-    {
-        "key": "manager_approval",
-        "kind": "approval",
-        "config": {"title": "Refund {{trigger.amount}}?", "amount": "{{trigger.amount}}", "groups": ["Managers"]},
-        "branches": {"on_approved": "notify", "on_rejected": "tell_rejected"},
-    },
-    {
-        "key": "notify",
-        "kind": "action",
-        "config": {
-            "action": "send_email",
-            "input": {"to": "{{trigger.customer}}", "subject": "Refund of {{trigger.amount}}", "body": "On its way."},
+
+def bench_steps() -> list[dict]:
+    """The bench workflow's steps: the replay tests' refund check (tests/replays/factories.py) among eight more."""
+    from tests.replays.factories import refund_check
+
+    return [
+        {"key": "prepare", "kind": "action", "config": {"action": "set", "input": {"total": "{{trigger.amount}}"}}},
+        *refund_check(100, then="notify"),
+        {
+            "key": "notify",
+            "kind": "action",
+            "config": {
+                "action": "send_email",
+                "input": {
+                    "to": "{{trigger.customer}}",
+                    "subject": "Refund of {{trigger.amount}}",
+                    "body": "On its way.",
+                },
+            },
         },
-    },
-    {"key": "pause", "kind": "wait", "config": {"seconds": 1}},
-    {
-        "key": "classify",
-        "kind": "switch",
-        "config": {"value": "{{trigger.tier}}"},
-        "branches": {"gold": "gold_note", "silver": "silver_note", "default": "wrap_up"},
-    },
-    {
-        "key": "gold_note",
-        "kind": "action",
-        "config": {"action": "log", "input": {"message": "gold"}},
-        "next": "wrap_up",
-    },
-    {"key": "silver_note", "kind": "action", "config": {"action": "log", "input": {"message": "silver"}}},
-    {"key": "wrap_up", "kind": "action", "config": {"action": "log", "input": {"message": "done"}}, "next": "end"},
-    {"key": "tell_rejected", "kind": "action", "config": {"action": "log", "input": {"message": "declined"}}},
-]
+        {"key": "pause", "kind": "wait", "config": {"seconds": 1}},
+        {
+            "key": "classify",
+            "kind": "switch",
+            "config": {"value": "{{trigger.tier}}"},
+            "branches": {"gold": "gold_note", "silver": "silver_note", "default": "wrap_up"},
+        },
+        {
+            "key": "gold_note",
+            "kind": "action",
+            "config": {"action": "log", "input": {"message": "gold"}},
+            "next": "wrap_up",
+        },
+        {"key": "silver_note", "kind": "action", "config": {"action": "log", "input": {"message": "silver"}}},
+        {"key": "wrap_up", "kind": "action", "config": {"action": "log", "input": {"message": "done"}}, "next": "end"},
+        {"key": "tell_rejected", "kind": "action", "config": {"action": "log", "input": {"message": "declined"}}},
+    ]
 
 
 def make_workflow():
@@ -79,7 +77,7 @@ def make_workflow():
     manager = UserFactory(username="bench-manager", is_staff=True)
     managers.user_set.add(manager)
     editor = UserFactory(username="bench-editor", is_staff=True, roles=[EDITORS])
-    steps = [{"name": s["key"].replace("_", " ").title(), **s} for s in STEPS]
+    steps = [{"name": s["key"].replace("_", " ").title(), **s} for s in bench_steps()]
     workflow = workflow_import(definition={"name": "Replay bench", "steps": steps}, owner=editor)
     workflow_activate(workflow=workflow, user=editor)
     return workflow, editor, manager
@@ -114,9 +112,10 @@ def make_history(workflow, manager, runs: int) -> list[int]:
 
 def edit_draft(workflow) -> None:
     """The change under review: a manager is asked from 150 on, and the e-mail's subject says more."""
+    from tests.replays.factories import set_threshold
     from workflows.models import Step
 
-    Step.objects.filter(workflow=workflow, key="check_amount").update(config={"expression": "trigger.amount > 150"})
+    set_threshold(workflow, 150)
     notify = Step.objects.get(workflow=workflow, key="notify")
     notify.config["input"]["subject"] = "Your refund of {{trigger.amount}} is on its way"
     notify.save()
@@ -165,7 +164,7 @@ def main() -> None:
         results = [replay_once(workflow, editor, args.runs) for _ in range(args.rounds)]
     finally:
         worker.stop()
-    print(f"workflow          : {len(STEPS)} steps; {args.runs} past runs ({steps_then} step runs)")
+    print(f"workflow          : {workflow.steps.count()} steps; {args.runs} past runs ({steps_then} step runs)")
     for seconds, replay in results:
         steps_now = StepRun.objects.filter(execution__trigger_meta__replay__replay=replay.pk).count()
         verdict = "within" if seconds < TARGET else "OVER"

@@ -20,7 +20,7 @@ from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
 from .outbox import NOTIFY_APPROVERS, event_add, outbox_add
-from .services import enqueue
+from .services import steprun_wake
 from .tasks_service import notify
 
 logger = logging.getLogger(__name__)
@@ -180,11 +180,7 @@ def _check_may_decide(approval: Approval, user, decision: str, comment: str) -> 
 def _close(approval: Approval, status: str, comment: str = "") -> None:
     approval.status, approval.decided_at, approval.comment = status, timezone.now(), comment
     approval.save(update_fields=["status", "decided_at", "comment"])
-    woken = StepRun.objects.filter(
-        pk=approval.step_run_id, status=StepRun.Status.PENDING, waiting_for="approval"
-    ).update(wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now())
-    if woken:
-        enqueue(approval.execution_id)
+    steprun_wake(step_run_id=approval.step_run_id, waiting_for="approval", execution_id=approval.execution_id)
     data = {"approval_id": approval.pk, "status": status, "execution_id": approval.execution_id}
     key = f"approval:{approval.pk}:decided"
     event_add(type="approval.decided", data=data, key=key, about=approval.execution.workflow)

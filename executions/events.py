@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
-from django.utils import timezone
 
 from workflows import authz
 
@@ -16,7 +15,7 @@ from .engine.errors import ExpressionError
 from .engine.expressions import evaluate_condition
 from .engine.kinds.wait_for_event import matches
 from .models import Event, Execution, StepRun
-from .services import enqueue
+from .services import steprun_wake
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +102,7 @@ def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
         logger.warning("event %s vs step run %s: %s", event.pk, step_run.pk, exc)
         return False
     output = {**(step_run.output or {}), "event": event.as_variable()}
-    claimed = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.PENDING, waiting_for=event.type).update(
-        output=output, wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now()
-    )
-    if claimed:
-        enqueue(execution.pk)
-    return bool(claimed)
+    return steprun_wake(step_run_id=step_run.pk, waiting_for=event.type, output=output, execution_id=execution.pk)
 
 
 @outbox.recorder(outbox.EVENT)

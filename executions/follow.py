@@ -44,9 +44,7 @@ def _wake_if_decided(execution: Execution, step_run: StepRun, outcome: Outcome) 
     step parked and wakes it itself."""
     approval_id = (outcome.result or {}).get("approval_id") if isinstance(outcome.result, dict) else None
     if approval_id and Approval.objects.filter(pk=approval_id).exclude(status=Approval.Status.PENDING).exists():
-        now = timezone.now()
-        StepRun.objects.filter(pk=step_run.pk).update(wake_at=now, waiting_for="", enqueued_at=now)
-        services.enqueue(execution.pk)
+        services.steprun_wake(step_run_id=step_run.pk, waiting_for="approval", execution_id=execution.pk)
 
 
 def apply(

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from faos.db import QUICK_COMMIT_CTE
 from integrations.agents import AgentRunner
 from workflows import authz
 
@@ -188,17 +189,17 @@ def _claim_row(execution_id: int, worker: str, now, lane_keys, *, mark_running: 
                 _mark_running(execution_id, now)
         return step_run
     running = _RUNNING if mark_running else ""
-    sql = f"WITH claimed AS ({claim}){running}, quick AS ({_QUICK}) SELECT claimed.* FROM claimed, quick"
+    sql = f"WITH claimed AS ({claim}){running}, quick AS ({QUICK_COMMIT_CTE}) SELECT claimed.* FROM claimed, quick"
     extra = [now, execution_id, [str(status) for status in Execution.UNFINISHED]] if mark_running else []
     return next(iter(StepRun.objects.raw(sql, [*params, *extra])), None)
 
 
 # The run is running from its first claim (and again after a wait); never over a cancel that just happened.
+# PostgreSQL's form of _mark_running (SQLite's claim path): change the two together (a test compares them).
 _RUNNING = (
     f", running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %s)"
     f" WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
 )
-_QUICK = "SELECT set_config('synchronous_commit', 'off', true)"  # this statement's own transaction only
 
 
 def _time_out(execution_id: int) -> None:
@@ -214,6 +215,7 @@ def _definition(execution: Execution, state: RunState | None) -> Definition:
 
 def _mark_running(execution_id: int, now) -> None:
     """The run is running from its first claim (and again after a wait); never over a cancel that just happened."""
+    # SQLite's claim path only; PostgreSQL's does this in the claim statement (_RUNNING): change the two together.
     Execution.objects.filter(pk=execution_id, status__in=Execution.UNFINISHED).update(
         status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
     )

@@ -75,6 +75,23 @@ def timer_rearm(execution_id: int, *, now=None) -> bool:
     return True
 
 
+def steprun_wake(*, step_run_id: int, waiting_for: str, output: Any = None, execution_id: int | None = None) -> bool:
+    """Make a step parked waiting for `waiting_for` runnable now and tell a worker; False if it was not so parked.
+
+    Conditional on the row, so a decision, event or child run wakes a parked step once, and a park-time check finds
+    the step it has just recorded. `output` replaces the step's output when given; `execution_id` saves a query.
+    """
+    now = timezone.now()
+    fields = {"wake_at": now, "waiting_for": "", "enqueued_at": now} | ({} if output is None else {"output": output})
+    parked = StepRun.objects.filter(pk=step_run_id, status=StepRun.Status.PENDING, waiting_for=waiting_for)
+    if not parked.update(**fields):
+        return False
+    if execution_id is None:
+        execution_id = StepRun.objects.values_list("execution_id", flat=True).get(pk=step_run_id)
+    enqueue(execution_id)
+    return True
+
+
 def execution_start(
     *,
     workflow: Workflow,
@@ -295,11 +312,7 @@ def _emit_finished(execution: Execution) -> None:
 
 def _wake_parent(execution: Execution) -> None:
     """A child run ended: its sub_workflow step runs again now (and finds the child finished)."""
-    woken = StepRun.objects.filter(
-        pk=execution.parent_step_run_id, status=StepRun.Status.PENDING, waiting_for="subworkflow"
-    ).update(wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now())
-    if woken:
-        enqueue(StepRun.objects.values_list("execution_id", flat=True).get(pk=execution.parent_step_run_id))
+    steprun_wake(step_run_id=execution.parent_step_run_id, waiting_for="subworkflow")
 
 
 def _notify_failure(execution: Execution) -> None:

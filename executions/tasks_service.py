@@ -18,7 +18,7 @@ from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Execution, Notification, StepRun, Task
 from .outbox import NOTIFY_TASK, outbox_add
-from .services import enqueue
+from .services import steprun_wake
 
 
 def notify(*, users, text: str, url: str = "") -> None:
@@ -89,11 +89,7 @@ def task_complete(*, task_id: int, user) -> Task:
     task.checklist = [{**item, "done": True} for item in task.checklist]
     task.save(update_fields=["status", "completed_at", "completed_by", "checklist"])
     if task.step_run_id:
-        woken = StepRun.objects.filter(pk=task.step_run_id, status=StepRun.Status.PENDING, waiting_for="task").update(
-            wake_at=timezone.now(), waiting_for="", enqueued_at=timezone.now()
-        )
-        if woken:
-            enqueue(task.execution_id)
+        steprun_wake(step_run_id=task.step_run_id, waiting_for="task", execution_id=task.execution_id)
     return task
 
 

@@ -9,6 +9,7 @@ from django.core.cache import caches
 
 from faos.cache import is_redis
 from faos.celery import app
+from tests.factories import EditorFactory
 
 
 def pytest_configure(config):
@@ -62,6 +63,18 @@ def throttle_rates(settings):
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-boss-123")
+
+
+@pytest.fixture
+def ann():
+    """A workflow editor (with bob, the two people of the four-eyes activation tests)."""
+    return EditorFactory(username="ann", is_staff=True)
+
+
+@pytest.fixture
+def bob():
+    """A second workflow editor, who may approve what ann asks for."""
+    return EditorFactory(username="bob", is_staff=True)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import EditorFactory, UserFactory, log_step, workflow_with_steps
+from tests.factories import UserFactory, log_step, workflow_with_steps
 from workflows.models import ActivationRequest, Workflow
 
 pytestmark = pytest.mark.django_db
@@ -13,16 +13,6 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def ann():
-    return EditorFactory(username="ann", is_staff=True)
-
-
-@pytest.fixture
-def bob():
-    return EditorFactory(username="bob", is_staff=True)
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 one batch, and the work per step does not grow with the length of the run."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from executions import inline, run_log, runtime
 from executions.models import Execution, StepRun
@@ -61,6 +63,36 @@ def test_a_claim_is_one_statement_that_returns_the_row_and_marks_the_run_running
     assert execution.status == Execution.Status.RUNNING and execution.started_at is not None
     assert (step_run.status, step_run.lease_owner, step_run.claims) == ("running", "w1", 1)
     assert runtime.steprun_claim(execution_id=execution.pk, worker="w2") is None  # nothing else is runnable
+
+
+def _claimed_state(execution_id: int, now, *, as_sqlite: bool = False) -> tuple:
+    """Claim the run's first step as it is at `now` (by SQLite's path if asked); the rows as they are after."""
+    with pytest.MonkeyPatch.context() as patch:
+        if as_sqlite:
+            patch.setattr(runtime, "connection", SimpleNamespace(vendor="sqlite", features=connection.features))
+        step_run = runtime._claim_row(execution_id, "w1", now, ("", ()), mark_running=True)
+    step_run.refresh_from_db()
+    execution = Execution.objects.get(pk=execution_id)
+    step = (step_run.status, step_run.lease_owner, step_run.worker, step_run.lease_expires_at, step_run.claims)
+    return (*step, step_run.started_at, execution.status, execution.started_at)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite every claim takes the SQLite path")
+@pytest.mark.parametrize("status", ["queued", "waiting", "cancelled"])
+def test_sqlites_two_statement_claim_leaves_the_rows_as_postgresqls_one_statement_claim_does(monkeypatch, status):
+    """_mark_running and _RUNNING say the same thing twice: both mark the run running once, keep its first start
+    and never overwrite a cancel. The SQLite branch runs here on PostgreSQL, only the vendor test told otherwise."""
+    _no_tasks(monkeypatch)
+    before = timezone.now() - timedelta(hours=1)
+    runs = [execution_start(workflow=_linear(1), input={"name": "Ada"}) for _ in range(2)]
+    started = before if status == "waiting" else None
+    Execution.objects.filter(pk__in=[run.pk for run in runs]).update(status=status, started_at=started)
+    now = timezone.now()
+    one_statement = _claimed_state(runs[0].pk, now)
+    two_statements = _claimed_state(runs[1].pk, now, as_sqlite=True)
+    assert two_statements == one_statement
+    expected = "cancelled" if status == "cancelled" else "running"
+    assert one_statement[-2:] == (expected, started or (None if status == "cancelled" else now))
 
 
 def test_pure_steps_run_inline_and_are_written_with_one_insert_each_attempt_still_a_row(monkeypatch):

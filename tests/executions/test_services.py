@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from executions.models import Execution
-from executions.services import execution_rerun, execution_start
+from executions.models import Execution, StepRun
+from executions.services import execution_rerun, execution_start, steprun_wake
 from tests.factories import StepFactory, workflow_with_steps
 from workflows.services import WorkflowInvalid, workflow_activate
 
@@ -89,3 +89,31 @@ def test_activation_of_an_invalid_workflow_is_refused_and_nothing_changes():
 def test_unchanged_drafts_reuse_their_version():
     workflow = workflow_with_steps([LOG])
     assert workflow_activate(workflow=workflow).pk == workflow_activate(workflow=workflow).pk
+
+
+def _parked(waiting_for: str) -> StepRun:
+    workflow = workflow_with_steps([LOG])
+    version = workflow_activate(workflow=workflow)
+    execution = Execution.objects.create(workflow=workflow, version=version, status="waiting")
+    return StepRun.objects.create(execution=execution, step_key="hello", step_kind="task", waiting_for=waiting_for)
+
+
+def test_waking_a_parked_step_makes_it_runnable_once_and_tells_a_worker(monkeypatch):
+    told = []
+    monkeypatch.setattr("executions.services.enqueue", lambda execution_id, **kwargs: told.append(execution_id))
+    step_run = _parked("task")
+    assert steprun_wake(step_run_id=step_run.pk, waiting_for="task", output={"done": True})
+    assert not steprun_wake(step_run_id=step_run.pk, waiting_for="task")
+    step_run.refresh_from_db()
+    assert (step_run.status, step_run.waiting_for, step_run.output) == ("pending", "", {"done": True})
+    assert step_run.wake_at is not None and step_run.enqueued_at == step_run.wake_at
+    assert told == [step_run.execution_id]
+
+
+def test_a_step_waiting_for_something_else_is_not_woken(monkeypatch):
+    told = []
+    monkeypatch.setattr("executions.services.enqueue", lambda execution_id, **kwargs: told.append(execution_id))
+    step_run = _parked("approval")
+    assert not steprun_wake(step_run_id=step_run.pk, waiting_for="task")
+    step_run.refresh_from_db()
+    assert (step_run.waiting_for, step_run.wake_at, told) == ("approval", None, [])

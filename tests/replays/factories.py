@@ -70,23 +70,30 @@ def replay_with_report(workflow, history, user, draft_version) -> Replay:
     return replay
 
 
-def refund_steps(threshold: int = 100) -> list[dict]:
-    """Amount over the threshold asks a manager; a refund e-mail (a side effect: recorded in test runs) follows."""
+def refund_check(threshold: int = 100, *, then: str = "process_refund") -> list[dict]:
+    """The refund's first two steps: an amount over the threshold asks a manager; `then` follows unless rejected."""
     return [
         {
             "key": "check_amount",
             "name": "Amount Over Threshold?",
             "kind": "condition",
             "config": {"expression": f"trigger.amount > {threshold}"},
-            "branches": {"true": "manager_approval", "false": "process_refund"},
+            "branches": {"true": "manager_approval", "false": then},
         },
         {
             "key": "manager_approval",
             "name": "Manager Approval",
             "kind": "approval",
             "config": {"title": "Refund {{trigger.amount}}?", "amount": "{{trigger.amount}}", "groups": ["Managers"]},
-            "branches": {"on_approved": "process_refund", "on_rejected": "tell_rejected"},
+            "branches": {"on_approved": then, "on_rejected": "tell_rejected"},
         },
+    ]
+
+
+def refund_steps(threshold: int = 100) -> list[dict]:
+    """Amount over the threshold asks a manager; a refund e-mail (a side effect: recorded in test runs) follows."""
+    return [
+        *refund_check(threshold),
         {
             "key": "process_refund",
             "name": "Process Refund",

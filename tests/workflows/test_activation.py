@@ -24,16 +24,6 @@ pytestmark = pytest.mark.django_db
 PENDING, APPROVED = ActivationRequest.Status.PENDING, ActivationRequest.Status.APPROVED
 
 
-@pytest.fixture
-def ann():
-    return EditorFactory(username="ann", is_staff=True)
-
-
-@pytest.fixture
-def bob():
-    return EditorFactory(username="bob", is_staff=True)
-
-
 def reviewed(owner, **kwargs):
     return workflow_with_steps([log_step("hello")], owner=owner, activation_review=True, **kwargs)
 

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.models import Connection
-from tests.factories import EditorFactory, UserFactory, log_step, workflow_with_steps
+from tests.factories import UserFactory, log_step, workflow_with_steps
 from workflows.activation import activation_start
 from workflows.models import ActivationRequest, Workflow
 from workflows.services import workflow_activate
@@ -17,16 +17,6 @@ def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def ann():
-    return EditorFactory(username="ann", is_staff=True)
-
-
-@pytest.fixture
-def bob():
-    return EditorFactory(username="bob", is_staff=True)
 
 
 def reviewed(owner):
