@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from executions.models import Approval, StepRun
 from executions.services import execution_start
-from ops.models import heartbeat
+from ops.models import Counter, counter_add, heartbeat
 from tests.factories import TriggerFactory, active_workflow, log_step
 
 pytestmark = pytest.mark.django_db(transaction=True)  # eager tasks run on commit
@@ -128,3 +128,14 @@ def test_a_scrape_costs_a_fixed_number_of_queries(scrape, django_assert_max_num_
     with django_assert_max_num_queries(6):
         text = scrape()
     assert value(text, "faos_runs", workflow="Flow 4", status="succeeded") == 3
+
+
+def test_a_counter_adds_in_one_statement_that_commits_without_waiting_for_the_disk(django_assert_num_queries):
+    from django.db import connection
+
+    with django_assert_num_queries(1) as captured:  # autocommit: no BEGIN, SET LOCAL or COMMIT round trips
+        counter_add("webhook_deliveries", "202")
+    counter_add("webhook_deliveries", "202", 2)
+    assert Counter.objects.get(name="webhook_deliveries", label="202").value == 3
+    if connection.vendor == "postgresql":
+        assert "set_config('synchronous_commit', 'off', true)" in captured.captured_queries[0]["sql"]
