@@ -209,13 +209,16 @@ def disrupt(schedule: list[tuple[float, str, object]], log: list[str]) -> thread
     return thread
 
 
-def summary(kills: list[Kill], lease: float) -> dict:
+def summary(kills: list[Kill], lease: float, began: float) -> dict:
     back = sorted(seconds for kill in kills for seconds in kill.back.values())
     lost = sum(len(kill.in_flight) - len(kill.back) for kill in kills)
     return {
         "kills": len(kills),
         "steps in flight at a kill": sum(len(kill.in_flight) for kill in kills),
         "kill → killed step claimed again (s)": f"p50 {back[len(back) // 2]:.1f}, max {back[-1]:.1f}" if back else "-",
+        "each kill at (s) → its slowest re-claim (s)": ", ".join(
+            f"{kill.at - began:.0f} → {max(kill.back.values(), default=0):.1f}" for kill in kills
+        ),
         "unfinished runs at the kills (queue ahead)": ", ".join(str(kill.backlog) for kill in kills),
         "lease (FAOS_LEASE_GRACE_SECONDS)": lease,
         "killed steps never claimed again": lost,
@@ -264,7 +267,7 @@ def chaos_phase(
         "runs": runs,
         "chaos (s)": f"{chaos_end - began:.0f}",
         **{f"restart {n}": line for n, line in enumerate(restarted, 1)},
-        **summary(chaos.kills, lease),
+        **summary(chaos.kills, lease, began),
         **figures,
         **log_figures(chaos.logs),
         "drain after the chaos (s)": f"{done - chaos_end:.1f}",
