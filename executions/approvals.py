@@ -19,7 +19,7 @@ from workflows import authz
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Approval, ApprovalDecision, Execution, StepRun
-from .outbox import NOTIFY_APPROVERS, event_add, outbox_add
+from .runtime.outbox import NOTIFY_APPROVERS, event_add, outbox_add
 from .services import steprun_wake
 from .tasks_service import notify
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from . import scopes
 from .engine import kinds
 from .engine.definition import Definition, lanes_of
-from .leases import lease_until
 from .models import Execution, StepRun
+from .runtime.leases import lease_until
 from .services import SHORT_TIMER, enqueue
 
 

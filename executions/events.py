@@ -9,12 +9,13 @@ from django.db import transaction
 
 from workflows import authz
 
-from . import outbox, run_state
 from .engine.definition import Definition
 from .engine.errors import ExpressionError
 from .engine.expressions import evaluate_condition
 from .engine.kinds.wait_for_event import matches
 from .models import Event, Execution, StepRun
+from .runtime import outbox
+from .runtime.state import build_variables
 from .services import steprun_wake
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
         return False
     step = Definition.from_dict(execution.version.definition).step(step_run.step_key)
     try:
-        if not matches(step, run_state.build_variables(execution, step_run.scope), event.as_variable()):
+        if not matches(step, build_variables(execution, step_run.scope), event.as_variable()):
             return False
     except ExpressionError as exc:
         logger.warning("event %s vs step run %s: %s", event.pk, step_run.pk, exc)

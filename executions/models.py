@@ -350,7 +350,7 @@ class UsedDecisionKey(models.Model):
 
 class OutboxMessage(models.Model):
     """Something to tell the world (an event, an e-mail, a chat notice), written in the transaction that decided
-    it and delivered afterwards by executions/outbox.py: a worker that dies after the commit loses nothing."""
+    it and delivered afterwards by executions/runtime/outbox.py: a worker that dies after the commit loses nothing."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from workflows import authz
 
-from . import outbox
 from .approvals import approval_url
 from .decision_links import links_for
 from .engine.errors import StepError
 from .models import Approval, Execution, Task
+from .runtime import outbox
 from .slack import approval_message, task_message
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Execution services: start, cancel and re-run. The step-by-step runtime lives in runtime.py."""
+"""Execution services: start, cancel and re-run. The step-by-step runtime lives in the runtime package."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from workflows import authz
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import WorkflowInvalid, definition_validate, workflow_definition, workflow_snapshot
 
-from . import concurrency, routing, run_log
-from .broker import task
+from . import concurrency
 from .engine.definition import Definition
 from .models import Execution, StepRun
+from .runtime import routing, run_log
+from .runtime.broker import task
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def execution_finish(
         _wake_parent(execution)
     _emit_finished(execution)
     if execution.is_test and "replay" in execution.trigger_meta:
-        from .outbox import REPLAY_COLLECT, outbox_add
+        from .runtime.outbox import REPLAY_COLLECT, outbox_add
 
         outbox_add(kind=REPLAY_COLLECT, payload={"execution_id": execution.pk}, key=f"execution:{execution.pk}:replay")
     if execution.concurrency_key is not None:
@@ -293,7 +294,7 @@ def execution_finish(
 
 def _emit_finished(execution: Execution) -> None:
     """execution.succeeded / .failed / .cancelled / .timed_out, so other workflows can react."""
-    from .outbox import event_add
+    from .runtime.outbox import event_add
 
     data = {
         "execution_id": execution.pk,
@@ -316,7 +317,7 @@ def _wake_parent(execution: Execution) -> None:
 
 
 def _notify_failure(execution: Execution) -> None:
-    from .outbox import OWNER_FAILURE, outbox_add
+    from .runtime.outbox import OWNER_FAILURE, outbox_add
 
     if execution.workflow.on_failure == Workflow.OnFailure.NOTIFY_OWNER:
         payload = {"execution_id": execution.pk}

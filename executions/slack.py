@@ -23,10 +23,10 @@ from integrations.models import Connection, SlackAccount
 from integrations.webhooks import SignatureError, verify
 from workflows import authz
 
-from . import outbox
 from .approvals import ApprovalError, approval_decide, approval_url
 from .models import Approval, Task, UsedDecisionKey
-from .outbox import outbox_add
+from .runtime import outbox
+from .runtime.outbox import outbox_add
 from .slack_api import open_view, response_url_allowed
 from .tasks_service import task_complete
 

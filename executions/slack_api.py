@@ -11,7 +11,7 @@ from integrations.http import HttpError
 from integrations.models import Connection
 from integrations.oauth import fresh_credentials
 
-from . import outbox
+from .runtime import outbox
 
 logger = logging.getLogger(__name__)
 SLACK_HOSTS = frozenset({"hooks.slack.com"})  # where Slack's response_urls point

@@ -9,8 +9,9 @@ from django.db import InterfaceError, OperationalError
 
 from ops.models import heartbeat
 
-from . import outbox, retention, routing, runtime, services
-from .sweep import sweep as sweep_service
+from . import retention, runtime, services
+from .runtime import outbox, routing
+from .runtime.sweep import sweep as sweep_service
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from workflows import authz
 from .engine.errors import StepError
 from .engine.kinds.wait import parse_duration
 from .models import Execution, Notification, StepRun, Task
-from .outbox import NOTIFY_TASK, outbox_add
+from .runtime.outbox import NOTIFY_TASK, outbox_add
 from .services import steprun_wake
 
 

@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`2026-12-01 22:30:00,123 INFO executions.runtime step finished execution_id=7 step=send …`."""
+    """`2026-12-01 22:30:00,123 INFO faos.runs step finished execution_id=7 step=send …`."""
 
     def __init__(self, fmt: str | None = None, *args, **kwargs):
         super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s %(message)s", *args, **kwargs)

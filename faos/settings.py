@@ -199,7 +199,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Named queues, so machines can specialise (README "Scaling out"): `steps` runs ordinary steps, `agents` the
-# steps that call a model (executions/routing.py picks per message), `sweep` the Beat sweep and housekeeping.
+# steps that call a model (executions/runtime/routing.py picks per message), `sweep` the Beat sweep and housekeeping.
 # A worker without -Q consumes all three and runs everything, as `make run` does.
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("steps", "agents", "sweep")]
 CELERY_TASK_DEFAULT_QUEUE = "steps"

@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from executions import outbox
 from executions.models import Execution, StepRun
+from executions.runtime import outbox
 from executions.services import execution_start
 from integrations.actions import CONNECTION_FIELD
 from workflows import authz

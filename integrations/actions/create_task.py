@@ -31,4 +31,4 @@ class CreateTaskAction(Action):
     def run(self, inputs, ctx):
         if ctx.create_task is None:
             raise RuntimeError("create_task needs the runtime's task port (ActionContext.create_task)")
-        return ctx.create_task(inputs)  # the runtime opens it for this run (executions.ports); no import back
+        return ctx.create_task(inputs)  # the runtime opens it for this run (executions.runtime.ports); no import back

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from executions import routing
 from executions.models import Execution
+from executions.runtime import routing
 from executions.services import execution_start
 from executions.tasks import run_execution
 from faos.celery import app

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from executions.approvals import ApprovalError, approval_decide
 from executions.models import Approval
+from executions.runtime.sweep import sweep
 from executions.services import execution_start
-from executions.sweep import sweep
 from tests.factories import EDITORS, UserFactory, role_groups, workflow_with_steps
 from tests.factories import log_step as log
 from workflows.services import workflow_activate

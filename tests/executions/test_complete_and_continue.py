@@ -9,10 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from executions import inline, run_log, runtime
+from executions import runtime
 from executions.models import Execution, StepRun
+from executions.runtime import claim, inline, run, run_log
+from executions.runtime.sweep import sweep
 from executions.services import execution_cancel, execution_start
-from executions.sweep import sweep
 from integrations.actions.log import LogAction
 from tests.factories import active_workflow, log_step
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _no_tasks(monkeypatch):
     """Nothing runs on its own: the test drives the runtime."""
-    for module in ("services", "runtime", "sweep"):
+    for module in ("services", "runtime.loop", "runtime.claim", "runtime.sweep"):
         monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
 
 
@@ -38,8 +39,8 @@ def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_i
     monkeypatch.setattr(LogAction, "pure", False)  # every step its own completion
     execution = execution_start(workflow=_linear(5), input={"name": "Ada"})
     claims = []
-    real_claim = runtime.steprun_claim
-    monkeypatch.setattr(runtime, "steprun_claim", lambda **kw: claims.append(1) or real_claim(**kw))
+    real_claim = claim.steprun_claim
+    monkeypatch.setattr(claim, "steprun_claim", lambda **kw: claims.append(1) or real_claim(**kw))
     assert runtime.execution_run(execution_id=execution.pk, worker="w1") == 5
     execution.refresh_from_db()
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
@@ -69,8 +70,8 @@ def _claimed_state(execution_id: int, now, *, as_sqlite: bool = False) -> tuple:
     """Claim the run's first step as it is at `now` (by SQLite's path if asked); the rows as they are after."""
     with pytest.MonkeyPatch.context() as patch:
         if as_sqlite:
-            patch.setattr(runtime, "connection", SimpleNamespace(vendor="sqlite", features=connection.features))
-        step_run = runtime._claim_row(execution_id, "w1", now, ("", ()), mark_running=True)
+            patch.setattr(claim, "connection", SimpleNamespace(vendor="sqlite", features=connection.features))
+        step_run = claim._claim_row(execution_id, "w1", now, ("", ()), mark_running=True)
     step_run.refresh_from_db()
     execution = Execution.objects.get(pk=execution_id)
     step = (step_run.status, step_run.lease_owner, step_run.worker, step_run.lease_expires_at, step_run.claims)
@@ -133,14 +134,14 @@ def test_a_run_cancelled_while_its_held_step_runs_drops_that_result_and_starts_n
     _no_tasks(monkeypatch)
     monkeypatch.setattr(LogAction, "pure", False)
     execution = execution_start(workflow=_linear(4), input={"name": "Ada"})
-    real_run = runtime._run
+    real_attempt = run.attempt
 
-    def run(step_run, *args, **kwargs):
+    def attempt(step_run, *args, **kwargs):
         if step_run.step_key == "s1":
             execution_cancel(execution=Execution.objects.get(pk=execution.pk))
-        return real_run(step_run, *args, **kwargs)
+        return real_attempt(step_run, *args, **kwargs)
 
-    monkeypatch.setattr(runtime, "_run", run)
+    monkeypatch.setattr(run, "attempt", attempt)
     runtime.execution_run(execution_id=execution.pk, worker="w1")
     execution.refresh_from_db()
     assert execution.status == Execution.Status.CANCELLED

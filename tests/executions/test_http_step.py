@@ -3,8 +3,8 @@
 import pytest
 
 from executions import runtime
+from executions.runtime.sweep import sweep
 from executions.services import execution_start
-from executions.sweep import sweep
 from tests.factories import workflow_with_steps
 from workflows.services import workflow_activate
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connections
 
 from executions.models import Execution
+from executions.runtime.sweep import sweep
 from executions.services import execution_cancel, execution_start
-from executions.sweep import sweep
 from integrations.actions.log import LogAction
 from tests.factories import active_workflow, log_step
 from workflows.models import Agent

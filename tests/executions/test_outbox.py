@@ -11,9 +11,9 @@ from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from executions import outbox
 from executions.approvals import approval_decide, approval_remind_or_expire
 from executions.models import Approval, Event, Execution, OutboxMessage
+from executions.runtime import outbox
 from executions.services import execution_start
 from tests.factories import UserFactory, active_workflow, log_step
 from workflows.models import Trigger

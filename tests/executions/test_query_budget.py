@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from executions import runtime
 from executions.models import Execution
-from executions.run_state import RunState
+from executions.runtime import run
+from executions.runtime.state import RunState
 from executions.services import execution_start
 from tests.factories import active_workflow, log_step
 
@@ -101,7 +102,7 @@ def test_queries_and_rows_per_step_do_not_grow_with_the_length_of_the_run():
 
 def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_read(monkeypatch):
     """This task loads a2 (a later id than b), then another worker finishes b: the claim's count reloads."""
-    for module in ("services", "runtime"):  # no task runs: the test drives each step
+    for module in ("services", "runtime.loop", "runtime.claim"):  # no task runs: the test drives each step
         monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
     fork = {"key": "fork", "name": "Fork", "kind": "parallel", "config": {"branches": [["a1", "a2", "a3"], ["b"]]}}
     workflow = active_workflow(
@@ -119,7 +120,7 @@ def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_re
 
     def claim(worker, state=None):
         step_run, claimed, definition = runtime.steprun_claim(execution_id=execution.pk, worker=worker, state=state)
-        return step_run, runtime._run(step_run, claimed, definition, state)
+        return step_run, run.attempt(step_run, claimed, definition, state)
 
     def complete(worker, claimed, state=None):
         step_run, (outcome, ctx) = claimed
@@ -138,7 +139,7 @@ def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_re
 
 def test_a_container_state_this_task_changed_is_read_again(monkeypatch):
     """One task runs a whole sequential loop: each lane's end rewrites the loop's output, which `summary` reads."""
-    for module in ("services", "runtime"):
+    for module in ("services", "runtime.loop", "runtime.claim"):
         monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
     each = {"key": "each", "name": "Each", "kind": "loop", "config": {"items": "{{trigger.names}}", "steps": ["hi"]}}
     summary = log_step("summary", "{{each.result.results[0].message}}, {{each.result.results[1].message}}")

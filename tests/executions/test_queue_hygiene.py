@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 from django.db import OperationalError
 
-from executions import routing, runtime, tasks
+from executions import runtime, tasks
 from executions.models import Execution, StepRun
+from executions.runtime import routing
+from executions.runtime.sweep import sweep
 from executions.services import execution_start
-from executions.sweep import sweep
 from tests.factories import active_workflow, log_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def told_long_ago(monkeypatch):
     """A run whose step was told about 10 minutes ago and never claimed (its message lost, or stuck in a backlog)."""
     sent = []
-    for module in ("services", "sweep"):
+    for module in ("services", "runtime.sweep"):
         monkeypatch.setattr(f"executions.{module}.enqueue", lambda execution_id, **kw: sent.append(execution_id))
     execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
     StepRun.objects.filter(execution=execution).update(enqueued_at=execution.created_at - timedelta(minutes=10))
@@ -63,7 +64,7 @@ def test_a_task_that_lost_the_database_is_retried_at_once_and_the_run_completes(
 def test_a_step_whose_worker_died_is_sent_on_the_sweep_queue_ahead_of_the_backlog(monkeypatch):
     sent = []
     monkeypatch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
-    monkeypatch.setattr("executions.sweep.enqueue", lambda execution_id, **kw: sent.append((execution_id, kw)))
+    monkeypatch.setattr("executions.runtime.sweep.enqueue", lambda execution_id, **kw: sent.append((execution_id, kw)))
     monkeypatch.setattr(routing, "queue_depth", lambda *names: 5_000)  # a deep backlog on the steps queue
     execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
     step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="killed")

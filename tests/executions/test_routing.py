@@ -7,10 +7,11 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from executions import routing, runtime
+from executions import runtime
 from executions.models import Execution, StepRun
+from executions.runtime import routing
+from executions.runtime.sweep import sweep
 from executions.services import execution_start
-from executions.sweep import sweep
 from faos.celery import app
 from integrations import actions
 from tests.factories import active_workflow, log_step

@@ -10,9 +10,12 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from executions import runtime
+from executions.engine.definition import Definition
+from executions.engine.outcome import Outcome
 from executions.models import Execution, StepRun
+from executions.runtime.run import attempt
+from executions.runtime.sweep import sweep
 from executions.services import execution_cancel, execution_start
-from executions.sweep import sweep
 from tests.factories import active_workflow as active
 from tests.factories import log_step as log
 
@@ -136,8 +139,8 @@ def test_a_stolen_lease_drops_the_late_result():
     StepRun.objects.filter(pk=run.pk).update(
         status="running", lease_owner="someone-else", lease_expires_at=timezone.now()
     )
-    ctx = runtime._run(run, execution, runtime.Definition.from_dict(execution.version.definition))[1]
-    assert runtime.steprun_complete(step_run_id=run.pk, worker="me", outcome=runtime.Outcome.ok(1), ctx=ctx) is None
+    ctx = attempt(run, execution, Definition.from_dict(execution.version.definition))[1]
+    assert runtime.steprun_complete(step_run_id=run.pk, worker="me", outcome=Outcome.ok(1), ctx=ctx) is None
 
 
 def test_sweep_recovers_an_expired_lease_as_the_same_attempt():
@@ -199,7 +202,7 @@ def test_the_workflow_level_failure_notice_emails_the_owner(settings):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
 def test_the_execution_lock_leaves_its_workflow_row_free_for_other_runs():
-    from executions.run_state import locked_execution
+    from executions.runtime.state import locked_execution
     from workflows.models import Workflow
 
     workflow = active([log("a")])

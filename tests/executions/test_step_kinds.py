@@ -7,8 +7,8 @@ import time_machine
 from django.utils import timezone
 
 from executions.models import Execution
+from executions.runtime.sweep import sweep
 from executions.services import execution_start
-from executions.sweep import sweep
 from tests.factories import active_workflow as active
 from tests.factories import log_step as log
 from tests.factories import workflow_with_steps

@@ -14,8 +14,8 @@ from django_celery_beat.schedulers import ModelEntry
 
 from executions import runtime, tasks
 from executions.models import StepRun
+from executions.runtime.sweep import sweep
 from executions.services import enqueue, execution_start, timer_horizon
-from executions.sweep import sweep
 from faos.beat import DatabaseScheduler
 from faos.celery import app
 from tests.factories import active_workflow as active

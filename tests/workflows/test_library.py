@@ -237,7 +237,7 @@ def test_invoice_collection_paid_after_the_first_reminder_vs_escalated(library):
     import time_machine
     from django.utils import timezone
 
-    from executions.sweep import sweep
+    from executions.runtime.sweep import sweep
 
     workflow = live(library, "invoice-collection")
     paid = execution_start(workflow=workflow, input=workflow.sample_input)
@@ -275,7 +275,7 @@ def _after(delta):
     import time_machine
     from django.utils import timezone
 
-    from executions.sweep import sweep
+    from executions.runtime.sweep import sweep
 
     with time_machine.travel(timezone.now() + delta, tick=False):
         sweep()

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from executions import runtime
 from executions.models import Execution
-from executions.sweep import sweep
+from executions.runtime.sweep import sweep
 from workflows import authz
 from workflows.library import template_use
 from workflows.models import Workflow, WorkflowTemplate

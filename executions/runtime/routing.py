@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .engine.definition import Definition, StepDef
-from .models import Execution, StepRun
+from ..engine.definition import Definition, StepDef
+from ..models import Execution, StepRun
 
 logger = logging.getLogger(__name__)
 

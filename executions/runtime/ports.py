@@ -6,8 +6,8 @@ from integrations import actions as action_registry
 from integrations.services import connection_credentials
 from workflows import authz
 
-from .engine.errors import StepError
-from .models import Event, Execution, StepRun
+from ..engine.errors import StepError
+from ..models import Event, Execution, StepRun
 
 
 class EventFinder:
@@ -18,7 +18,7 @@ class EventFinder:
 
     def since_start(self, event_type: str) -> list[dict]:
         """Only events that may reach this run: posted by someone who may run it, or about what its person sees."""
-        from .events import audience
+        from ..events import audience
 
         rows = Event.objects.filter(type=event_type, created_at__gte=self.execution.created_at).order_by("id")[:100]
         actor = authz.actor_of(self.execution)
@@ -35,7 +35,7 @@ class SubWorkflows:
     def start(self, workflow, input, *, ctx):
         from workflows.models import Workflow
 
-        from .services import execution_start, test_run_options
+        from ..services import execution_start, test_run_options
 
         actor = authz.actor_of(self.execution)
         # Only workflows the person behind this run may see; the others do not exist for it.
@@ -94,7 +94,7 @@ class ActionRunner:
 
     def _create_task(self, request: dict) -> dict:
         """A human task for this run (the create_task action), through the same service as the task step."""
-        from .tasks_service import task_create, task_state
+        from ..tasks_service import task_create, task_state
 
         execution = Execution.objects.filter(pk=self.execution_id).first()
         return task_state(task_create(request=request, execution=execution))

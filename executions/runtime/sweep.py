@@ -9,10 +9,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..models import Execution, StepRun
+from ..services import enqueue, execution_finish, timeout_message, timer_horizon
 from . import routing
-from .models import Execution, StepRun
 from .outbox import outbox_due
-from .services import enqueue, execution_finish, timeout_message, timer_horizon
 
 BATCH = 500
 # A runnable step nobody claimed for this long had its message lost (or the queue is backed up);

@@ -11,7 +11,7 @@ import logging
 
 from django.utils import timezone
 
-from .models import Execution, StepRun
+from ..models import Execution, StepRun
 
 logger = logging.getLogger("faos.runs")
 

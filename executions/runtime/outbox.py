@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from faos.db import commit_without_waiting
 
-from .models import OutboxMessage
+from ..models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from .models import StepRun
+from ..models import StepRun
 
 logger = logging.getLogger(__name__)
 

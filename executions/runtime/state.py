@@ -15,11 +15,11 @@ import json
 from django.db import connection
 from django.db.models import Max
 
-from . import scopes
-from .engine.context import step_vars, trigger_vars
-from .engine.definition import Definition
-from .engine.expressions import copy_json
-from .models import Execution, StepRun
+from .. import scopes
+from ..engine.context import step_vars, trigger_vars
+from ..engine.definition import Definition
+from ..engine.expressions import copy_json
+from ..models import Execution, StepRun
 
 FINISHED = (StepRun.Status.SUCCEEDED, StepRun.Status.FAILED)
 ROW_FIELDS = ("id", "step_key", "scope", "output", "status", "duration_ms", "error", "attempt", "visit")

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from integrations import actions as action_registry
 
-from .engine import interpreter, kinds
-from .engine.context import StepContext
-from .engine.definition import Definition, StepDef
-from .engine.outcome import Decision, Outcome
-from .models import Execution, StepRun
-from .run_state import RunState, row_of
+from ..engine import interpreter, kinds
+from ..engine.context import StepContext
+from ..engine.definition import Definition, StepDef
+from ..engine.outcome import Decision, Outcome
+from ..models import Execution, StepRun
+from .state import RunState, row_of
 
 CHAIN_MAX = 200  # pure steps recorded in one write at most: bounds a transaction (and a polling cycle's spin)
 
@@ -144,7 +144,7 @@ def chain_record(execution: Execution, chain: list[Link], state: RunState | None
         with transaction.atomic():
             StepRun.objects.bulk_create(runs)
     except IntegrityError:  # a row this task did not know of took a visit (a cancelled branch): let the DB count
-        from .containers import next_visit
+        from ..containers import next_visit
 
         for run in runs:
             run.pk, run.visit = None, next_visit(execution, run.step_key, run.scope)

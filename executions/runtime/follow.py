@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import containers, routing, run_log, services
-from .containers import add_step
-from .engine import interpreter
-from .engine.definition import Definition
-from .engine.outcome import Decision, Outcome
-from .models import Approval, Execution, StepRun
-from .run_state import RunState
+from .. import containers, services
+from ..containers import add_step
+from ..engine import interpreter
+from ..engine.definition import Definition
+from ..engine.outcome import Decision, Outcome
+from ..models import Approval, Execution, StepRun
+from . import routing, run_log
+from .state import RunState
 
 
 def park(execution: Execution, outcome: Outcome, step_run: StepRun | None = None) -> Decision:
