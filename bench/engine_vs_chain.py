@@ -78,6 +78,7 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=5, help="rounds, each timing the chain then FAOS")
     parser.add_argument("--requests", type=int, default=200, help="webhooks per concurrency level")
     parser.add_argument("--concurrency", default="4,16", help="webhook senders at once, per level")
+    parser.add_argument("--rate", type=float, default=20.0, help="webhooks/s of the paced level (4 senders); 0: none")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sustained load")
     parser.add_argument("--inflight", type=int, default=16, help="unfinished runs at most, sustained")
     parser.add_argument("--burst", type=int, default=100, help="webhooks of the burst")
@@ -202,7 +203,10 @@ def web_modes(args, log_dir: Path, env: dict) -> None:
     scheduler = beat(log_dir, env)
     try:
         if "webhook" in args.modes:
-            latency(webhook_url(port, steps=1), args.requests, [int(c) for c in args.concurrency.split(",")])
+            url = webhook_url(port, steps=1)
+            latency(url, args.requests, [int(c) for c in args.concurrency.split(",")])
+            if args.rate:
+                paced(url, args.requests, args.rate)
         if "throughput" in args.modes:
             hook = webhook_url(port, steps=10)
             sustained(hook, args.duration, args.inflight)
@@ -233,6 +237,23 @@ def latency(url: str, requests: int, levels: list[int]) -> None:
             f"{requests / wall:4.0f} webhooks/s"
         )
         wait_drained()
+
+
+def paced(url: str, requests: int, rate: float) -> None:
+    """Webhook → 202 with the deliveries spread at `rate` per second (4 senders): a request's own time, where the
+    closed loop above measures how requests queue once the 2 cores are saturated (its latency is senders / rate)."""
+    gap, lock, slot = 1.0 / rate, threading.Lock(), [time.perf_counter()]
+
+    def next_slot():
+        with lock:
+            slot[0] = max(slot[0] + gap, time.perf_counter())
+            wait = slot[0] - time.perf_counter()
+        time.sleep(max(0.0, wait))
+
+    latencies = send(url, requests, 4, gate=next_slot)
+    p50, p95, top = (1000 * value for value in (pct(latencies, 0.5), pct(latencies, 0.95), max(latencies)))
+    print(f"  paced {rate:4.0f}/s   : p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  (4 senders)")
+    wait_drained()
 
 
 def webhook_url(port: int, steps: int) -> str:
