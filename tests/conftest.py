@@ -109,9 +109,9 @@ DERIVED_FROM_MODELS = {"django_content_type", "auth_permission"}
 
 @pytest.fixture(autouse=True, scope="session")
 def flush_deletes_rather_than_truncates():
-    """A transactional test's flush empties ~45 nearly empty tables: DELETE does it in a few ms, TRUNCATE makes new
-    files for every table and index (0.3-0.7 s a flush here, against 15-45 ms; ~480 flushes a run). Django's foreign keys are deferred on PostgreSQL, so
-    the order of the DELETEs does not matter within the flush's transaction."""
+    """A transactional test's flush empties ~45 nearly empty tables: DELETE does it in 15-45 ms here, TRUNCATE in
+    0.3-0.7 s (it makes new files for every table and index; ~480 flushes a run). Django's foreign keys are deferred
+    on PostgreSQL, so the order of the DELETEs does not matter within the flush's transaction."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
