@@ -8,6 +8,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
@@ -54,7 +55,15 @@ class FoldedRow:
         return False
 
 
-class StepFormSet(BaseInlineFormSet):
+class PartFormSet(BaseInlineFormSet):
+    """A workflow part's formset (steps, triggers) whose empty form, for "Add another", is built once per page."""
+
+    @cached_property
+    def empty_form(self):
+        return super().empty_form  # Django builds a new one each time it is asked: five times a page
+
+
+class StepFormSet(PartFormSet):
     """Steps whose rows stayed folded post no fields: their saved values are filled in before validation."""
 
     fold = False  # StepInline.get_formset turns it on for a saved workflow's page
