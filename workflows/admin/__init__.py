@@ -37,7 +37,7 @@ from .activations import tell_outcome
 from .forms import TriggerInlineForm
 from .problem_links import problem_message
 from .rules import PartInlineMixin, RulesAdmin
-from .steps import PartFormSet, StepInline, step_forms_view
+from .steps import PartFormSet, StepInline, StepsAdminFormSet, step_forms_view
 
 
 class TriggerInline(PartInlineMixin, admin.StackedInline):
@@ -232,6 +232,10 @@ class WorkflowAdmin(RulesAdmin):
         for workflow in queryset:
             workflow_set_status(workflow=workflow, status=Workflow.Status.PAUSED, user=request.user)
         self.message_user(request, f"Paused {queryset.count()} workflow(s).", messages.SUCCESS)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        wrappers = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        return [StepsAdminFormSet.of(w) if isinstance(w.opts, StepInline) else w for w in wrappers]
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
