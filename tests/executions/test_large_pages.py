@@ -16,36 +16,9 @@ from executions.admin import paging
 from executions.admin.display import SHOWN_CHARS, pretty_json
 from executions.admin.json_head import HEAD_CHARS, SUFFIX
 from executions.models import Execution, StepRun
-from tests.factories import active_workflow, log_step
+from tests.factories import active_workflow, log_step, loop_run
 
 pytestmark = pytest.mark.django_db
-
-
-def loop_run(items: int, *, failed: tuple[int, ...] = ()) -> Execution:
-    """A finished run whose loop went over `items` items: the loop step, one step run per item, a last step."""
-    each = {"key": "each", "name": "Each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["hi"]}}
-    workflow = active_workflow([each, log_step("hi", "hi {{item}}"), log_step("done")])
-    values, now = list(range(items)), timezone.now()
-    run = Execution.objects.create(
-        workflow=workflow, version=workflow.active_version, status="succeeded", input={"items": values}
-    )
-    output = {"count": items, "items": values, "results": [{"message": f"hi {i}"} for i in values]}
-    StepRun.objects.create(execution=run, step_key="each", step_kind="loop", status="succeeded", output=output)
-    StepRun.objects.bulk_create(
-        StepRun(
-            execution=run,
-            step_key="hi",
-            step_kind="action",
-            scope=f"each[{i}]",
-            status="failed" if i in failed else "succeeded",
-            started_at=now,
-            output={"message": f"item-{i}-said-hi"},
-            error=f"item {i} broke" if i in failed else "",
-        )
-        for i in values
-    )
-    StepRun.objects.create(execution=run, step_key="done", step_kind="action", status="succeeded")
-    return run
 
 
 def page(client, url) -> tuple[str, int]:
