@@ -8,6 +8,7 @@ from django import template
 from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
+from executions.engine import definition as parsing
 from executions.engine.definition import step_dict
 from workflows import diagram, diagram_layout
 from workflows.diagram import flow_svg
@@ -16,7 +17,8 @@ from workflows.models import Step, Trigger
 register = template.Library()
 CACHE_SECONDS = 7 * 24 * 3600
 # The drawing code's own hash: a deploy that draws differently does not serve the flows the old code drew.
-DRAWING = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (diagram, diagram_layout))).hexdigest()[:12]
+DRAWN_BY = (diagram, diagram_layout, parsing)
+DRAWING = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in DRAWN_BY)).hexdigest()[:12]
 
 
 @register.simple_tag(takes_context=True)
