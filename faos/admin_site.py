@@ -104,9 +104,9 @@ class FaosAdminSite(admin.AdminSite):
         """Every ModelAdmin, ours and Django's (users, Beat), gets the product's page titles and cheap checkboxes."""
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, ProductTitles):
-            admin_class = type(
-                admin_class.__name__, (ProductTitles, RowCheckbox, admin_class), {"__module__": admin_class.__module__}
-            )
+            own_checkbox = admin_class.action_checkbox is not admin.ModelAdmin.action_checkbox  # kept as written
+            mixins = (ProductTitles,) if own_checkbox else (ProductTitles, RowCheckbox)
+            admin_class = type(admin_class.__name__, (*mixins, admin_class), {"__module__": admin_class.__module__})
         return super().register(model_or_iterable, admin_class, **options)
 
     def get_app_list(self, request, app_label=None):
