@@ -131,7 +131,7 @@ class StepsAdminFormSet(InlineAdminFormSet):
         media = self.opts.media + self.formset.media
         for form in self.formset.forms:
             media += form.media  # a folded row's is empty
-        return media + self.formset.empty_form.media if self.has_add_permission else media
+        return (media + self.formset.empty_form.media) if self.has_add_permission else media
 
 
 class StepInline(PartInlineMixin, admin.StackedInline):
@@ -239,7 +239,8 @@ def kind_label(kind: str) -> str:
     return found.label if found is not None else kind
 
 
-def hidden(name: str, value) -> str:
+def _hidden(name: str, value) -> str:
+    """A hidden input as the form's widget writes it (plain text: the row is marked safe whole)."""
     return f'<input type="hidden" name="{_e(name)}" value="{_e(value)}" id="id_{_e(name)}">'
 
 
@@ -273,7 +274,7 @@ def folded_row(admin_formset, admin_form) -> str:
         f'<div class="inline-related has_original faos-lazy" id="{_e(prefix)}" data-step="{_e(step.pk)}" '
         f'data-step-key="{key}" data-kind-label="{_e(kind_label(step.kind))}"><h3><b>{heading}:</b> '
         f'<span class="inline_label">{_e(step)}</span> {delete}</h3><div class="faos-step-body">'
-        f"{hidden(f'{prefix}-{FOLDED}', 1)}{hidden(f'{prefix}-position', position)}"
+        f"{_hidden(f'{prefix}-{FOLDED}', 1)}{_hidden(f'{prefix}-position', position)}"
         f'<p class="faos-step-summary">{_e(summary(step))} <a href="?steps=open#step={key}">Open every step\'s form</a>'
-        f"</p></div>{hidden(f'{prefix}-id', step.pk)}{hidden(f'{prefix}-{formset.fk.name}', step.workflow_id)}</div>"
+        f"</p></div>{_hidden(f'{prefix}-id', step.pk)}{_hidden(f'{prefix}-{formset.fk.name}', step.workflow_id)}</div>"
     )
