@@ -10,9 +10,10 @@ over `--loop-items` items (a step run per item, the loop step's input and output
 runtime writes them). Then requests every admin list and change page (the workflow page with 20 and 100
 folded steps, and one step's form as it opens), the dashboard, the index, the API lists, a run's detail and
 pages of its step runs as a logged-in superuser with the test client, `--repeat` times each, and prints the
-median time, the page size and the number of queries. Not part of the test suite;
-tests/executions/test_large_pages.py, tests/workflows/test_folded_steps.py and
-tests/api/test_execution_steps_api.py check the same bounds.
+median time, the page size, the number of queries and the Python function calls of one request (exact, where the
+times vary with the machine's load). Not part of the test suite;
+tests/executions/test_large_pages.py, tests/workflows/test_folded_steps.py, tests/workflows/test_query_budgets.py
+and tests/api/test_execution_steps_api.py check the same bounds.
 """
 
 import argparse
@@ -241,11 +242,15 @@ def pages(loop_run: int, run: int) -> list[tuple[str, str]]:
     return admin + api
 
 
-def measure(client, url: str, repeat: int) -> tuple[float, float, int, int]:
-    """(median ms, median CPU ms of this process, bytes, queries) of GET url.
+def measure(client, url: str, repeat: int) -> tuple[float, float, int, int, int]:
+    """(median ms, median CPU ms of this process, bytes, queries, Python calls) of GET url.
 
     The CPU time leaves out the database's own work and most of the waiting on a busy machine: compare it when the
-    wall-clock times are noisy (other processes running)."""
+    wall-clock times are noisy (other processes running). The Python function calls of one more request (cProfile)
+    do not depend on the machine at all: compare them to see a change's effect exactly."""
+    import cProfile
+    import pstats
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -259,7 +264,11 @@ def measure(client, url: str, repeat: int) -> tuple[float, float, int, int]:
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
         assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(times) * 1000, statistics.median(cpu) * 1000, len(body), len(queries)
+    queried = len(queries)  # before the next request, which empties the connection's query log
+    profile = cProfile.Profile()
+    profile.runcall(client.get, url)
+    calls = pstats.Stats(profile).total_calls
+    return statistics.median(times) * 1000, statistics.median(cpu) * 1000, len(body), queried, calls
 
 
 def main() -> None:
@@ -290,12 +299,13 @@ def main() -> None:
     loop_run = Execution.objects.filter(workflow__name="Bench loop").latest("id").pk
     run = Execution.objects.filter(workflow__name=FLOWS[0], status="failed").order_by("-id").first().pk
     print(f"runs: {Execution.objects.count():,}; median of {args.repeat} requests as a superuser")
-    print(f"{'page':32s} {'ms':>9s} {'cpu ms':>9s} {'KB':>9s} {'queries':>8s}")
+    print(f"{'page':32s} {'ms':>9s} {'cpu ms':>9s} {'KB':>9s} {'queries':>8s} {'calls':>9s}")
     rows = {}
     for label, url in pages(loop_run, run):
-        ms, cpu, size, queries = measure(client, url, args.repeat)
-        rows[label] = {"ms": round(ms, 1), "cpu_ms": round(cpu, 1), "kb": round(size / 1024, 1), "queries": queries}
-        print(f"{label:32s} {ms:9.1f} {cpu:9.1f} {size / 1024:9.1f} {queries:8d}")
+        ms, cpu, size, queries, calls = measure(client, url, args.repeat)
+        row = {"ms": round(ms, 1), "cpu_ms": round(cpu, 1), "kb": round(size / 1024, 1), "queries": queries}
+        rows[label] = row | {"calls": calls}
+        print(f"{label:32s} {ms:9.1f} {cpu:9.1f} {size / 1024:9.1f} {queries:8d} {calls:9,d}")
     print(json.dumps(rows))
 
 

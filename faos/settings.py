@@ -110,6 +110,7 @@ TEMPLATES = [
         },
     },
 ]
+FORM_RENDERER = "faos.form_renderer.FormRenderer"  # an empty error list costs no template
 
 # SQLite by default, tuned so web, worker and beat can share it: WAL lets readers run beside the
 # writer, IMMEDIATE transactions take the write lock up front (no deadlock on upgrade), and the

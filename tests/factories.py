@@ -97,6 +97,35 @@ def active_workflow(steps: list[dict], **kwargs) -> Workflow:
     return workflow
 
 
+def loop_run(items: int, *, failed: tuple[int, ...] = ()) -> Execution:
+    """A finished run whose loop went over `items` items: the loop step, one step run per item, a last step."""
+    from django.utils import timezone
+
+    each = {"key": "each", "name": "Each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["hi"]}}
+    workflow = active_workflow([each, log_step("hi", "hi {{item}}"), log_step("done")])
+    values, now = list(range(items)), timezone.now()
+    run = Execution.objects.create(
+        workflow=workflow, version=workflow.active_version, status="succeeded", input={"items": values}
+    )
+    output = {"count": items, "items": values, "results": [{"message": f"hi {i}"} for i in values]}
+    StepRun.objects.create(execution=run, step_key="each", step_kind="loop", status="succeeded", output=output)
+    StepRun.objects.bulk_create(
+        StepRun(
+            execution=run,
+            step_key="hi",
+            step_kind="action",
+            scope=f"each[{i}]",
+            status="failed" if i in failed else "succeeded",
+            started_at=now,
+            output={"message": f"item-{i}-said-hi"},
+            error=f"item {i} broke" if i in failed else "",
+        )
+        for i in values
+    )
+    StepRun.objects.create(execution=run, step_key="done", step_kind="action", status="succeeded")
+    return run
+
+
 __all__ = [
     "Execution",
     "StepRun",
@@ -108,4 +137,5 @@ __all__ = [
     "workflow_with_steps",
     "log_step",
     "active_workflow",
+    "loop_run",
 ]

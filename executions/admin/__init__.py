@@ -16,13 +16,19 @@ from ..concurrency import waiting_reason
 from ..models import Execution, StepRun
 from ..services import execution_cancel, execution_rerun, execution_retry
 from . import approvals, people  # noqa: F401 - register the approvals inbox, tasks and notifications
-from .display import pretty_json
+from .json_head import json_heads, shown_json
 from .paging import CappedPaginator, fold_step_runs, item_start
+from .step_rows import RowsFormSet
 from .timeline import render_timeline
+
+RUN_JSON = ("input", "output", "variables")  # the run page reads these as heads (json_head), never whole
+STEP_JSON = ("input", "output", "requests")
 
 
 class StepRunInline(admin.TabularInline):
     model = StepRun
+    formset = RowsFormSet  # view-only rows written from the queryset (step_rows), no form each
+    template = "admin/executions/execution/step_runs_inline.html"
     extra = 0
     can_delete = False
     ordering = ("id",)
@@ -54,15 +60,15 @@ class StepRunInline(admin.TabularInline):
 
     @admin.display(description="Input")
     def input_json(self, obj):
-        return pretty_json(obj.input)
+        return shown_json(obj, "input")
 
     @admin.display(description="Output")
     def output_json(self, obj):
-        return pretty_json(obj.output)
+        return shown_json(obj, "output")
 
     @admin.display(description="Requests sent")
     def requests_json(self, obj):
-        return pretty_json(obj.requests)
+        return shown_json(obj, "requests")
 
 
 class VersionFilter(admin.SimpleListFilter):
@@ -184,15 +190,27 @@ class ExecutionAdmin(RulesAdmin):
 
     def get_object(self, request, object_id, from_field=None):
         """The run, with the step runs its page shows: loop items folded to a window (?items=N)."""
-        obj = super().get_object(request, object_id, from_field)
+        if from_field is None:
+            obj = self._run_with_heads(request, object_id)
+        else:  # the admin's ?_to_field= lookups
+            obj = super().get_object(request, object_id, from_field)
         if obj is not None:
             obj.faos_fold = fold_step_runs(obj, start=item_start(request.GET.get("items")))
         return obj
 
+    def _run_with_heads(self, request, object_id) -> Execution | None:
+        """The run with its JSON columns read as heads: a 10,000-item input is not loaded to show its start."""
+        queryset = self.get_queryset(request).defer(*RUN_JSON).annotate(**json_heads(*RUN_JSON))
+        try:
+            return queryset.get(pk=object_id)
+        except (Execution.DoesNotExist, ValidationError, ValueError):
+            return None
+
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
         if isinstance(inline, StepRunInline) and getattr(obj, "faos_fold", None):
-            kwargs["queryset"] = obj.faos_fold.step_runs.order_by("id")
+            shown = obj.faos_fold.step_runs.defer(*STEP_JSON, "error_detail").annotate(**json_heads(*STEP_JSON))
+            kwargs["queryset"] = shown.order_by("id")
         return kwargs
 
     def get_urls(self):
@@ -261,15 +279,15 @@ class ExecutionAdmin(RulesAdmin):
 
     @admin.display(description="Input")
     def input_json(self, obj):
-        return pretty_json(obj.input)
+        return shown_json(obj, "input")
 
     @admin.display(description="Output")
     def output_json(self, obj):
-        return pretty_json(obj.output)
+        return shown_json(obj, "output")
 
     @admin.display(description="Variables")
     def variables_json(self, obj):
-        return pretty_json(obj.variables)
+        return shown_json(obj, "variables")
 
     @admin.action(description="Retry selected failed runs from the failed step", permissions=["run"])
     def retry_selected(self, request, queryset, on_active_version=False):

@@ -17,12 +17,16 @@ def pretty_json(value, *, limit: int = SHOWN_CHARS) -> str:
     pretty = _dumps(value, indent=2) if len(compact) <= limit else ""
     if pretty and len(pretty) <= limit:
         return format_html('<pre class="faos-json">{}</pre>', pretty)
-    text = _dumps(_trim(value, SHOWN_DEPTH), indent=2)[:limit]
+    return shortened(_dumps(trim(value, SHOWN_DEPTH), indent=2), f"{len(compact):,}", limit=limit)
+
+
+def shortened(text: str, total: str, *, limit: int = SHOWN_CHARS) -> str:
+    """The start of a value's indented JSON, with a note that it was cut and how long the whole is."""
     return format_html(
         '<pre class="faos-json">{}\n…</pre><p class="faos-quiet">Shortened: {} characters in all. The API answers the '
         "whole value.</p>",
-        text,
-        f"{len(compact):,}",
+        text[:limit],
+        total,
     )
 
 
@@ -30,14 +34,14 @@ def _dumps(value, indent=None) -> str:
     return json.dumps(value, indent=indent, default=str, ensure_ascii=False)
 
 
-def _trim(value, depth: int):
+def trim(value, depth: int):
     """The first SHOWN_ITEMS of each list and object, SHOWN_DEPTH levels deep, saying how many more there are."""
     if depth <= 0 and isinstance(value, list | dict):
         return "…"
     if isinstance(value, list):
         more = [f"… {len(value) - SHOWN_ITEMS:,} more items"] if len(value) > SHOWN_ITEMS else []
-        return [_trim(item, depth - 1) for item in value[:SHOWN_ITEMS]] + more
+        return [trim(item, depth - 1) for item in value[:SHOWN_ITEMS]] + more
     if isinstance(value, dict):
-        shown = {key: _trim(item, depth - 1) for key, item in list(value.items())[:SHOWN_ITEMS]}
+        shown = {key: trim(item, depth - 1) for key, item in list(value.items())[:SHOWN_ITEMS]}
         return shown | ({"…": f"{len(value) - SHOWN_ITEMS:,} more keys"} if len(value) > SHOWN_ITEMS else {})
     return value

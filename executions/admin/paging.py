@@ -66,8 +66,12 @@ def fold_step_runs(execution: Execution, *, start: int = 0) -> Fold:
     One query per nesting level reads the loop steps' item counts (never the items); one reads the failures.
     """
     shown, frontier, loops = {""}, {""}, []
+    loop_steps = execution.step_runs.filter(step_kind="loop")
+    keys = _loop_keys(execution)
+    if keys is not None:  # the run's version names its loops: the unique index finds them without a scan
+        loop_steps = loop_steps.filter(step_key__in=keys)
     for depth in range(MAX_DEPTH):
-        rows = execution.step_runs.filter(step_kind="loop", scope__in=frontier).order_by("id")
+        rows = loop_steps.filter(scope__in=frontier).order_by("id")
         counts = {(scope, key): count for scope, key, count in rows.values_list("scope", "step_key", "output__count")}
         if not counts:
             break
@@ -82,6 +86,15 @@ def fold_step_runs(execution: Execution, *, start: int = 0) -> Fold:
     failed_ids = list(failed.values_list("id", flat=True)[:ITEMS_SHOWN])
     step_runs = execution.step_runs.filter(Q(scope__in=shown) | Q(pk__in=failed_ids))
     return Fold(step_runs=step_runs, loops=loops, start=start)
+
+
+def _loop_keys(execution: Execution) -> list[str] | None:
+    """The keys of the loop steps in the run's version (None when its definition does not say)."""
+    definition = execution.version.definition if execution.version_id else None
+    steps = definition.get("steps") if isinstance(definition, dict) else None
+    if not isinstance(steps, list):
+        return None
+    return [step["key"] for step in steps if isinstance(step, dict) and step.get("kind") == "loop" and "key" in step]
 
 
 def _window(first: int, count) -> range:

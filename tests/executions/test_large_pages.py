@@ -7,43 +7,18 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import JSONField
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from executions.admin import paging
 from executions.admin.display import SHOWN_CHARS, pretty_json
+from executions.admin.json_head import HEAD_CHARS, SUFFIX
 from executions.models import Execution, StepRun
-from tests.factories import active_workflow, log_step
+from tests.factories import active_workflow, log_step, loop_run
 
 pytestmark = pytest.mark.django_db
-
-
-def loop_run(items: int, *, failed: tuple[int, ...] = ()) -> Execution:
-    """A finished run whose loop went over `items` items: the loop step, one step run per item, a last step."""
-    each = {"key": "each", "name": "Each", "kind": "loop", "config": {"items": "{{trigger.items}}", "steps": ["hi"]}}
-    workflow = active_workflow([each, log_step("hi", "hi {{item}}"), log_step("done")])
-    values, now = list(range(items)), timezone.now()
-    run = Execution.objects.create(
-        workflow=workflow, version=workflow.active_version, status="succeeded", input={"items": values}
-    )
-    output = {"count": items, "items": values, "results": [{"message": f"hi {i}"} for i in values]}
-    StepRun.objects.create(execution=run, step_key="each", step_kind="loop", status="succeeded", output=output)
-    StepRun.objects.bulk_create(
-        StepRun(
-            execution=run,
-            step_key="hi",
-            step_kind="action",
-            scope=f"each[{i}]",
-            status="failed" if i in failed else "succeeded",
-            started_at=now,
-            output={"message": f"item-{i}-said-hi"},
-            error=f"item {i} broke" if i in failed else "",
-        )
-        for i in values
-    )
-    StepRun.objects.create(execution=run, step_key="done", step_kind="action", status="succeeded")
-    return run
 
 
 def page(client, url) -> tuple[str, int]:
@@ -80,6 +55,44 @@ def test_the_next_items_and_every_failed_one_are_on_the_run_page(client, admin_u
     assert "items 21–40 of 500 shown" in second and 'href="?items=0"' in second
     last, _ = page(client, url + "?items=999999")  # past the end: the last window
     assert "item-499-said-hi" in last and "items 481–500 of 500 shown" in last
+
+
+def decoded_json_sizes(monkeypatch) -> list[int]:
+    """The length of every JSON text a query's rows decode from here on (JSONField.from_db_value)."""
+    sizes, original = [], JSONField.from_db_value
+
+    def recording(field, value, expression, connection):
+        if isinstance(value, str):
+            sizes.append(len(value))
+        return original(field, value, expression, connection)
+
+    monkeypatch.setattr(JSONField, "from_db_value", recording)
+    return sizes
+
+
+def test_the_run_page_never_loads_a_big_json_value_whole(client, admin_user, monkeypatch):
+    client.force_login(admin_user)
+    run = loop_run(2000)  # the run's input and the loop step's output hold every item (11 KB and 58 KB)
+    url = reverse("admin:executions_execution_change", args=[run.pk])
+    client.get(url)
+    sizes = decoded_json_sizes(monkeypatch)
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(url).content.decode()
+    assert sizes and max(sizes) <= HEAD_CHARS, sorted(sizes)[-3:]  # the rows' small values, no big one
+    heads = [q["sql"] for q in captured if SUFFIX in q["sql"]]
+    assert len(heads) == 2, heads  # the run's, and the shown step runs': first characters of their JSON
+    # What the heads show: the items' start, cut like a whole value, and a note that the value goes on.
+    assert "&quot;count&quot;: 2000" in page and "&quot;… more items&quot;" in page
+    assert page.count(f"Shortened: more than {HEAD_CHARS:,} characters in all") == 2
+
+
+def test_the_run_page_shows_a_value_under_the_head_size_as_before(client, admin_user):
+    client.force_login(admin_user)
+    run = loop_run(200)  # every value is whole in its head: shown exactly as pretty_json shows it
+    page = client.get(reverse("admin:executions_execution_change", args=[run.pk])).content.decode()
+    step = StepRun.objects.get(execution=run, step_key="each")
+    assert str(pretty_json(step.output)) in page and str(pretty_json(run.input)) in page
+    assert "Shortened: more than" not in page
 
 
 def test_a_huge_json_value_is_cut_on_the_run_page():

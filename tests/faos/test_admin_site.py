@@ -141,3 +141,10 @@ def test_an_apps_own_page_is_titled_with_its_name(admin_user, client):
     client.force_login(admin_user)
     html = client.get(reverse("admin:app_list", args=["executions"])).content.decode()
     assert heading(html, "h1") == "Executions" and "administration" not in heading(html, "title")
+
+
+def test_a_list_rows_checkbox_is_djangos_written_without_templates():
+    run = Execution(pk=7, workflow=workflow_with_steps([], name='Refund "quoted" <b>&'))
+    run_admin = admin.site._registry[Execution]
+    assert "&quot;quoted&quot; &lt;b&gt;&amp;" in run_admin.action_checkbox(run)
+    assert run_admin.action_checkbox(run) == admin.ModelAdmin.action_checkbox(run_admin, run)

@@ -287,3 +287,17 @@ def test_the_diagram_adds_no_query_to_the_workflow_page(client_in, monkeypatch):
     with_diagram = count_queries(client_in, url)
     monkeypatch.setattr(faos_diagram, "draft_definition", lambda context, workflow: {})
     assert count_queries(client_in, url) == with_diagram
+
+
+@pytest.mark.django_db
+def test_a_flow_is_laid_out_once_until_a_step_or_trigger_changes(client_in, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(faos_diagram, "flow_svg", lambda definition: drawn.append(definition) or flow_svg(definition))
+    workflow = workflow_with_steps(STEPS)
+    url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    first, again = client_in.get(url).content.decode(), client_in.get(url).content.decode()
+    flow = 'class="faos-flow-svg"'
+    assert len(drawn) == 1 and first.count(flow) == again.count(flow) == 1  # the second page read the cache
+    workflow.steps.filter(key="greet").update(name="Greet Warmly")
+    TriggerFactory(workflow=workflow, kind="manual", name="By hand")
+    assert "Greet Warmly" in client_in.get(url).content.decode() and len(drawn) == 2

@@ -69,6 +69,24 @@ def test_saved_steps_render_folded_without_their_forms(client_in):
     assert "faos-lazy" not in opened and 'name="steps-2-key"' in opened
 
 
+def empty_form(page: str) -> str:
+    """The empty step's fields on a workflow page: what Add another copies."""
+    return page[page.index('id="steps-empty"') : page.index('id="id_steps-__prefix__-workflow"')]
+
+
+def test_the_empty_step_form_is_written_once_and_the_same_every_time(client_in, monkeypatch):
+    from workflows.templatetags import faos_steps
+
+    monkeypatch.setattr(faos_steps, "_EMPTY_FORMS", {})
+    three, five = workflow_with_steps(STEPS), workflow_with_steps([log_step(f"s{i}") for i in range(5)])
+    first = client_in.get(change_url(three)).content.decode()
+    assert len(faos_steps._EMPTY_FORMS) == 1
+    again = client_in.get(change_url(three)).content.decode()
+    assert empty_form(first) == empty_form(again) and 'id="steps-3-1-heading"' in empty_form(again)
+    assert "faos-step-editor-data" not in empty_form(again) and again.count('id="faos-step-editor-data"') == 1
+    assert 'id="steps-5-1-heading"' in empty_form(client_in.get(change_url(five)).content.decode())  # its own ids
+
+
 def test_an_opened_step_gets_the_form_the_page_would_have_rendered(client_in):
     workflow = workflow_with_steps(STEPS)
     greet, vip, done = workflow.steps.order_by("position")

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from executions.models import Execution, StepRun
-from tests.factories import workflow_with_steps
+from tests.factories import log_step, loop_run, workflow_with_steps
 from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +64,19 @@ def test_the_dashboard_is_linked_from_every_admin_page_and_stays_flat(client, ad
         make_runs(10)
     page = client.get(reverse("faos-dashboard")).content.decode()
     assert "Success rate" in page and queries(client, reverse("faos-dashboard")) == small
+
+
+def test_the_pages_bench_measures_stay_within_their_query_budgets(client, admin_user):
+    """The workflow page, a loop run's page and the approvals list (bench/pages_100k.py times them at 100,000 runs):
+    each a fixed number of queries, whatever the steps, items and rows behind it."""
+    client.force_login(admin_user)
+    workflow = workflow_with_steps([log_step(f"s{i}") for i in range(30)])
+    step = workflow.steps.order_by("position").first()
+    budgets = {
+        reverse("admin:workflows_workflow_change", args=[workflow.pk]): 13,
+        reverse("admin:workflows_workflow_stepforms", args=[workflow.pk]) + f"?rows=0.{step.pk}": 7,
+        reverse("admin:executions_execution_change", args=[loop_run(300).pk]): 13,
+        reverse("admin:executions_approval_changelist"): 9,
+    }
+    spent = {url: queries(client, url) for url in budgets}
+    assert all(spent[url] <= budget for url, budget in budgets.items()), spent

@@ -1,14 +1,18 @@
 """The steps of the workflow page: a saved step renders folded, as its title bar and a few hidden inputs, and its
 form is fetched when it opens (the page costs about the same with 5 steps or 100); a folded step saves as it is."""
 
+import html
+
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.helpers import InlineAdminForm, flatten_fieldsets
+from django.contrib.admin.helpers import InlineAdminForm, InlineAdminFormSet, flatten_fieldsets
 from django.forms.models import BaseInlineFormSet
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.utils.html import format_html, format_html_join
+from django.utils.functional import cached_property
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from .. import authz
@@ -54,7 +58,15 @@ class FoldedRow:
         return False
 
 
-class StepFormSet(BaseInlineFormSet):
+class PartFormSet(BaseInlineFormSet):
+    """A workflow part's formset (steps, triggers) whose empty form, for "Add another", is built once per page."""
+
+    @cached_property
+    def empty_form(self):
+        return super().empty_form  # Django builds a new one each time it is asked: five times a page
+
+
+class StepFormSet(PartFormSet):
     """Steps whose rows stayed folded post no fields: their saved values are filled in before validation."""
 
     fold = False  # StepInline.get_formset turns it on for a saved workflow's page
@@ -102,6 +114,24 @@ class StepFormSet(BaseInlineFormSet):
 
     def is_multipart(self):
         return self.empty_form.is_multipart()
+
+
+class StepsAdminFormSet(InlineAdminFormSet):
+    """The steps' inline on the page, whose scripts and styles come from its open forms: Django asks every row,
+    wrapping each folded one in a form wrapper with its fieldsets, for nothing (a folded row has no media)."""
+
+    @classmethod
+    def of(cls, wrapper: InlineAdminFormSet) -> "StepsAdminFormSet":
+        steps = cls.__new__(cls)
+        steps.__dict__.update(wrapper.__dict__)
+        return steps
+
+    @property
+    def media(self):
+        media = self.opts.media + self.formset.media
+        for form in self.formset.forms:
+            media += form.media  # a folded row's is empty
+        return (media + self.formset.empty_form.media) if self.has_add_permission else media
 
 
 class StepInline(PartInlineMixin, admin.StackedInline):
@@ -209,8 +239,14 @@ def kind_label(kind: str) -> str:
     return found.label if found is not None else kind
 
 
-def hidden(name: str, value) -> str:
-    return format_html('<input type="hidden" name="{}" value="{}" id="id_{}">', name, value, name)
+def _hidden(name: str, value) -> str:
+    """A hidden input as the form's widget writes it (plain text: the row is marked safe whole)."""
+    return f'<input type="hidden" name="{_e(name)}" value="{_e(value)}" id="id_{_e(name)}">'
+
+
+def _e(value) -> str:
+    """Django's escape() without its SafeString and lazy-text checks: ~30 values a folded row."""
+    return html.escape(str(value))
 
 
 def row_state(form) -> tuple[object, bool]:
@@ -222,35 +258,23 @@ def row_state(form) -> tuple[object, bool]:
 
 
 def folded_row(admin_formset, admin_form) -> str:
-    """A folded step's row: the title bar (with Delete) and hidden inputs, written here (a widget costs a template)."""
+    """A folded step's row: the title bar (with Delete) and hidden inputs, written here as plain text (a widget
+    costs a template; format_html's checks were most of a folded row's cost)."""
     formset, form, step = admin_formset.formset, admin_form.form, admin_form.original
     prefix, (position, deleted) = form.prefix, row_state(form)
     delete = ""
     if formset.can_delete and admin_formset.has_delete_permission:
-        delete = format_html(
-            '<span class="delete"><input type="checkbox" name="{}-DELETE" id="id_{}-DELETE"{}> '
-            '<label class="vCheckboxLabel inline" for="id_{}-DELETE">Delete</label></span>',
-            prefix,
-            prefix,
-            " checked" if deleted else "",
-            prefix,
+        name, checked = _e(f"{prefix}-DELETE"), " checked" if deleted else ""
+        delete = (
+            f'<span class="delete"><input type="checkbox" name="{name}" id="id_{name}"{checked}> '
+            f'<label class="vCheckboxLabel inline" for="id_{name}">Delete</label></span>'
         )
-    return format_html(
-        '<div class="inline-related has_original faos-lazy" id="{}" data-step="{}" data-step-key="{}" '
-        'data-kind-label="{}"><h3><b>{}:</b> <span class="inline_label">{}</span> {}</h3>'
-        '<div class="faos-step-body">{}{}'
-        '<p class="faos-step-summary">{} <a href="?steps=open#step={}">Open every step\'s form</a></p></div>{}{}</div>',
-        prefix,
-        step.pk,
-        step.key,
-        kind_label(step.kind),
-        capfirst(admin_formset.opts.verbose_name),
-        str(step),
-        delete,
-        hidden(f"{prefix}-{FOLDED}", 1),
-        hidden(f"{prefix}-position", position),
-        summary(step),
-        step.key,
-        hidden(f"{prefix}-id", step.pk),
-        hidden(f"{prefix}-{formset.fk.name}", step.workflow_id),
+    key, heading = _e(step.key), _e(capfirst(admin_formset.opts.verbose_name))
+    return mark_safe(
+        f'<div class="inline-related has_original faos-lazy" id="{_e(prefix)}" data-step="{_e(step.pk)}" '
+        f'data-step-key="{key}" data-kind-label="{_e(kind_label(step.kind))}"><h3><b>{heading}:</b> '
+        f'<span class="inline_label">{_e(step)}</span> {delete}</h3><div class="faos-step-body">'
+        f"{_hidden(f'{prefix}-{FOLDED}', 1)}{_hidden(f'{prefix}-position', position)}"
+        f'<p class="faos-step-summary">{_e(summary(step))} <a href="?steps=open#step={key}">Open every step\'s form</a>'
+        f"</p></div>{_hidden(f'{prefix}-id', step.pk)}{_hidden(f'{prefix}-{formset.fk.name}', step.workflow_id)}</div>"
     )

@@ -4,12 +4,15 @@ build their forms from (schema_form.js holds what they share)."""
 import json
 
 from django import forms
+from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
-from django.utils.html import format_html, json_script
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from faos.json_input import json_parse
 
 DATA_ID = "faos-step-editor-data"
+JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}  # as json_script escapes
 
 
 def kind_choices(current: str | None = None) -> list[tuple[str, str]]:
@@ -35,40 +38,52 @@ def action_groups() -> list[dict]:
     return [{"category": category, "actions": groups[category]} for category in order]
 
 
-def editor_data(workflow) -> dict:
-    """Kind schemas, actions, agents and the workflow's step keys: everything the editor script reads."""
-    from executions.engine import kinds
+def _workflow_data(workflow) -> dict:
+    """The part of the editor data that changes between pages: the agents and the workflow's step keys."""
     from executions.engine.kinds.agent import AGENT_ACTIONS
 
     from ..models import Agent
 
-    described = {}
-    for name in kinds.names():
-        kind = kinds.get(name)
-        described[name] = {"label": kind.label, "schema": kind.config_schema, "branches": list(kind.branch_labels)}
     agents = [{"name": a["name"], "allowed": a["allowed_actions"] or []} for a in Agent.objects.values()]
     keys = list(workflow.steps.values_list("key", flat=True)) if workflow is not None and workflow.pk else []
-    return {
-        "kinds": described,
-        "actions": action_groups(),
-        "agentActions": list(AGENT_ACTIONS),
-        "agents": agents,
-        "stepKeys": keys,
-    }
+    return {"agentActions": list(AGENT_ACTIONS), "agents": agents, "stepKeys": keys}
+
+
+_REGISTERED: dict[tuple, str] = {}  # the JSON of the kinds and actions, by the registered objects it describes
+
+
+def _registered_json() -> str:
+    """The kinds' and actions' part of the editor data as JSON (~50 KB), built again only when they change."""
+    from executions.engine import kinds
+    from integrations import actions
+
+    registered = (*(id(kinds.get(name)) for name in kinds.names()), None, *map(id, actions.all_actions()))
+    if registered not in _REGISTERED:
+        described = {}
+        for name in kinds.names():
+            kind = kinds.get(name)
+            described[name] = {"label": kind.label, "schema": kind.config_schema, "branches": list(kind.branch_labels)}
+        _REGISTERED.clear()  # one entry: a test that registers an action builds it again, once
+        _REGISTERED[registered] = json.dumps({"kinds": described, "actions": action_groups()}, cls=DjangoJSONEncoder)
+    return _REGISTERED[registered]
 
 
 class EditorPage:
-    """One page's editor data, written into the page by the first config widget that renders."""
+    """One page's editor data (kind schemas, actions, agents, the workflow's step keys: everything the editor script
+    reads), written into the page by the first config widget that renders."""
 
     def __init__(self, workflow=None):
         self.workflow = workflow
         self.written = False
 
     def script(self) -> str:
+        """json_script of editor_data, the kinds' and actions' JSON written once per process, not per page."""
         if self.written:
             return ""
         self.written = True
-        return json_script(editor_data(self.workflow), DATA_ID)
+        rest = json.dumps(_workflow_data(self.workflow), cls=DjangoJSONEncoder)
+        text = f"{_registered_json()[:-1]}, {rest[1:]}".translate(JSON_SCRIPT_ESCAPES)
+        return format_html('<script id="{}" type="application/json">{}</script>', DATA_ID, mark_safe(text))
 
 
 class JsonTextarea(forms.Textarea):
