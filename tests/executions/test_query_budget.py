@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # step; 12.15 with the outbox. Runtime v2 (complete-and-continue, pure steps inline and written in one INSERT, a
 # fresh run's first claim reading nothing back, the run's own task delivering its event): 1.60 for 20 `log` steps,
 # i.e. 32 statements for the whole run, BEGIN/COMMIT and SAVEPOINTs included. Steps that call out cost 5 each
-# (tests/executions/test_complete_and_continue.py).
+# (tests/executions/runtime/test_claim_and_record.py).
 QUERIES_PER_STEP = 2.0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from executions import runtime
 
-PACKAGE = Path(__file__).resolve().parents[2] / "executions"
+PACKAGE = Path(__file__).resolve().parents[3] / "executions"
 REGISTRATION = {"apps"}  # AppConfig.ready imports modules so that they register themselves: not a dependency
 FLOW = ["runtime.loop", "runtime.claim", "runtime.run", "runtime.record", "runtime.follow", "runtime.outbox"]
 LOWER = {"runtime.broker", "runtime.leases", "runtime.outbox", "runtime.routing", "runtime.run_log", "runtime.state"}
