@@ -18,6 +18,9 @@ BATCH = 500
 # A runnable step nobody claimed for this long had its message lost (or the queue is backed up);
 # kicking it again is harmless because claiming is guarded by row locks.
 STALE_AFTER = timedelta(seconds=30)
+# A recovered step goes out on the sweep queue, which holds no backlog: still unclaimed this long after, with that
+# queue empty, its message was lost (a broker restart) and it is told again there, not once the steps queue drains.
+RECOVERY_STALE_AFTER = timedelta(seconds=10)
 ARM_BATCH = 2000  # timers armed per pass: they are due within two intervals, so this bounds the worker's memory
 
 
@@ -39,7 +42,7 @@ def sweep(*, now=None) -> SweepReport:
     report.leases_recovered = _recover_leases(now)
     report.timed_out = _time_out(now)
     _wake_orphaned_parents(now)
-    report.kicked = _kick(now)
+    report.kicked = _kick(now) + _resend_lost_recoveries(now)
     report.armed = _arm_timers(now)
     report.delivered = outbox_due(now=now)
     return report
@@ -96,6 +99,22 @@ def _kick(now) -> list[int]:
     execution_ids = sorted({r[1] for r in rows})
     for execution_id in execution_ids:
         enqueue(execution_id)
+    return execution_ids
+
+
+@transaction.atomic
+def _resend_lost_recoveries(now) -> list[int]:
+    """Tell the sweep queue again about recovered steps (claimed before, so no timer or first message is theirs)
+    that nobody has claimed since they were told, when that queue is empty: their message did not survive."""
+    if routing.queue_depth(routing.SWEEP):  # 0 or None (cannot tell): the time alone decides
+        return []
+    recovered = StepRun.objects.runnable(now).filter(claims__gt=0, wake_at__isnull=True, waiting_for="")
+    lost = recovered.filter(enqueued_at__lt=now - RECOVERY_STALE_AFTER).select_for_update(skip_locked=True)
+    rows = list(lost.values_list("id", "execution_id")[:BATCH])
+    StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
+    execution_ids = sorted({r[1] for r in rows})
+    for execution_id in execution_ids:
+        enqueue(execution_id, queue=routing.SWEEP)
     return execution_ids
 
 

@@ -73,3 +73,35 @@ def test_a_step_whose_worker_died_is_sent_on_the_sweep_queue_ahead_of_the_backlo
     assert sent == [(execution.pk, {"queue": routing.SWEEP})]
     step_run.refresh_from_db()
     assert (step_run.status, step_run.attempt, step_run.lease_owner) == ("pending", 1, "")
+
+
+def test_a_recovered_step_whose_sweep_message_was_lost_is_told_again_there_without_waiting_for_the_backlog(
+    monkeypatch,
+):
+    sent = []
+    monkeypatch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("executions.runtime.sweep.enqueue", lambda execution_id, **kw: sent.append((execution_id, kw)))
+    depths = {routing.STEPS: 5_000, routing.AGENTS: 0, routing.SWEEP: 0}  # a backlog; the sweep queue is empty
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: sum(depths[name] for name in names))
+    execution = execution_start(workflow=active_workflow([log_step("only")]), input={})
+    step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="killed")
+    recovered_at = step_run.lease_expires_at + timedelta(seconds=1)
+    sweep(now=recovered_at)  # its worker died: told on the sweep queue; then the broker restarts and loses that
+    sent.clear()
+
+    assert sweep(now=recovered_at + timedelta(seconds=5)).kicked == []  # its message may still be on its way
+    depths[routing.SWEEP] = 3
+    assert sweep(now=recovered_at + timedelta(seconds=11)).kicked == []  # the queue holds messages: maybe its own
+    depths[routing.SWEEP] = 0
+    assert sweep(now=recovered_at + timedelta(seconds=11)).kicked == [execution.pk]
+    assert sent == [(execution.pk, {"queue": routing.SWEEP})]
+    assert sweep(now=recovered_at + timedelta(seconds=12)).kicked == []  # told again just now: once, not each pass
+
+
+def test_a_step_never_claimed_is_not_taken_for_a_lost_recovery_while_the_steps_queue_holds_a_backlog(
+    told_long_ago, monkeypatch
+):
+    execution, sent = told_long_ago
+    depths = {routing.STEPS: 1_400, routing.AGENTS: 0, routing.SWEEP: 0}
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: sum(depths[name] for name in names))
+    assert sweep().kicked == [] and sent == []  # its message is in the backlog: the backlog stays N messages
