@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.schedulers import ModelEntry
 
@@ -95,10 +96,15 @@ def library(worker, transactional_db):
 
 def keep_sweeping() -> None:
     """The flush between tests empties Beat's table too, and Beat reloads its schedule from that table (on a change,
-    at the latest every 5 minutes): put the sweep back, as Beat does when it starts."""
-    ModelEntry.from_entry(
-        "faos-sweep", app=app, task="executions.tasks.sweep", schedule=SWEEP_EVERY, options={"expires": 30}
-    )
+    at the latest every 5 minutes): put the sweep back, as Beat does when it starts.
+
+    In one transaction: django-celery-beat marks the change *before* saving the entry (a pre_save signal), so in
+    autocommit a Beat tick between the two reloads without the sweep and sees no change after it (a due timer then
+    never woke: the renewal test, once in three CI runs)."""
+    with transaction.atomic():
+        ModelEntry.from_entry(
+            "faos-sweep", app=app, task="executions.tasks.sweep", schedule=SWEEP_EVERY, options={"expires": 30}
+        )
 
 
 def draft(library, slug):
