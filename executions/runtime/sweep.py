@@ -93,13 +93,7 @@ def _kick(now) -> list[int]:
     stale_before = now - STALE_AFTER
     if routing.queue_depth(routing.STEPS, routing.AGENTS):  # 0 or None (cannot tell): fall back to time alone
         stale_before = None
-    due = StepRun.objects.needs_kick(now, stale_before).select_for_update(skip_locked=True)
-    rows = list(due.values_list("id", "execution_id")[:BATCH])
-    StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
-    execution_ids = sorted({r[1] for r in rows})
-    for execution_id in execution_ids:
-        enqueue(execution_id)
-    return execution_ids
+    return _tell(StepRun.objects.needs_kick(now, stale_before), now)
 
 
 @transaction.atomic
@@ -109,12 +103,16 @@ def _resend_lost_recoveries(now) -> list[int]:
     if routing.queue_depth(routing.SWEEP):  # 0 or None (cannot tell): the time alone decides
         return []
     recovered = StepRun.objects.runnable(now).filter(claims__gt=0, wake_at__isnull=True, waiting_for="")
-    lost = recovered.filter(enqueued_at__lt=now - RECOVERY_STALE_AFTER).select_for_update(skip_locked=True)
-    rows = list(lost.values_list("id", "execution_id")[:BATCH])
+    return _tell(recovered.filter(enqueued_at__lt=now - RECOVERY_STALE_AFTER), now, queue=routing.SWEEP)
+
+
+def _tell(steps, now, queue: str | None = None) -> list[int]:
+    """Mark a batch of these steps told now (rows others hold are skipped) and send their runs one message each."""
+    rows = list(steps.select_for_update(skip_locked=True).values_list("id", "execution_id")[:BATCH])
     StepRun.objects.filter(id__in=[r[0] for r in rows]).update(enqueued_at=now)
     execution_ids = sorted({r[1] for r in rows})
     for execution_id in execution_ids:
-        enqueue(execution_id, queue=routing.SWEEP)
+        enqueue(execution_id, queue=queue)
     return execution_ids
 
 
