@@ -39,6 +39,7 @@ from bench.chaos_checks import (  # noqa: E402 - needs ROOT on sys.path
     drained,
     log_figures,
 )
+from bench.workers import wait_until  # noqa: E402 - needs ROOT on sys.path
 
 
 def chaos_workflow(vendor_url: str, name: str = "Chaos"):
@@ -171,7 +172,7 @@ def restart_postgres() -> None:
     """The machine's own cluster (`--services shared`)."""
     version = sorted(os.listdir("/etc/postgresql"))[0]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
-    until(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0)
+    wait_until(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0, "PostgreSQL")
 
 
 def restart_redis() -> None:
@@ -182,15 +183,7 @@ def restart_redis() -> None:
         os.makedirs(folder, exist_ok=True)
     command = 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
     subprocess.run(f"{command} --dir /var/lib/redis --logfile /var/log/redis/ci.log", shell=True, check=True)
-    until(lambda: b"PONG" in subprocess.run(["redis-cli", "ping"], capture_output=True).stdout)
-
-
-def until(ready, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise RuntimeError("a restarted service did not come back")
-        time.sleep(0.5)
+    wait_until(lambda: b"PONG" in subprocess.run(["redis-cli", "ping"], capture_output=True).stdout, "Redis")
 
 
 def disrupt(schedule: list[tuple[float, str, object]], log: list[str]) -> threading.Thread:

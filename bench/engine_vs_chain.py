@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import os
-import socket
 import statistics
 import sys
 import threading
@@ -196,7 +195,7 @@ def time_engine(workflow, runs: int) -> float:
 
 
 def web_modes(args, log_dir: Path, env: dict) -> None:
-    from bench.workers import beat, gunicorn
+    from bench.workers import beat, free_port, gunicorn
 
     port = free_port()
     web = gunicorn(log_dir, env, port)
@@ -214,12 +213,6 @@ def web_modes(args, log_dir: Path, env: dict) -> None:
     finally:
         scheduler.stop()
         web.stop(group=True)  # gunicorn's master stops its workers on SIGTERM; the group takes no harm
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def latency(url: str, requests: int, levels: list[int]) -> None:

@@ -13,19 +13,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from bench.workers import free_port, wait_until
+
 DATABASE = "faos_chaos"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def postgres_bin(name: str) -> str:
@@ -34,14 +28,6 @@ def postgres_bin(name: str) -> str:
     if not found:
         raise SystemExit(f"{name} not found under /usr/lib/postgresql/*/bin: install PostgreSQL's server package")
     return found[-1]
-
-
-def wait_until(ready, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 class OwnServices:

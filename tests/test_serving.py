@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from django.conf import settings
 from rest_framework.authtoken.models import Token
 
+from bench.workers import free_port
 from tests.e2e.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,6 @@ def procfile(name: str) -> dict[str, str]:
     """A Procfile's commands by process name."""
     lines = (ROOT / name).read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def production_web_env(static_root: Path, port: int) -> dict[str, str]:
