@@ -138,8 +138,9 @@ def fmt(values: list[float], digits: int = 0) -> str:
     return " ".join(f"{v:.{digits}f}" for v in values)
 
 
-def engine_workflow(steps: int, vendor_url: str | None):
-    from tests.factories import active_workflow
+def engine_workflow(steps: int, vendor_url: str | None, *, active: bool = True):
+    """`steps` no-op `set` steps (or POSTs to the vendor); a draft with `active=False` (to add a trigger first)."""
+    from tests.factories import active_workflow, workflow_with_steps
 
     def step(i: int) -> dict:
         if vendor_url is None:
@@ -147,7 +148,8 @@ def engine_workflow(steps: int, vendor_url: str | None):
         inputs = {"method": "POST", "url": f"{vendor_url}/call", "json": {"n": i}}
         return {"key": f"s{i}", "name": f"Call {i}", "config": {"action": "http_request", "input": inputs}}
 
-    return active_workflow([step(i) for i in range(steps)], name=f"Bench {uuid.uuid4().hex[:6]}")
+    make = active_workflow if active else workflow_with_steps
+    return make([step(i) for i in range(steps)], name=f"Bench {uuid.uuid4().hex[:6]}")
 
 
 def time_chain(steps: int, runs: int, vendor_url: str | None) -> float:
@@ -251,15 +253,19 @@ def paced(url: str, requests: int, rate: float) -> None:
 
 def webhook_url(port: int, steps: int) -> str:
     """A signed (hmac_sha256) webhook starting `steps` no-op steps; its address on the bench's gunicorn."""
-    from tests.factories import TriggerFactory, workflow_with_steps
+    return f"http://127.0.0.1:{port}/api/hooks/{hook_trigger(steps).token}/"
+
+
+def hook_trigger(steps: int):
+    """The signed (hmac_sha256, SECRET) webhook trigger of a new active workflow of `steps` no-op steps."""
+    from tests.factories import TriggerFactory
     from workflows.services import workflow_activate
 
-    steps = [{"key": f"s{i}", "name": f"Set {i}", "config": {"action": "set", "input": {"n": i}}} for i in range(steps)]
-    workflow = workflow_with_steps(steps, name=f"Bench hook {uuid.uuid4().hex[:6]}")
+    workflow = engine_workflow(steps, vendor_url=None, active=False)
     config = {"auth": "hmac_sha256", "rate_per_minute": 1_000_000}
     trigger = TriggerFactory(workflow=workflow, kind="webhook", config=config, secrets=[SECRET])
     workflow_activate(workflow=workflow)
-    return f"http://127.0.0.1:{port}/api/hooks/{trigger.token}/"
+    return trigger
 
 
 def post(client, url: str) -> float:

@@ -29,27 +29,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "faos.settings")
 for _name, _value in {"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "FAOS_STATIC_MANIFEST": "false"}.items():
     os.environ.setdefault(_name, _value)
-SECRET = "whsec_profile"
-
-
-def workflow(steps: int, trigger: bool = False):
-    """An active workflow of `steps` no-op `set` steps (with a signed webhook trigger); (workflow, trigger)."""
-    from tests.factories import TriggerFactory, workflow_with_steps
-    from workflows.services import workflow_activate
-
-    config = {"action": "set", "input": {"n": 0}}
-    defined = [{"key": f"s{i}", "name": f"Set {i}", "config": config} for i in range(steps)]
-    made = workflow_with_steps(defined, name=f"Profile {uuid.uuid4().hex[:6]}")
-    config = {"auth": "hmac_sha256", "rate_per_minute": 10**9}
-    hook = TriggerFactory(workflow=made, kind="webhook", config=config, secrets=[SECRET]) if trigger else None
-    workflow_activate(workflow=made)
-    return made, hook
 
 
 def webhook_sender(hook):
     """A function that posts one signed webhook and checks the 202."""
     from django.test import Client
 
+    from bench.engine_vs_chain import SECRET
     from integrations.webhooks import sign
 
     client, url = Client(HTTP_HOST="127.0.0.1"), f"/api/hooks/{hook.token}/"
@@ -113,12 +99,14 @@ def main() -> None:
     logging.disable(logging.INFO)
     from django.core.management import call_command
 
+    from bench.engine_vs_chain import engine_workflow, hook_trigger
+
     call_command("migrate", verbosity=0)
     if args.path == "webhook":
-        n, one, unit = args.n or 300, webhook_sender(workflow(1, trigger=True)[1]), "webhook"
+        n, one, unit = args.n or 300, webhook_sender(hook_trigger(1)), "webhook"
         batch = lambda k: [None] * k  # noqa: E731 - each item is one delivery
     else:
-        make, one = run_runner(workflow(args.steps)[0])
+        make, one = run_runner(engine_workflow(args.steps, vendor_url=None))
         n, unit, batch = args.n or 100, f"run of {args.steps} steps", make  # items: started runs
     for item in batch(10):
         one(item)  # warm-up: imports, connections, caches
