@@ -184,7 +184,9 @@ def time_engine(workflow, runs: int) -> float:
 
     started = time.perf_counter()
     ids = [execution_start(workflow=workflow, input={}).pk for _ in range(runs)]
-    unfinished = Execution.objects.filter(pk__in=ids, finished_at__isnull=True)
+    # As cheap as the chain's Redis GET: one indexed range, not a list of `runs` ids quoted and parsed every 5 ms
+    # (that poll cost about a third of a core, which the runs it waits for then lacked).
+    unfinished = Execution.objects.filter(workflow=workflow, pk__range=(ids[0], ids[-1]), finished_at__isnull=True)
     while unfinished.exists():
         time.sleep(0.005)
     elapsed = time.perf_counter() - started

@@ -1,13 +1,14 @@
 """In-process profiles of the two hot paths, without a broker round trip: a webhook → 202, and a run on a worker.
 
 Usage (PostgreSQL; the database must exist, it is migrated; see bench/README.md):
-    .venv/bin/python bench/profile_hot_paths.py webhook [--n 300] [--profile] [--top 45]
-    .venv/bin/python bench/profile_hot_paths.py run [--n 100] [--steps 10] [--profile] [--top 45]
+    .venv/bin/python bench/profile_hot_paths.py webhook [--n 300] [--profile] [--top 45] [--sort tottime] [--logs]
+    .venv/bin/python bench/profile_hot_paths.py run [--n 100] [--steps 10] [--profile] [--top 45] [--sort tottime]
 
 webhook: N signed webhooks (1-step runs) through Django's test client; wall and CPU ms per webhook and the SQL of one.
 run: N runs of a `--steps`-step `set` workflow, each through `runtime.execution_run` as a worker's task would run it
 (its first step's message is not sent); wall and CPU ms per run and the statements of one run.
-`--profile` adds a cProfile of N more, by cumulative time. Compare CPU ms before and after a change on one machine.
+`--profile` adds a cProfile of N more, by cumulative time (`--sort tottime`: own time); `--logs` keeps the INFO
+lines a worker writes. Compare CPU ms before and after a change on one machine.
 """
 
 from __future__ import annotations
@@ -92,11 +93,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps of the run path's workflow")
     parser.add_argument("--profile", action="store_true", help="then a cProfile of as many more")
     parser.add_argument("--top", type=int, default=45, help="rows of the profile")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order: cumulative or tottime")
+    parser.add_argument("--logs", action="store_true", help="log at INFO as a worker does (to stderr), not silently")
     args = parser.parse_args()
     import django
 
     django.setup()
-    logging.disable(logging.INFO)
+    if not args.logs:
+        logging.disable(logging.INFO)
     from django.core.management import call_command
 
     from bench.engine_vs_chain import engine_workflow, hook_trigger
@@ -115,7 +119,7 @@ def main() -> None:
     if args.profile:
         items, profile = batch(n), cProfile.Profile()
         profile.runcall(lambda: [one(item) for item in items])
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":
