@@ -24,7 +24,10 @@ class Execution(models.Model):
     IN_FLIGHT = (Status.PENDING, Status.RUNNING, Status.WAITING)  # what a workflow's concurrency limit counts
     UNFINISHED = (Status.QUEUED, *IN_FLIGHT)
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
+    # Indexed by execution_wf_status_created, which leads with it: a second index would be one more write a run.
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="executions", db_index=False
+    )
     version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     input = models.JSONField(default=dict, blank=True)
@@ -35,8 +38,13 @@ class Execution(models.Model):
     trigger_meta = models.JSONField(default=dict, blank=True)
     is_test = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # These three are empty on most runs: partial indexes (below) hold only the rows that have one.
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries", db_index=False
+    )
     parent_step_run = models.ForeignKey(
         "StepRun",
         null=True,
@@ -44,6 +52,7 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="children",
         help_text="The sub_workflow step waiting for this run.",
+        db_index=False,
     )
     error = models.TextField(blank=True)
     error_step = models.CharField(max_length=63, blank=True)
@@ -70,6 +79,11 @@ class Execution(models.Model):
                 fields=["workflow", "concurrency_key", "status"],
                 condition=Q(concurrency_key__isnull=False),
                 name="execution_concurrency",
+            ),
+            models.Index(fields=["started_by"], condition=Q(started_by__isnull=False), name="execution_started_by"),
+            models.Index(fields=["retry_of"], condition=Q(retry_of__isnull=False), name="execution_retry_of"),
+            models.Index(
+                fields=["parent_step_run"], condition=Q(parent_step_run__isnull=False), name="execution_parent_step"
             ),
         ]
         constraints = [
@@ -108,7 +122,8 @@ class StepRun(models.Model):
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
 
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="step_runs")
+    # Indexed by steprun_execution_order and unique_step_visit_attempt, which lead with it.
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
     step_key = models.CharField(max_length=63)
     step_name = models.CharField(max_length=200, blank=True)
     step_kind = models.CharField(max_length=32)
@@ -148,8 +163,10 @@ class StepRun(models.Model):
         ordering = ["execution", "id"]
         indexes = [
             models.Index(fields=["status", "wake_at"], name="steprun_status_wake"),
-            models.Index(fields=["status", "lease_expires_at"], name="steprun_status_lease"),
-            models.Index(fields=["waiting_for", "status"], name="steprun_waiting_for"),
+            # Only running rows hold a lease and only pending ones wait for an event: a finished step run (nearly
+            # every row) is written to neither index.
+            models.Index(fields=["status", "lease_expires_at"], condition=Q(status="running"), name="steprun_leases"),
+            models.Index(fields=["waiting_for", "status"], condition=Q(status="pending"), name="steprun_waiting"),
             # A run's step runs in order, a page at a time: without it a LIMIT walks the whole table by id.
             models.Index(fields=["execution", "id"], name="steprun_execution_order"),
         ]
