@@ -9,7 +9,8 @@ One worker (--concurrency 2) serves every mode; it is stopped warmly (SIGTERM, t
                once; `--rounds` rounds alternating chain and FAOS; steps/s per side and the FAOS / chain ratio.
   http       : the same with each step POSTing to a local fake vendor (http_request vs httpx in a raw task).
   webhook    : signed webhook → 202 latency p50/p95 at concurrency 4 and 16 (`--requests` each, 1-step runs)
-               against gunicorn (Procfile.prod's web, gunicorn.conf.py), with the worker and a Beat running.
+               against gunicorn (Procfile.prod's web, gunicorn.conf.py), with the worker and a Beat running; then
+               paced at `--rate`/s, and at concurrency 4 with the worker paused (the web path alone).
   throughput : webhook → 10 no-op steps → succeeded: runs completed per second sustained for `--duration`
                seconds (at most `--inflight` runs unfinished), then the drain time of a burst of `--burst`.
 Timings are noisy on a 2-core machine: compare ratios within one run, not absolute numbers across machines.
@@ -210,6 +211,7 @@ def web_modes(args, log_dir: Path, env: dict) -> None:
             latency(url, args.requests, [int(c) for c in args.concurrency.split(",")])
             if args.rate:
                 paced(url, args.requests, args.rate)
+            accept_only(url, args.requests)
         if "throughput" in args.modes:
             hook = webhook_url(port, steps=10)
             sustained(hook, args.duration, args.inflight)
@@ -250,6 +252,30 @@ def paced(url: str, requests: int, rate: float) -> None:
     latencies = send(url, requests, 4, gate=next_slot)
     p50, p95, top = (1000 * value for value in (pct(latencies, 0.5), pct(latencies, 0.95), max(latencies)))
     print(f"  paced {rate:4.0f}/s   : p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  (4 senders)")
+    wait_drained()
+
+
+def accept_only(url: str, requests: int) -> None:
+    """Webhook → 202 at concurrency 4 with the worker not taking runs (the web path alone, as the issue's "27–40 ms
+    under gunicorn" was measured): the cores serve the requests, not the runs; the runs drain afterwards."""
+    from executions.runtime import routing
+    from faos.celery import app
+
+    queues = (routing.STEPS, routing.AGENTS)
+    for queue in queues:
+        assert app.control.cancel_consumer(queue, reply=True), f"no worker answered: {queue} still consumed"
+    try:
+        started = time.perf_counter()
+        latencies = send(url, requests, 4)
+        wall = time.perf_counter() - started
+    finally:
+        for queue in queues:
+            app.control.add_consumer(queue, reply=True)
+    p50, p95, top = (1000 * value for value in (pct(latencies, 0.5), pct(latencies, 0.95), max(latencies)))
+    print(
+        f"  accept only, c4: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  {requests / wall:4.0f} "
+        "webhooks/s (the worker paused)"
+    )
     wait_drained()
 
 
