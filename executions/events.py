@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from workflows import authz
 
@@ -109,21 +111,42 @@ def _resume_if_matching(step_run: StepRun, event: Event) -> bool:
 @outbox.recorder(outbox.EVENT)
 def _store_if_unheard(*, type: str, data: dict, source: str = "", sender_id=None, about_id=None) -> bool:
     """Store an event at once, in the deciding transaction, when no trigger and no waiting step listens for it.
-    A listener that appears before this commits sees the event as it would any event emitted before it existed."""
-    if _listened(type):
-        return False
-    Event.objects.create(type=type, data=data, source=source, sender_id=sender_id, about_id=about_id)
-    return True
+    A listener that appears before this commits sees the event as it would any event emitted before it existed.
+
+    One statement (INSERT … SELECT … WHERE nobody listens … RETURNING): every finished run asks this, and the
+    look-up and the insert through the ORM cost a round trip and ~0.8 ms of CPU more."""
+    sql, listener_params = _unheard_insert(type)
+    field = Event._meta.get_field
+    values = [
+        type,
+        field("data").get_db_prep_save(data, connection),
+        source,
+        sender_id,
+        about_id,
+        field("created_at").get_db_prep_save(timezone.now(), connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *listener_params])
+        return cursor.fetchone() is not None
 
 
-def _listened(type: str) -> bool:
-    """Whether a step waits for events of this type or an active workflow's enabled event trigger starts on it (one
-    query; both lookups are indexed or small)."""
+@functools.lru_cache(maxsize=256)  # runs emit a handful of types (execution.succeeded, …): compiled once each
+def _unheard_insert(type: str) -> tuple[str, tuple]:
+    """The insert of an event of this type that nobody listens to, and its listener look-ups' parameters: a step
+    waiting for the type, or an active workflow's enabled event trigger on it (both indexed or small)."""
     from workflows.models import Trigger
 
-    waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING).order_by().values("pk")
+    waiting = StepRun.objects.filter(waiting_for=type, status=StepRun.Status.PENDING)
     triggers = Trigger.objects.filter(kind="event", is_enabled=True, workflow__status="active", config__type=type)
-    return bool(waiting.union(triggers.order_by().values("pk"))[:1])
+    (waiting_sql, waiting_params), (trigger_sql, trigger_params) = (
+        rows.order_by().values("pk").query.sql_with_params() for rows in (waiting, triggers)
+    )
+    sql = (  # noqa: S608 - the table and the compiled look-ups only; every value is a parameter
+        f"INSERT INTO {Event._meta.db_table} (type, data, source, sender_id, about_id, created_at, resumed)"
+        f" SELECT %s, %s, %s, %s, %s, %s, 0 WHERE NOT EXISTS ({waiting_sql}) AND NOT EXISTS ({trigger_sql})"
+        " RETURNING id"
+    )
+    return sql, (*waiting_params, *trigger_params)
 
 
 @outbox.sender(outbox.EVENT)

@@ -9,9 +9,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions.approvals import approval_decide, approval_remind_or_expire
+from executions.events import _store_if_unheard
 from executions.models import Approval, Event, Execution, OutboxMessage
 from executions.runtime import outbox
 from executions.services import execution_start
@@ -262,6 +264,27 @@ def test_an_event_nobody_listens_to_is_stored_by_the_deciding_transaction_withou
     assert event.data["execution_id"] == execution.pk and event.about_id == execution.workflow_id
     assert xmin("executions_event", event.pk) == xmin("executions_execution", execution.pk)  # one transaction
     assert not OutboxMessage.objects.filter(kind="event").exists()
+
+
+def test_an_unheard_event_is_one_statement_and_a_heard_one_is_left_to_the_outbox():
+    event = {"type": "invoice.overdue", "data": {"invoice": "in_1"}, "source": "test", "about_id": None}
+    with CaptureQueriesContext(connection) as queries:
+        assert _store_if_unheard(**event) is True
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT INTO executions_event")
+    stored = Event.objects.get(type="invoice.overdue")
+    assert (stored.data, stored.source, stored.resumed, stored.created_at is not None) == (
+        {"invoice": "in_1"},
+        "test",
+        0,
+        True,
+    )
+    wait = {"key": "await", "name": "Await", "kind": "wait_for_event", "config": {"event": "invoice.overdue"}}
+    execution_start(workflow=active_workflow([wait, log_step("after")], name="Waiter"), input={})
+    assert _store_if_unheard(**event) is False  # a step waits for it: not stored here, the outbox delivers it
+    watched = active_workflow([log_step("on_paid")], name="Watcher")
+    Trigger.objects.create(workflow=watched, kind="event", config={"type": "invoice.paid"})
+    assert _store_if_unheard(**{**event, "type": "invoice.paid"}) is False  # a trigger starts on it
+    assert Event.objects.count() == 1
 
 
 def test_a_step_waiting_for_the_event_makes_it_a_row_and_is_woken_by_its_delivery():
