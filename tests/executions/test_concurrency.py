@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from executions.models import Execution
 from executions.services import execution_cancel, execution_start, executions_start_queued
 from tests.factories import EditorFactory, active_workflow, log_step
+from tests.vendor import postgresql_only
 from workflows.models import Workflow
 from workflows.services import workflow_definition, workflow_import
 
@@ -75,6 +76,7 @@ def test_replace_cancels_the_oldest_run_in_flight_and_starts_the_new_one():
     assert Execution.objects.get(pk=a.pk).error == f"Replaced by run #{b.pk}."
 
 
+@postgresql_only("a held run's row is skipped (SKIP LOCKED); SQLite locks the whole database, so a replace waits")
 def test_replace_never_waits_for_a_run_its_worker_holds_it_queues_instead():
     """A worker recording a step holds its run's row, then takes the workflow's; replace holds the workflow's and
     would wait for the run's: a deadlock. So a held run is passed over, and with every run held the new one queues."""

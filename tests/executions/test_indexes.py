@@ -5,11 +5,9 @@ import pytest
 from django.db import connection, transaction
 
 from executions.models import Execution, StepRun
+from tests.vendor import postgresql_only
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="partial indexes are chosen by PostgreSQL's planner"),
-]
+pytestmark = [pytest.mark.django_db, postgresql_only("the plans are PostgreSQL's planner's")]
 
 
 def indexes_of(model) -> dict[str, str]:

@@ -18,6 +18,7 @@ from executions.models import Approval, Event, Execution, OutboxMessage
 from executions.runtime import outbox
 from executions.services import execution_start
 from tests.factories import UserFactory, active_workflow, log_step
+from tests.vendor import postgresql_only
 from workflows.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,6 +60,7 @@ def xmin(table: str, pk: int) -> int:
         return cursor.fetchone()[0]
 
 
+@postgresql_only("xmin names the transaction that wrote a row")
 def test_a_failed_run_writes_its_event_and_owner_email_as_outbox_rows_in_the_same_transaction(locmem, no_hints):
     broken = broken_workflow(owner=UserFactory(email="owner@example.com"))
     watcher = watcher_of(broken)
@@ -173,7 +175,9 @@ def test_a_delivery_that_fails_is_retried_with_backoff_and_marked_sent_once(locm
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", outbox.MAX_ATTEMPTS, None)
 
 
-@pytest.mark.parametrize("kind", ["email", "event"])
+@pytest.mark.parametrize(
+    "kind", ["email", pytest.param("event", marks=postgresql_only("SQLite serialises writers: the second waits"))]
+)
 def test_two_deliveries_of_the_same_row_send_once(kind, locmem, no_hints, monkeypatch):
     inside, release, sent = threading.Event(), threading.Event(), []
 
@@ -258,6 +262,7 @@ def test_a_runs_event_is_delivered_by_the_task_that_finished_it_without_another_
     assert Event.objects.filter(type="execution.failed").count() == 1 and watcher.executions.count() == 1
 
 
+@postgresql_only("xmin names the transaction that wrote a row")
 def test_an_event_nobody_listens_to_is_stored_by_the_deciding_transaction_without_an_outbox_row():
     execution = execution_start(workflow=broken_workflow(on_failure="nothing"), input={})
     [event] = Event.objects.filter(type="execution.failed")
