@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from executions.models import Execution
 from integrations.webhooks import sign
 from tests.factories import TriggerFactory, workflow_with_steps
+from tests.vendor import postgresql_only
 from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,9 +117,7 @@ def test_the_same_delivery_twice_yields_one_execution():
     assert Execution.objects.filter(workflow=other.workflow).count() == 1
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; SQLite serialises them"
-)
+@postgresql_only("concurrent writers need PostgreSQL; SQLite serialises them")
 def test_the_same_delivery_at_the_same_moment_yields_one_execution():
     trigger = hook("stripe")
     body, headers = signed("stripe", STRIPE_EVENT)

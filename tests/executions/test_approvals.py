@@ -16,6 +16,7 @@ from executions.runtime.sweep import sweep
 from executions.services import execution_start
 from tests.factories import EDITORS, UserFactory, role_groups, workflow_with_steps
 from tests.factories import log_step as log
+from tests.vendor import postgresql_only
 from workflows.services import workflow_activate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,7 +195,7 @@ def test_reminders_are_sent_until_someone_decides(managers, mailoutbox):
     ]  # to maria and to tom, each time
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
+@postgresql_only("row locks need PostgreSQL; SQLite serialises writers")
 def test_two_managers_approving_at_the_same_instant_produce_one_decision(managers):
     execution = start(refund_workflow())
     approval = Approval.objects.get()

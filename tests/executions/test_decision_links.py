@@ -16,6 +16,7 @@ from executions.models import Approval, Task, UsedDecisionKey
 from executions.notifications import notify_approvers, notify_task
 from executions.tasks_service import task_create
 from tests.executions.decide_rows import approval_for, links_in, people
+from tests.vendor import postgresql_only
 
 pytestmark = pytest.mark.django_db
 
@@ -207,7 +208,7 @@ def test_a_task_link_refuses_someone_the_task_is_no_longer_for(who, mailoutbox):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@postgresql_only("row locks need PostgreSQL")
 def test_two_approvers_confirming_at_the_same_instant_make_one_decision(mailoutbox):
     who = people()
     approval = approval_for(who)

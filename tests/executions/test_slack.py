@@ -18,6 +18,7 @@ from integrations.models import Connection, SlackAccount
 from integrations.webhooks import sign
 from tests.executions.decide_rows import approval_for, people
 from tests.fakes import FakeServer
+from tests.vendor import postgresql_only
 
 pytestmark = pytest.mark.django_db
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -273,7 +274,7 @@ def test_link_buttons_and_unknown_payloads_are_acknowledged_and_ignored(who, sla
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@postgresql_only("row locks need PostgreSQL")
 def test_two_approvers_pressing_at_the_same_instant_make_one_decision(settings):
     server = FakeServer()
     settings.FAOS_HTTP_ALLOW_HOSTS = ["127.0.0.1"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from executions import runtime
@@ -18,6 +18,7 @@ from executions.runtime.sweep import sweep
 from executions.services import execution_cancel, execution_start
 from tests.factories import active_workflow as active
 from tests.factories import log_step as log
+from tests.vendor import postgresql_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,7 +201,7 @@ def test_the_workflow_level_failure_notice_emails_the_owner(settings):
     assert f"/admin/executions/execution/{execution.pk}/" in message.body
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises writers")
+@postgresql_only("row locks need PostgreSQL; SQLite serialises writers")
 def test_the_execution_lock_leaves_its_workflow_row_free_for_other_runs():
     from executions.runtime.state import locked_execution
     from workflows.models import Workflow
