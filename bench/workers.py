@@ -34,6 +34,26 @@ def wait_until(ready, what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+CPU_GROUPS = {"worker": "celery -A faos", "PostgreSQL": "postgres:", "Redis": "redis-server"}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each group of CPU_GROUPS (every live process whose command line has its mark;
+    Linux /proc) and by this process: take it before and after a measurement and subtract. PostgreSQL counts
+    every backend of the server, so other databases' work shows there too."""
+    tick, used = os.sysconf("SC_CLK_TCK"), dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        for group, mark in CPU_GROUPS.items():
+            if mark in command:
+                used[group] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return {**used, "bench": time.process_time()}
+
+
 def database_url(db: dict | None = None) -> str:
     """The URL of the database Django is using (or of `db`, a settings dict), for a child process."""
     if db is None:
