@@ -61,6 +61,13 @@ def throttle_rates(settings):
 
 
 @pytest.fixture
+def no_tasks(monkeypatch):
+    """Nothing is sent to a worker (nor run eagerly): the test drives the runtime itself."""
+    for module in ("services", "runtime.loop", "runtime.claim", "runtime.sweep"):
+        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-boss-123")
 

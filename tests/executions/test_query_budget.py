@@ -100,10 +100,8 @@ def test_queries_and_rows_per_step_do_not_grow_with_the_length_of_the_run():
     assert long_rows <= short_rows, f"rows read per step: {short_rows:.2f} for 10 steps, {long_rows:.2f} for 40"
 
 
-def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_read(monkeypatch):
+def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_read(no_tasks):
     """This task loads a2 (a later id than b), then another worker finishes b: the claim's count reloads."""
-    for module in ("services", "runtime.loop", "runtime.claim"):  # no task runs: the test drives each step
-        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
     fork = {"key": "fork", "name": "Fork", "kind": "parallel", "config": {"branches": [["a1", "a2", "a3"], ["b"]]}}
     workflow = active_workflow(
         [
@@ -137,10 +135,8 @@ def test_a_result_another_worker_records_below_what_this_task_loaded_is_still_re
     assert execution.step_runs.get(step_key="after").input == {"message": "from b succeeded"}
 
 
-def test_a_container_state_this_task_changed_is_read_again(monkeypatch):
+def test_a_container_state_this_task_changed_is_read_again(no_tasks):
     """One task runs a whole sequential loop: each lane's end rewrites the loop's output, which `summary` reads."""
-    for module in ("services", "runtime.loop", "runtime.claim"):
-        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
     each = {"key": "each", "name": "Each", "kind": "loop", "config": {"items": "{{trigger.names}}", "steps": ["hi"]}}
     summary = log_step("summary", "{{each.result.results[0].message}}, {{each.result.results[1].message}}")
     workflow = active_workflow([each, log_step("hi", "hi {{item}}"), summary])

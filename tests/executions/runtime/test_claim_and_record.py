@@ -21,12 +21,6 @@ from tests.vendor import POSTGRESQL, postgresql_only
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _no_tasks(monkeypatch):
-    """Nothing runs on its own: the test drives the runtime."""
-    for module in ("services", "runtime.loop", "runtime.claim", "runtime.sweep"):
-        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
-
-
 def _linear(steps: int):
     return active_workflow([log_step("s0", "{{trigger.name}}")] + [log_step(f"s{i}", f"{i}") for i in range(1, steps)])
 
@@ -35,8 +29,9 @@ def _statements(queries, verb: str, table: str = "executions_steprun") -> int:
     return sum(1 for q in queries if q["sql"].startswith(verb) and table in q["sql"].split("(")[0])
 
 
-def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_is_no_second_claim(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_is_no_second_claim(
+    no_tasks, monkeypatch
+):
     monkeypatch.setattr(LogAction, "pure", False)  # every step its own completion
     execution = execution_start(workflow=_linear(5), input={"name": "Ada"})
     claims = []
@@ -52,8 +47,7 @@ def test_a_step_with_one_successor_inserts_it_leased_to_the_same_task_so_there_i
 
 
 @postgresql_only("SQLite has no UPDATE inside WITH: its claim is two statements (compared in the test below)")
-def test_a_claim_is_one_statement_that_returns_the_row_and_marks_the_run_running(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_a_claim_is_one_statement_that_returns_the_row_and_marks_the_run_running(no_tasks):
     execution = execution_start(workflow=_linear(1), input={"name": "Ada"})
     with CaptureQueriesContext(connection) as queries:
         step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="w1")
@@ -82,10 +76,9 @@ def _claimed_state(execution_id: int, now, *, as_sqlite: bool = False) -> tuple:
 
 @postgresql_only("on SQLite every claim takes the SQLite path")
 @pytest.mark.parametrize("status", ["queued", "waiting", "cancelled"])
-def test_sqlites_two_statement_claim_leaves_the_rows_as_postgresqls_one_statement_claim_does(monkeypatch, status):
+def test_sqlites_two_statement_claim_leaves_the_rows_as_postgresqls_one_statement_claim_does(no_tasks, status):
     """_mark_running and _RUNNING say the same thing twice: both mark the run running once, keep its first start
     and never overwrite a cancel. The SQLite branch runs here on PostgreSQL, only the vendor test told otherwise."""
-    _no_tasks(monkeypatch)
     before = timezone.now() - timedelta(hours=1)
     runs = [execution_start(workflow=_linear(1), input={"name": "Ada"}) for _ in range(2)]
     started = before if status == "waiting" else None
@@ -98,8 +91,7 @@ def test_sqlites_two_statement_claim_leaves_the_rows_as_postgresqls_one_statemen
     assert one_statement[-2:] == (expected, started or (None if status == "cancelled" else now))
 
 
-def test_pure_steps_run_inline_and_are_written_with_one_insert_each_attempt_still_a_row(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_pure_steps_run_inline_and_are_written_with_one_insert_each_attempt_still_a_row(no_tasks):
     execution = execution_start(workflow=_linear(10), input={"name": "Ada"})
     with CaptureQueriesContext(connection) as queries:
         assert runtime.execution_run(execution_id=execution.pk) == 10
@@ -112,8 +104,7 @@ def test_pure_steps_run_inline_and_are_written_with_one_insert_each_attempt_stil
     assert runs[0].input == {"message": "Ada"} and runs[9].output["message"] == "9"
 
 
-def test_a_crash_before_the_batch_commits_writes_none_of_it_and_the_replay_runs_each_step_once(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_a_crash_before_the_batch_commits_writes_none_of_it_and_the_replay_runs_each_step_once(no_tasks, monkeypatch):
     execution = execution_start(workflow=_linear(4), input={"name": "Ada"})
 
     def crash(*args, **kwargs):
@@ -132,8 +123,7 @@ def test_a_crash_before_the_batch_commits_writes_none_of_it_and_the_replay_runs_
     assert sorted(execution.step_runs.values_list("step_key", flat=True)) == ["s0", "s1", "s2", "s3"]
 
 
-def test_a_run_cancelled_while_its_held_step_runs_drops_that_result_and_starts_nothing_more(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_a_run_cancelled_while_its_held_step_runs_drops_that_result_and_starts_nothing_more(no_tasks, monkeypatch):
     monkeypatch.setattr(LogAction, "pure", False)
     execution = execution_start(workflow=_linear(4), input={"name": "Ada"})
     real_attempt = run.attempt
@@ -162,8 +152,7 @@ def _queries_per_step(monkeypatch, execution_id: int, steps: int) -> list[int]:
     return [later - earlier for earlier, later in zip(marks, marks[1:], strict=False)]
 
 
-def test_the_queries_for_step_10_and_step_1000_of_one_run_are_the_same(monkeypatch):
-    _no_tasks(monkeypatch)
+def test_the_queries_for_step_10_and_step_1000_of_one_run_are_the_same(no_tasks, monkeypatch):
     monkeypatch.setattr(LogAction, "pure", False)  # each step its own completion: the costlier path
     steps = [log_step(f"s{i}", f"{{{{s{i - 1}.result.message}}}}" if i else "go") for i in range(1001)]
     execution = execution_start(workflow=active_workflow(steps), input={})

@@ -18,10 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
-def queries_per_step(monkeypatch, steps: int) -> float:
-    """Queries per step of one run of `steps` log steps, each reading the one before, run by one task."""
-    for module in ("services", "runtime.loop", "runtime.claim"):  # no task runs on its own: this one drives it
-        monkeypatch.setattr(f"executions.{module}.enqueue", lambda *args, **kwargs: None)
+def queries_per_step(steps: int) -> float:
+    """Queries per step of one run of `steps` log steps, each reading the one before, run by one task (no_tasks)."""
     chain = [log_step(f"s{i}", f"{{{{s{i - 1}.result.message}}}}." if i else "go") for i in range(steps)]
     execution = execution_start(workflow=active_workflow(chain), input={})
     with CaptureQueriesContext(connection) as captured:
@@ -33,14 +31,14 @@ def queries_per_step(monkeypatch, steps: int) -> float:
 
 
 @pytest.mark.parametrize("steps", [10, 50])  # measured: 0.9 and 0.18 (the claim, the record and the finish, once)
-def test_an_inline_step_costs_at_most_one_query_amortised(monkeypatch, steps):
-    per_step = queries_per_step(monkeypatch, steps)
+def test_an_inline_step_costs_at_most_one_query_amortised(no_tasks, steps):
+    per_step = queries_per_step(steps)
     assert per_step <= 1, f"{per_step:.2f} queries per inline step"
 
 
 @postgresql_only("the targets are PostgreSQL's; SQLite's claim and lock take a statement more each (4.25)")
-def test_a_step_that_calls_out_costs_at_most_four_queries(monkeypatch):
+def test_a_step_that_calls_out_costs_at_most_four_queries(no_tasks, monkeypatch):
     monkeypatch.setattr(LogAction, "pure", False)  # as an http_request or a connector: a lease and a commit each
     # measured: 3.25 (record the attempt, insert the next one leased to this task, the run's counters)
-    per_step = queries_per_step(monkeypatch, 20)
+    per_step = queries_per_step(20)
     assert per_step <= 4, f"{per_step:.2f} queries per external step"
