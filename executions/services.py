@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations.actions import CONNECTION_FIELD
@@ -262,22 +263,34 @@ def timeout_message(execution: Execution) -> str:
 
 
 def execution_finish(
-    *, execution: Execution, status: str, error: str = "", error_step: str = "", output=None, idle: bool = False
-) -> None:
-    """End a run (caller holds the row lock): close its open steps and stamp the time (`idle`: none is open)."""
+    *,
+    execution: Execution,
+    status: str,
+    error: str = "",
+    error_step: str = "",
+    output=None,
+    idle: bool = False,
+    unless_active: bool = False,
+) -> bool:
+    """End a run (caller holds the row lock): close its open steps and stamp the time (`idle`: none is open).
+
+    `unless_active`: only if no step is pending or running, asked in the UPDATE itself; whether the run ended.
+    """
     now = timezone.now()
-    if not idle:
+    if not idle and not unless_active:
         execution.step_runs.filter(status__in=("pending", "running")).update(
             status=StepRun.Status.CANCELLED, finished_at=now, lease_owner="", lease_expires_at=None
         )
-    execution.status = status
-    execution.error = error
-    execution.error_step = error_step
-    execution.output = output
-    execution.finished_at = now
+    fields = {"status": status, "error": error, "error_step": error_step, "output": output, "finished_at": now}
     if execution.started_at:
-        execution.duration_ms = int((now - execution.started_at).total_seconds() * 1000)
-    execution.save(update_fields=["status", "error", "error_step", "output", "finished_at", "duration_ms"])
+        fields["duration_ms"] = int((now - execution.started_at).total_seconds() * 1000)
+    rows = Execution.objects.filter(pk=execution.pk)
+    if unless_active:
+        rows = rows.exclude(Exists(StepRun.objects.active().filter(execution_id=OuterRef("pk"))))
+    if not rows.update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(execution, name, value)
     run_log.run_event("finished", execution, status=status, duration_ms=execution.duration_ms, error_step=error_step)
     if status in (Execution.Status.FAILED, Execution.Status.TIMED_OUT):
         _notify_failure(execution)
@@ -290,6 +303,7 @@ def execution_finish(
         outbox_add(kind=REPLAY_COLLECT, payload={"execution_id": execution.pk}, key=f"execution:{execution.pk}:replay")
     if execution.concurrency_key is not None:
         _start_queued(execution)
+    return True
 
 
 def _emit_finished(execution: Execution) -> None:

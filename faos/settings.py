@@ -125,6 +125,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so end-to-end tests can share the test database with a worker process;
     # one per test process, so two test runs on one machine never share (or delete) each other's.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    VAR_DIR.mkdir(exist_ok=True)  # a fresh clone has no var/ (a Redis broker, unlike the filesystem one, makes none)
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env.bool("FAOS_DB_POOL", default=True):

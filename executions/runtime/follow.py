@@ -79,10 +79,11 @@ def apply(
     started = _follow(execution, definition, step_run, decision, state)
     for _ in range(started - 1):
         services.enqueue(execution.pk)  # siblings: one message each so other workers claim them concurrently
-    # A step started just now (in this transaction) is still active: only a run that started none can be done.
-    if not started and not execution.step_runs.active().exists():
+    # A step started just now (in this transaction) is still active: only a run that started none can be done,
+    # and only once no other step is open (asked by the finishing UPDATE itself).
+    if not started:
         services.execution_finish(
-            execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output, idle=True
+            execution=execution, status=Execution.Status.SUCCEEDED, output=step_run.output, unless_active=True
         )
 
 

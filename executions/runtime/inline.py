@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from integrations import actions as action_registry
@@ -22,6 +22,7 @@ from ..engine.context import StepContext
 from ..engine.definition import Definition, StepDef
 from ..engine.outcome import Decision, Outcome
 from ..models import Execution, StepRun
+from . import rows
 from .state import RunState, row_of
 
 CHAIN_MAX = 200  # pure steps recorded in one write at most: bounds a transaction (and a polling cycle's spin)
@@ -140,10 +141,7 @@ def _plain_next(definition: Definition, decision: Decision) -> str | None:
 def chain_record(execution: Execution, chain: list[Link], state: RunState | None) -> StepRun:
     """Write the chain's rows in one INSERT (a visit this task got wrong falls back to one INSERT each)."""
     runs = [link.run for link in chain]
-    try:
-        with transaction.atomic():
-            StepRun.objects.bulk_create(runs)
-    except IntegrityError:  # a row this task did not know of took a visit (a cancelled branch): let the DB count
+    if not _inserted(runs):  # a row this task did not know of took a visit (a cancelled branch): let the DB count
         from ..containers import next_visit
 
         for run in runs:
@@ -156,3 +154,15 @@ def chain_record(execution: Execution, chain: list[Link], state: RunState | None
         for run in runs:
             state.recorded(run)
     return runs[-1]
+
+
+def _inserted(runs: list[StepRun]) -> bool:
+    """One INSERT of every row (rows.py on PostgreSQL); False, with nothing written, when a visit was taken."""
+    if connection.vendor == "postgresql":
+        return rows.insert(runs)
+    try:
+        with transaction.atomic():
+            StepRun.objects.bulk_create(runs)
+    except IntegrityError:
+        return False
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..engine import interpreter
@@ -12,7 +12,7 @@ from ..engine.context import StepContext
 from ..engine.definition import Definition
 from ..engine.outcome import Decision, Outcome
 from ..models import Execution, StepRun
-from . import follow, inline, run_log
+from . import follow, inline, rows, run_log
 from .state import RunState, locked_execution
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,10 @@ def steprun_complete(
 def _record(step_run: StepRun, worker: str, outcome: Outcome, ctx: StepContext) -> bool:
     """One UPDATE, made only while this worker still holds the lease (a waiting step goes back to pending)."""
     fields = inline.outcome_fields(step_run, outcome, ctx, timezone.now())
-    held = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING, lease_owner=worker)
-    if not held.update(**fields):
+    if connection.vendor == "postgresql":
+        if not rows.update_leased(step_run.pk, worker, fields):
+            return False
+    elif not StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING, lease_owner=worker).update(**fields):
         return False
     for name, value in fields.items():
         setattr(step_run, name, value)

@@ -117,3 +117,22 @@ def test_a_step_waiting_for_something_else_is_not_woken(monkeypatch):
     assert not steprun_wake(step_run_id=step_run.pk, waiting_for="task")
     step_run.refresh_from_db()
     assert (step_run.waiting_for, step_run.wake_at, told) == ("approval", None, [])
+
+
+def test_the_idle_finish_ends_a_run_only_once_none_of_its_steps_is_open(no_tasks):
+    from executions.models import Event, OutboxMessage
+    from executions.services import execution_finish
+
+    workflow = workflow_with_steps([LOG])
+    workflow_activate(workflow=workflow)
+    execution = execution_start(workflow=workflow, input={})  # its first step is pending
+    told = (Event.objects.count(), OutboxMessage.objects.count())
+    assert execution_finish(execution=execution, status="succeeded", unless_active=True) is False
+    execution.refresh_from_db()
+    assert execution.status != "succeeded" and execution.finished_at is None
+    assert (Event.objects.count(), OutboxMessage.objects.count()) == told  # nothing said about an end
+    execution.step_runs.update(status=StepRun.Status.SUCCEEDED)
+    assert execution_finish(execution=execution, status="succeeded", output={"n": 1}, unless_active=True) is True
+    execution.refresh_from_db()
+    assert (execution.status, execution.output) == ("succeeded", {"n": 1}) and execution.finished_at is not None
+    assert (Event.objects.count(), OutboxMessage.objects.count()) != told  # execution.succeeded is told
