@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from workflows.services import WorkflowInvalid, definition_validate, workflow_de
 from . import concurrency
 from .engine.definition import Definition
 from .models import Execution, StepRun
-from .runtime import routing, run_log
+from .runtime import routing, rows, run_log
 from .runtime.broker import task
 
 logger = logging.getLogger(__name__)
@@ -284,10 +284,7 @@ def execution_finish(
     fields = {"status": status, "error": error, "error_step": error_step, "output": output, "finished_at": now}
     if execution.started_at:
         fields["duration_ms"] = int((now - execution.started_at).total_seconds() * 1000)
-    rows = Execution.objects.filter(pk=execution.pk)
-    if unless_active:
-        rows = rows.exclude(Exists(StepRun.objects.active().filter(execution_id=OuterRef("pk"))))
-    if not rows.update(**fields):
+    if not _stamp(execution, fields, unless_active=unless_active):
         return False
     for name, value in fields.items():
         setattr(execution, name, value)
@@ -304,6 +301,23 @@ def execution_finish(
     if execution.concurrency_key is not None:
         _start_queued(execution)
     return True
+
+
+# The idle finish's condition, on the execution row `t` (rows.update): none of its steps is pending or running.
+NO_STEP_OPEN = (
+    f" AND NOT EXISTS (SELECT 1 FROM {StepRun._meta.db_table} s WHERE s.execution_id = t.id"
+    " AND s.status IN ('pending', 'running'))"
+)
+
+
+def _stamp(execution: Execution, fields: dict, *, unless_active: bool) -> bool:
+    """One UPDATE of the run's end (one JSON parameter on PostgreSQL); with `unless_active`, only if no step is open."""
+    if connection.vendor == "postgresql":
+        return rows.update(Execution, execution.pk, fields, where=NO_STEP_OPEN if unless_active else "")
+    finished = Execution.objects.filter(pk=execution.pk)
+    if unless_active:
+        finished = finished.exclude(Exists(StepRun.objects.active().filter(execution_id=OuterRef("pk"))))
+    return bool(finished.update(**fields))
 
 
 def _emit_finished(execution: Execution) -> None:

@@ -1,9 +1,9 @@
-"""Step-run rows written as one JSON parameter (PostgreSQL): the database parses it in C, the ORM quotes in Python.
+"""Rows written as one JSON parameter (PostgreSQL): the database parses it in C, where the ORM quotes in Python.
 
-An inline chain's rows and an attempt's outcome are what a run writes most. Django's bulk_create sends one array
-per column, each element quoted in Python (5.4 ms of CPU for 9 rows here, 17 ms for 50); the same rows as one
-jsonb parameter read by `jsonb_populate_recordset` cost 2.1 and 6.8 ms, with the same values stored: a JSON null
-or a missing key is SQL NULL, as the ORM writes None. Each statement is built once per set of columns.
+An inline chain's step runs, an attempt's outcome and a run's end are what a run writes most. Django's bulk_create
+sends one array per column, each element quoted in Python (5.4 ms of CPU for 9 rows here, 17 ms for 50); the same
+rows as one jsonb parameter read by `jsonb_populate_recordset` cost 2.1 and 6.8 ms, with the same values stored:
+a JSON null or a missing key is SQL NULL, as the ORM writes None. Each statement is built once per set of columns.
 """
 
 from __future__ import annotations
@@ -60,19 +60,27 @@ def insert(runs: list[StepRun]) -> bool:
     return True
 
 
-@lru_cache(maxsize=64)
-def _update_sql(names: tuple[str, ...]) -> str:
-    columns = [StepRun._meta.get_field(name).column for name in names]
+@lru_cache(maxsize=128)
+def _update_sql(model, names: tuple[str, ...], where: str) -> str:
+    table = model._meta.db_table
+    columns = [model._meta.get_field(name).column for name in names]
     sets = ", ".join(f"{column} = r.{column}" for column in columns)
-    return (  # noqa: S608 - constant names only
-        f"UPDATE {TABLE} AS t SET {sets} FROM jsonb_populate_record(NULL::{TABLE}, %s::jsonb) AS r"
-        f" WHERE t.id = %s AND t.status = 'running' AND t.lease_owner = %s"
+    return (  # noqa: S608 - constant names, and a caller's constant condition
+        f"UPDATE {table} AS t SET {sets} FROM jsonb_populate_record(NULL::{table}, %s::jsonb) AS r"
+        f" WHERE t.id = %s{where}"
     )
 
 
-def update_leased(step_run_id: int, worker: str, fields: dict) -> bool:
-    """UPDATE a running row's columns in one statement, only while `worker` holds its lease; whether it did."""
-    row = {StepRun._meta.get_field(name).column: _value(value) for name, value in fields.items()}
+def update(model, pk: int, fields: dict, *, where: str = "", params: tuple = ()) -> bool:
+    """UPDATE one row's columns in one statement (and only if `where`, on the row `t`, holds); whether it did."""
+    row = {model._meta.get_field(name).column: _value(value) for name, value in fields.items()}
     with connection.cursor() as cursor:
-        cursor.execute(_update_sql(tuple(fields)), [json.dumps(row), step_run_id, worker])
+        cursor.execute(_update_sql(model, tuple(fields), where), [json.dumps(row), pk, *params])
         return cursor.rowcount == 1
+
+
+def update_leased(step_run_id: int, worker: str, fields: dict) -> bool:
+    """UPDATE a running step run's columns, only while `worker` holds its lease; whether it did."""
+    return update(
+        StepRun, step_run_id, fields, where=" AND t.status = 'running' AND t.lease_owner = %s", params=(worker,)
+    )
