@@ -14,7 +14,7 @@ from faos.db import QUICK_COMMIT_CTE
 from ..engine.definition import Definition
 from ..models import Execution, StepRun
 from ..services import enqueue, execution_finish, timeout_message
-from . import routing, run_log
+from . import claim_sql, routing, run_log
 from .leases import lease_until
 from .state import RunState, locked_execution
 
@@ -49,15 +49,17 @@ def _handed_to_task(state: RunState, step_run: StepRun, execution: Execution):
 
 def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None, lane: str | None = None):
     """Take one runnable step (of this lane's kind) with one UPDATE and give it a lease; None when there is none."""
-    state = state or RunState(execution_id)
-    execution = _fresh_execution(execution_id, state)
-    if execution.is_finished:
-        return None
-    now = timezone.now()
-    if _overdue(execution, now):
+    state, now = state or RunState(execution_id), timezone.now()
+    if lane is None and connection.vendor == "postgresql":
+        execution, step_run = claim_sql.read_and_claim(execution_id, worker, now, with_version=state.version is None)
+        _adopt(state, execution)
+    else:
+        execution, step_run = _fresh_execution(execution_id, state), None
+    if execution.is_finished or _overdue(execution, now):  # (the one-statement claim took nothing then)
         return None
     mark = execution.status != Execution.Status.RUNNING or execution.started_at is None
-    step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane), mark_running=mark)
+    if lane is not None or connection.vendor != "postgresql":
+        step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane), mark_running=mark)
     if step_run is None:
         if lane is not None:
             _hand_over(execution, state.definition, lane, now)
@@ -82,9 +84,13 @@ def _fresh_execution(execution_id: int, state: RunState) -> Execution:
     if state.version is None:
         rows = rows.select_related("version")
     execution = rows.get(pk=execution_id)
+    _adopt(state, execution)
+    return execution
+
+
+def _adopt(state: RunState, execution: Execution) -> None:
     state.attach(execution)
     state.execution = execution
-    return execution
 
 
 def _lane_keys(definition: Definition, lane: str | None) -> tuple[str, tuple[str, ...]]:

@@ -51,10 +51,9 @@ def test_a_claim_is_one_statement_that_returns_the_row_and_marks_the_run_running
     execution = execution_start(workflow=_linear(1), input={"name": "Ada"})
     with CaptureQueriesContext(connection) as queries:
         step_run, _, _ = runtime.steprun_claim(execution_id=execution.pk, worker="w1")
-    statements = [q["sql"] for q in queries]
-    assert len(statements) == 2 and statements[0].startswith("SELECT")  # the run as it is now, then the claim
-    claim = statements[1]
-    assert claim.startswith("WITH claimed AS (UPDATE executions_steprun") and "LIMIT 1 FOR UPDATE SKIP LOCKED" in claim
+    [claim] = [q["sql"] for q in queries]  # the run as it is now and its claim, together
+    assert claim.startswith("WITH e AS (SELECT * FROM executions_execution WHERE id =")
+    assert "claimed AS (UPDATE executions_steprun" in claim and "LIMIT 1 FOR UPDATE SKIP LOCKED" in claim
     assert "UPDATE executions_execution SET status = 'running'" in claim and "synchronous_commit" in claim
     execution.refresh_from_db()
     assert execution.status == Execution.Status.RUNNING and execution.started_at is not None
@@ -72,6 +71,40 @@ def _claimed_state(execution_id: int, now, *, as_sqlite: bool = False) -> tuple:
     execution = Execution.objects.get(pk=execution_id)
     step = (step_run.status, step_run.lease_owner, step_run.worker, step_run.lease_expires_at, step_run.claims)
     return (*step, step_run.started_at, execution.status, execution.started_at)
+
+
+def _claim_outcome(execution: Execution, lane: str | None, before) -> tuple:
+    """Claim through steprun_claim on `lane`; what it returned and the rows after (times as kept / new / none)."""
+    claimed = runtime.steprun_claim(execution_id=execution.pk, worker="w1", lane=lane)
+    step, run = execution.step_runs.get(), Execution.objects.get(pk=execution.pk)
+
+    def when(moment):
+        return "none" if moment is None else "kept" if moment == before else "new"
+
+    returned = None if claimed is None else (claimed[0].pk, claimed[0].status, claimed[1].status, claimed[2].start)
+    rows = (step.status, step.lease_owner, step.claims, when(step.started_at), run.status, when(run.started_at))
+    return returned and returned[1:], rows
+
+
+@postgresql_only("the one-statement read-and-claim is PostgreSQL's (claim_sql.py)")
+@pytest.mark.parametrize("state", ["queued", "waiting", "running", "cancelled", "overdue"])
+def test_the_one_statement_claim_does_what_the_read_then_claim_of_a_lane_worker_does(no_tasks, state):
+    """A worker of every step reads the run and claims in one statement; a worker of one lane (routing.STEPS) reads,
+    then claims: the same runs are claimed, marked running, timed out or left alone."""
+    before = timezone.now() - timedelta(hours=1)
+    runs = [execution_start(workflow=_linear(1), input={"name": "Ada"}) for _ in range(2)]
+    fields = {
+        "queued": {"status": "queued", "started_at": None},
+        "waiting": {"status": "waiting", "started_at": before},
+        "running": {"status": "running", "started_at": before},
+        "cancelled": {"status": "cancelled", "started_at": None},
+        "overdue": {"status": "running", "started_at": before, "deadline_at": before},
+    }[state]
+    Execution.objects.filter(pk__in=[run.pk for run in runs]).update(**fields)
+    one_statement, read_then_claim = _claim_outcome(runs[0], None, before), _claim_outcome(runs[1], "steps", before)
+    assert one_statement == read_then_claim
+    claimed = state not in ("cancelled", "overdue")
+    assert one_statement[1][0] == ("running" if claimed else "cancelled" if state == "overdue" else "pending")
 
 
 @postgresql_only("on SQLite every claim takes the SQLite path")

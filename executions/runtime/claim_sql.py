@@ -1,0 +1,91 @@
+"""PostgreSQL's claim of a worker of every step: read the run and take its first runnable step in one statement.
+
+    WITH e AS (the run), claimed AS (UPDATE the first runnable step, if the run is unfinished and not overdue),
+         running AS (mark the run running, if a step was claimed and it was not), quick AS (no wait for the disk)
+    SELECT the run, its workflow (and version, on a task's first claim), the claimed step (or NULLs)
+
+The run is read as it was before the statement (`running` changes it after): the caller marks its copy running,
+times out an overdue run and leaves a finished one, exactly as the two-statement claim does (claim.py, which a
+worker of one lane and SQLite still use). Data-modifying CTEs always run to completion, read or not.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import connection
+
+from faos.db import QUICK_COMMIT_CTE
+from workflows.models import Workflow, WorkflowVersion
+
+from ..models import Execution, StepRun
+from .leases import lease_until
+
+# The run's columns, then its workflow's, its version's (first claim only) and the claimed step's.
+MODELS = (Execution, Workflow, WorkflowVersion, StepRun)
+
+
+@lru_cache(maxsize=4)
+def _shape(model) -> tuple[list[str], list[tuple[int, object]]]:
+    """A model's attnames in column order, and the (index, converter) of the columns the ORM converts (JSON)."""
+    fields = model._meta.concrete_fields
+    converters = [(i, field.from_db_value) for i, field in enumerate(fields) if hasattr(field, "from_db_value")]
+    return [field.attname for field in fields], converters
+
+
+def _columns(alias: str, model) -> str:
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+@lru_cache(maxsize=2)
+def _sql(with_version: bool) -> str:
+    runs, steps = Execution._meta.db_table, StepRun._meta.db_table
+    version = f", {_columns('v', WorkflowVersion)}" if with_version else ""
+    join_version = f" JOIN {WorkflowVersion._meta.db_table} v ON v.id = e.version_id" if with_version else ""
+    return (  # noqa: S608 - only constant names and placeholders
+        f"WITH e AS (SELECT * FROM {runs} WHERE id = %(run)s),"
+        f" claimed AS (UPDATE {steps} SET status = 'running', lease_owner = %(worker)s, worker = %(worker)s,"
+        f" lease_expires_at = %(lease)s, claims = claims + 1, started_at = COALESCE(started_at, %(now)s)"
+        f" WHERE id = (SELECT id FROM {steps} WHERE execution_id = %(run)s AND status = 'pending'"
+        f" AND (wake_at IS NULL OR wake_at <= %(now)s) AND EXISTS (SELECT 1 FROM e WHERE e.status = ANY(%(open)s)"
+        f" AND (e.deadline_at IS NULL OR e.deadline_at >= %(now)s)) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        f" RETURNING *),"
+        # claim._RUNNING's rule (first start kept, never over a cancel), and no write when already running
+        f" running AS (UPDATE {runs} SET status = 'running', started_at = COALESCE(started_at, %(now)s)"
+        f" WHERE id = %(run)s AND status = ANY(%(open)s) AND (status <> 'running' OR started_at IS NULL)"
+        f" AND EXISTS (SELECT 1 FROM claimed) RETURNING 1),"
+        f" quick AS ({QUICK_COMMIT_CTE})"
+        f" SELECT {_columns('e', Execution)}, {_columns('w', Workflow)}{version}, {_columns('c', StepRun)}"
+        f" FROM e JOIN {Workflow._meta.db_table} w ON w.id = e.workflow_id{join_version}"
+        f" LEFT JOIN claimed c ON true, quick"
+    )
+
+
+def _build(model, values: list):
+    names, converters = _shape(model)
+    for index, convert in converters:
+        if values[index] is not None:
+            values[index] = convert(values[index], None, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+def read_and_claim(execution_id: int, worker: str, now, *, with_version: bool) -> tuple[Execution, StepRun | None]:
+    """The run as it was (with its workflow, and its version if asked) and the step claimed for `worker`, if any."""
+    params = {"run": execution_id, "worker": worker, "lease": lease_until(now), "now": now}
+    params["open"] = [str(status) for status in Execution.UNFINISHED]
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(with_version), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Execution.DoesNotExist(f"Execution matching id {execution_id} does not exist.")
+    models = MODELS if with_version else (Execution, Workflow, StepRun)
+    built, start = [], 0
+    for model in models:
+        width = len(model._meta.concrete_fields)
+        built.append(_build(model, list(row[start : start + width])))
+        start += width
+    execution, workflow, step_run = built[0], built[1], built[-1]
+    execution.workflow = workflow
+    if with_version:
+        execution.version = built[2]
+    return execution, (step_run if step_run.pk is not None else None)
