@@ -173,10 +173,10 @@ def _admitted(workflow: Workflow, version: WorkflowVersion, fields: dict, admiss
     """Create the run as its admission says: started (in place of another, maybe), queued or skipped."""
     if admission.action in ("queue", "skip"):
         return _queue_execution(workflow, version, fields, admission)
-    execution = Execution.objects.create(
+    execution = Execution(
         workflow=workflow, version=version, concurrency_key=run_key, deadline_at=_deadline(workflow, version), **fields
     )
-    _start_steps(execution)
+    _start_steps(execution, insert=True)
     if admission.replaces is not None:
         _replace(admission.replaces, execution)
     return execution
@@ -188,14 +188,18 @@ def _deadline(workflow: Workflow, version: WorkflowVersion):
     return timezone.now() + timedelta(seconds=timeout)
 
 
-def _start_steps(execution: Execution) -> None:
-    """Insert the run's first step and tell a worker (after the commit)."""
-    now = timezone.now()
+def _start_steps(execution: Execution, *, insert: bool = False) -> None:
+    """Insert the run's first step (and the run itself, if new: one statement on PostgreSQL) and tell a worker."""
     first = Definition.from_dict(execution.version.definition)
     step = first.step(first.start)
-    StepRun.objects.create(
-        execution=execution, step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=now
-    )
+    step_run = StepRun(step_key=step.key, step_name=step.name, step_kind=step.kind, enqueued_at=timezone.now())
+    if insert and connection.vendor == "postgresql":
+        rows.insert_run(execution, step_run)
+    else:
+        if insert:
+            execution.save(force_insert=True)
+        step_run.execution = execution
+        step_run.save(force_insert=True)
     enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
     run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from django.db import connection
 
-from faos.db import QUICK_COMMIT_CTE
+from faos.db import QUICK_COMMIT_CTE, columns, models_from_row
 from workflows.models import Workflow, WorkflowVersion
 
 from ..models import Execution, StepRun
@@ -25,22 +25,10 @@ from .leases import lease_until
 MODELS = (Execution, Workflow, WorkflowVersion, StepRun)
 
 
-@lru_cache(maxsize=4)
-def _shape(model) -> tuple[list[str], list[tuple[int, object]]]:
-    """A model's attnames in column order, and the (index, converter) of the columns the ORM converts (JSON)."""
-    fields = model._meta.concrete_fields
-    converters = [(i, field.from_db_value) for i, field in enumerate(fields) if hasattr(field, "from_db_value")]
-    return [field.attname for field in fields], converters
-
-
-def _columns(alias: str, model) -> str:
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
-
-
 @lru_cache(maxsize=2)
 def _sql(with_version: bool) -> str:
     runs, steps = Execution._meta.db_table, StepRun._meta.db_table
-    version = f", {_columns('v', WorkflowVersion)}" if with_version else ""
+    version = f", {columns('v', WorkflowVersion)}" if with_version else ""
     join_version = f" JOIN {WorkflowVersion._meta.db_table} v ON v.id = e.version_id" if with_version else ""
     return (  # noqa: S608 - only constant names and placeholders
         f"WITH e AS (SELECT * FROM {runs} WHERE id = %(run)s),"
@@ -55,18 +43,10 @@ def _sql(with_version: bool) -> str:
         f" WHERE id = %(run)s AND status = ANY(%(open)s) AND (status <> 'running' OR started_at IS NULL)"
         f" AND EXISTS (SELECT 1 FROM claimed) RETURNING 1),"
         f" quick AS ({QUICK_COMMIT_CTE})"
-        f" SELECT {_columns('e', Execution)}, {_columns('w', Workflow)}{version}, {_columns('c', StepRun)}"
+        f" SELECT {columns('e', Execution)}, {columns('w', Workflow)}{version}, {columns('c', StepRun)}"
         f" FROM e JOIN {Workflow._meta.db_table} w ON w.id = e.workflow_id{join_version}"
         f" LEFT JOIN claimed c ON true, quick"
     )
-
-
-def _build(model, values: list):
-    names, converters = _shape(model)
-    for index, convert in converters:
-        if values[index] is not None:
-            values[index] = convert(values[index], None, connection)
-    return model.from_db(connection.alias, names, values)
 
 
 def read_and_claim(execution_id: int, worker: str, now, *, with_version: bool) -> tuple[Execution, StepRun | None]:
@@ -79,13 +59,9 @@ def read_and_claim(execution_id: int, worker: str, now, *, with_version: bool) -
     if row is None:
         raise Execution.DoesNotExist(f"Execution matching id {execution_id} does not exist.")
     models = MODELS if with_version else (Execution, Workflow, StepRun)
-    built, start = [], 0
-    for model in models:
-        width = len(model._meta.concrete_fields)
-        built.append(_build(model, list(row[start : start + width])))
-        start += width
+    built = models_from_row(row, models)
     execution, workflow, step_run = built[0], built[1], built[-1]
     execution.workflow = workflow
     if with_version:
         execution.version = built[2]
-    return execution, (step_run if step_run.pk is not None else None)
+    return execution, step_run

@@ -15,12 +15,32 @@ from functools import lru_cache
 
 from django.db import connection
 
-from ..models import StepRun
+from ..models import Execution, StepRun
 
 TABLE = StepRun._meta.db_table
-FIELDS = tuple(field for field in StepRun._meta.concrete_fields if not field.primary_key)
-STAMPED = tuple(field for field in FIELDS if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False))
 UNIQUE = "unique_step_visit_attempt"  # (execution, step_key, scope, visit, attempt): see StepRun.Meta
+
+
+@lru_cache(maxsize=8)
+def _fields(model) -> tuple[tuple, tuple]:
+    """A model's columns but its id, and those the ORM stamps on insert (auto_now_add)."""
+    fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+    return fields, tuple(
+        field for field in fields if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)
+    )
+
+
+def _row(instance) -> dict:
+    """An unsaved instance's columns as JSON, stamped as the ORM's INSERT stamps them."""
+    fields, stamped = _fields(type(instance))
+    for field in stamped:
+        field.pre_save(instance, add=True)
+    return {field.column: _value(getattr(instance, field.attname)) for field in fields}
+
+
+def _saved(instance, pk: int) -> None:
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, connection.alias
 
 
 def _value(value):
@@ -34,7 +54,7 @@ def _value(value):
 
 @lru_cache(maxsize=1)
 def _insert_sql() -> str:
-    columns = ", ".join(field.column for field in FIELDS)
+    columns = ", ".join(field.column for field in _fields(StepRun)[0])
     return (  # noqa: S608 - constant names only
         f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM jsonb_populate_recordset(NULL::{TABLE}, %s::jsonb)"
         f" ON CONFLICT ON CONSTRAINT {UNIQUE} DO NOTHING RETURNING id, step_key, scope, visit, attempt"
@@ -43,10 +63,7 @@ def _insert_sql() -> str:
 
 def insert(runs: list[StepRun]) -> bool:
     """INSERT unsaved rows in one statement and set their ids; False (nothing written) if one's visit was taken."""
-    for run in runs:
-        for field in STAMPED:
-            field.pre_save(run, add=True)
-    rows = [{field.column: _value(getattr(run, field.attname)) for field in FIELDS} for run in runs]
+    rows = [_row(run) for run in runs]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), [json.dumps(rows)])
         written = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
@@ -55,9 +72,32 @@ def insert(runs: list[StepRun]) -> bool:
                 cursor.execute(f"DELETE FROM {TABLE} WHERE id = ANY(%s)", [list(written.values())])  # noqa: S608
             return False
     for run in runs:
-        run.pk = written[(run.step_key, run.scope, run.visit, run.attempt)]
-        run._state.adding, run._state.db = False, connection.alias
+        _saved(run, written[(run.step_key, run.scope, run.visit, run.attempt)])
     return True
+
+
+@lru_cache(maxsize=1)
+def _insert_run_sql() -> str:
+    runs, run_columns = Execution._meta.db_table, ", ".join(field.column for field in _fields(Execution)[0])
+    step_columns = [field.column for field in _fields(StepRun)[0] if field.attname != "execution_id"]
+    return (  # noqa: S608 - constant names only
+        f"WITH e AS (INSERT INTO {runs} ({run_columns}) SELECT {run_columns}"
+        f" FROM jsonb_populate_record(NULL::{runs}, %s::jsonb) RETURNING id)"
+        f" INSERT INTO {TABLE} (execution_id, {', '.join(step_columns)})"
+        f" SELECT e.id, {', '.join('r.' + column for column in step_columns)}"
+        f" FROM e, jsonb_populate_record(NULL::{TABLE}, %s::jsonb) AS r RETURNING execution_id, id"
+    )
+
+
+def insert_run(execution: Execution, first: StepRun) -> None:
+    """INSERT a new run and its first step in one statement (a taken idempotency key raises IntegrityError)."""
+    run_row, step_row = _row(execution), _row(first)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_run_sql(), [json.dumps(run_row), json.dumps(step_row)])
+        execution_id, step_run_id = cursor.fetchone()
+    _saved(execution, execution_id)
+    first.execution = execution
+    _saved(first, step_run_id)
 
 
 @lru_cache(maxsize=128)

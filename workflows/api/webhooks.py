@@ -22,6 +22,7 @@ from integrations.webhooks import SignatureError, delivery_id, verify
 from ops.models import WEBHOOK_DELIVERIES, counter_add
 
 from ..models import Trigger, Workflow
+from ..querysets import webhook_trigger
 
 JSON_TYPES = ("application/json", "application/vnd.api+json", "text/plain")
 FORWARDED_HEADERS = ("content-type", "user-agent", "x-github-event", "x-shopify-topic", "x-request-id")
@@ -71,8 +72,7 @@ class WebhookView(APIView):
         failures = FailureThrottle(SIGNATURE_FAILURES, request)
         if failures.blocked():
             return throttled_response(failures.retry_after())
-        found = Trigger.objects.select_related("workflow__active_version").filter(token=token, kind="webhook")
-        trigger = found.order_by("pk").first()  # the token is unique: not the default ordering's join to sort one row
+        trigger = webhook_trigger(token)
         if trigger is None:
             failures.record()  # guessing addresses counts like guessing signatures
             return error("No webhook at this address.", status.HTTP_404_NOT_FOUND)

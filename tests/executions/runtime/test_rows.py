@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from executions.models import StepRun
+from executions.models import Execution, StepRun
 from executions.runtime import inline, rows
 from executions.services import execution_start
 from tests.factories import active_workflow, log_step
@@ -93,3 +93,42 @@ def test_an_outcome_is_written_only_by_the_lease_holder_and_as_the_orms_update_w
         stored = StepRun.objects.values(*outcome).get(pk=pk)
         assert stored == outcome
     assert rows.update_leased(held.pk, "w1", outcome) is False  # no longer running: a second write is refused
+
+
+def test_a_run_and_its_first_step_inserted_together_read_back_as_two_orm_creates_write_them(no_tasks):
+    workflow = active_workflow([log_step("a"), log_step("b")])
+    fields = {
+        "input": {"customer": {"id": 7, "tags": ["é", None]}},
+        "trigger_kind": "webhook",
+        "trigger_source": "hook",
+        "trigger_meta": {"headers": {"x-request-id": "r1"}},
+        "idempotency_key": "webhook:k1",
+    }
+    execution = execution_start(workflow=workflow, **{k: v for k, v in fields.items() if k != "trigger_source"},
+                                source="hook")  # fmt: skip
+    orm = Execution.objects.create(workflow=workflow, version=execution.version, deadline_at=execution.deadline_at,
+                                   **{**fields, "idempotency_key": "webhook:k2"})  # fmt: skip
+    orm_step = StepRun.objects.create(execution=orm, step_key="a", step_name="A", step_kind="action",
+                                      enqueued_at=execution.step_runs.get().enqueued_at)  # fmt: skip
+    skip = ("id", "idempotency_key", "created_at")
+    stored, expected = Execution.objects.get(pk=execution.pk), Execution.objects.get(pk=orm.pk)
+    assert {f: v for f, v in _values(stored).items() if f not in skip} == {
+        f: v for f, v in _values(expected).items() if f not in skip
+    }
+    step, expected_step = execution.step_runs.get(), StepRun.objects.get(pk=orm_step.pk)
+    skip_step = ("id", "execution_id", "created_at")
+    assert {f: v for f, v in _values(step).items() if f not in skip_step} == {
+        f: v for f, v in _values(expected_step).items() if f not in skip_step
+    }
+    assert execution.pk == stored.pk and step.execution_id == execution.pk and stored.created_at is not None
+
+
+def test_a_repeated_delivery_key_starts_no_second_run_and_writes_no_second_step(no_tasks):
+    workflow = active_workflow([log_step("a")])
+    first = execution_start(workflow=workflow, input={}, idempotency_key="webhook:same")
+    again = execution_start(workflow=workflow, input={}, idempotency_key="webhook:same")
+    assert again.pk == first.pk and Execution.objects.count() == 1 and StepRun.objects.count() == 1
+
+
+def _values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
