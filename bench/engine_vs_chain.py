@@ -48,10 +48,11 @@ def main() -> None:
     logging.disable(logging.INFO)  # this process's own "run started" lines; the workers log to their files
     from django.core.management import call_command
 
-    from bench.workers import Worker
+    from bench.workers import Worker, analyze_run_tables
     from faos.celery import app
 
     call_command("migrate", verbosity=0)
+    analyze_run_tables()
     app.control.purge()
     log_dir = ROOT / "var" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     log_dir.mkdir(parents=True)

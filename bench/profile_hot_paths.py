@@ -67,12 +67,29 @@ def run_runner(made):
     return make, run
 
 
+def _backend() -> tuple[int | None, float]:
+    """The PostgreSQL server process of this connection, and its CPU seconds so far (None off PostgreSQL)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None, 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def measure(label: str, one, items: list, unit: str) -> None:
-    started, cpu = time.perf_counter(), time.process_time()
+    (pid, server), started, cpu = _backend(), time.perf_counter(), time.process_time()
     for item in items:
         one(item)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"{label}: wall {1000 * wall / len(items):.2f} ms, CPU {1000 * cpu / len(items):.2f} ms per {unit}")
+    after, server_after = _backend()
+    line = f"{label}: wall {1000 * wall / len(items):.2f} ms, CPU {1000 * cpu / len(items):.2f} ms per {unit}"
+    if pid is not None and after == pid:  # (the same server process throughout: its CPU is this loop's)
+        line += f"; PostgreSQL CPU {1000 * (server_after - server) / len(items):.2f} ms"
+    print(line)
 
 
 def statements(one, item) -> None:
@@ -104,8 +121,10 @@ def main() -> None:
     from django.core.management import call_command
 
     from bench.engine_vs_chain import engine_workflow, hook_trigger
+    from bench.workers import analyze_run_tables
 
     call_command("migrate", verbosity=0)
+    analyze_run_tables()
     if args.path == "webhook":
         n, one, unit = args.n or 300, webhook_sender(hook_trigger(1)), "webhook"
         batch = lambda k: [None] * k  # noqa: E731 - each item is one delivery
