@@ -81,7 +81,10 @@ def test_a_catastrophic_pattern_step_stops_within_its_3s_timeout(settings):
 
 
 def test_a_cpu_bound_step_is_failed_at_its_timeout_and_never_taken_over(settings, monkeypatch):
-    settings.FAOS_LEASE_GRACE_SECONDS = 0.3
+    # A lease as long as the timeout: recording the failure, with the spinning thread taking its share of the GIL,
+    # took more than 0.3 s on a slow machine (SQLite), and the sweep rightly took a lease nobody renewed any more.
+    # Still far shorter than the spin, so a timeout that never fired would show (the run would not have ended).
+    settings.FAOS_LEASE_GRACE_SECONDS = 1.0
     stop, spun = threading.Event(), threading.Event()
 
     def spin(self, inputs, ctx):
