@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -126,12 +127,19 @@ def execution_start(
         parent_step_run=parent_step_run,
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic() if _needs_transaction(workflow) else nullcontext():
             return _create_execution(workflow, version, fields)
     except IntegrityError:
         if idempotency_key is None:
             raise
         return Execution.objects.get(workflow=workflow, idempotency_key=idempotency_key)
+
+
+def _needs_transaction(workflow: Workflow) -> bool:
+    """Whether starting a run takes more than one statement that must commit together. On PostgreSQL a run with no
+    concurrency limit is one INSERT (run and first step, rows.insert_run), atomic on its own: no BEGIN and COMMIT
+    round trips on the webhook's path. Inside a caller's transaction, a savepoint keeps a repeated key's error in."""
+    return connection.vendor != "postgresql" or connection.in_atomic_block or bool(workflow.concurrency_limit)
 
 
 def test_run_options(*, is_test: bool, options) -> dict:

@@ -229,3 +229,20 @@ def test_hook_rate_limit_answers_429_with_retry_after():
     assert post(trigger, {"n": 1}).status_code == 202
     refused = post(trigger, {"n": 2})
     assert refused.status_code == 429 and refused["Retry-After"] == "60"
+
+
+@postgresql_only("PostgreSQL writes a run and its first step in one INSERT; SQLite takes two and a transaction")
+def test_an_accepted_delivery_is_three_statements_and_no_transaction_round_trips(no_tasks):
+    """The trigger's read (with its workflow and version), the run with its first step, the delivery counter."""
+    from django.test.utils import CaptureQueriesContext
+
+    trigger = hook("hmac_sha256")
+    body, headers = signed("hmac_sha256", {"id": "evt_9"})
+    with CaptureQueriesContext(connection) as captured:
+        assert post(trigger, None, headers, raw=body).status_code == 202
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert len(statements) == 3, statements
+    assert statements[0].startswith("SELECT") and "workflows_trigger" in statements[0]
+    assert statements[1].startswith("WITH e AS (INSERT INTO executions_execution")
+    assert "ops_counter" in statements[2]
+    assert Execution.objects.get().step_runs.count() == 1
