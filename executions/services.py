@@ -208,8 +208,10 @@ def _start_steps(execution: Execution, *, insert: bool = False) -> None:
             execution.save(force_insert=True)
         step_run.execution = execution
         step_run.save(force_insert=True)
-    enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
+    # Logged first: outside a transaction (a run with no limit, on PostgreSQL) the message goes at once, and an eager
+    # or quick worker would log its claim before the run's start.
     run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
+    enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
 
 
 def _queue_execution(workflow: Workflow, version: WorkflowVersion, fields: dict, admission) -> Execution:
