@@ -50,7 +50,8 @@ def _handed_to_task(state: RunState, step_run: StepRun, execution: Execution):
 def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = None, lane: str | None = None):
     """Take one runnable step (of this lane's kind) with one UPDATE and give it a lease; None when there is none."""
     state, now = state or RunState(execution_id), timezone.now()
-    if lane is None and connection.vendor == "postgresql":
+    one_statement = lane is None and connection.vendor == "postgresql"  # else read the run, then claim
+    if one_statement:
         execution, step_run = claim_sql.read_and_claim(execution_id, worker, now, with_version=state.version is None)
         _adopt(state, execution)
     else:
@@ -58,7 +59,7 @@ def steprun_claim(*, execution_id: int, worker: str, state: RunState | None = No
     if execution.is_finished or _overdue(execution, now):  # (the one-statement claim took nothing then)
         return None
     mark = execution.status != Execution.Status.RUNNING or execution.started_at is None
-    if lane is not None or connection.vendor != "postgresql":
+    if not one_statement:
         step_run = _claim_row(execution_id, worker, now, _lane_keys(state.definition, lane), mark_running=mark)
     if step_run is None:
         if lane is not None:

@@ -21,9 +21,6 @@ from workflows.models import Workflow, WorkflowVersion
 from ..models import Execution, StepRun
 from .leases import lease_until
 
-# The run's columns, then its workflow's, its version's (first claim only) and the claimed step's.
-MODELS = (Execution, Workflow, WorkflowVersion, StepRun)
-
 
 @lru_cache(maxsize=2)
 def _sql(with_version: bool) -> str:
@@ -58,7 +55,8 @@ def read_and_claim(execution_id: int, worker: str, now, *, with_version: bool) -
         row = cursor.fetchone()
     if row is None:
         raise Execution.DoesNotExist(f"Execution matching id {execution_id} does not exist.")
-    models = MODELS if with_version else (Execution, Workflow, StepRun)
+    # The run's columns, then its workflow's, its version's (first claim only) and the claimed step's.
+    models = (Execution, Workflow, WorkflowVersion, StepRun) if with_version else (Execution, Workflow, StepRun)
     built = models_from_row(row, models)
     execution, workflow, step_run = built[0], built[1], built[-1]
     execution.workflow = workflow
