@@ -13,8 +13,30 @@ from tests.factories import EditorFactory
 
 
 def pytest_configure(config):
-    """This run's own cache keys: a Redis cache may be shared with other test runs and with a `make run`."""
+    """This run's own cache keys: a Redis cache may be shared with other test runs and with a `make run`. Passwords
+    the tests make are hashed with MD5, as Django's testing docs advise: PBKDF2's 1,000,000 rounds cost 0.6 s a hash
+    here, and ~150 tests make or check one. PBKDF2 stays in the list, so a hash a command made still checks."""
     settings.CACHES["default"]["KEY_PREFIX"] = f"faos-test-{os.getpid()}"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+# Rough seconds a test takes on the 2-core CI machine, by marker (e2e: a real worker starts and stops; browser:
+# Chromium). pytest-xdist hands out whole files (--dist loadfile) as its processes free up, in the order the files
+# are collected (Makefile: --no-loadscope-reorder; its own order, most tests first, left the files of one or two
+# 20-50 s tests to the end, one process working through them while the other waited).
+COST = {"e2e": 6.0, "browser": 9.0}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own order, which this keeps within a file
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the costliest files first, so the cheap ones fill in at the end."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    weight: dict[str, float] = {}
+    for item in items:
+        cost = max((COST[m.name] for m in item.iter_markers() if m.name in COST), default=0.3)
+        weight[item.location[0]] = weight.get(item.location[0], 0.0) + cost
+    items.sort(key=lambda item: -weight[item.location[0]])  # a stable sort: a file keeps its tests' order
 
 
 def clear_cache() -> None:
@@ -122,24 +144,56 @@ KEPT_BY_THE_FLUSH = {"django_content_type", "auth_permission", "django_celery_be
 def flush_deletes_rather_than_truncates():
     """A transactional test's flush empties ~45 nearly empty tables: DELETE does it in 15-45 ms here, TRUNCATE in
     0.3-0.7 s (it makes new files for every table and index; ~480 flushes a run). Django's foreign keys are deferred
-    on PostgreSQL, so the order of the DELETEs does not matter within the flush's transaction."""
+    on PostgreSQL, so the order of the DELETEs does not matter within the flush's transaction. The same transaction
+    puts the default groups back (a data migration made them), so the flush needs no post_migrate: its content types
+    and permissions were kept, and its ~100 queries cost 0.1-0.2 s a flush."""
+    from django.core.management.commands import flush
     from django.db import connection
 
     if connection.vendor != "postgresql":
         yield
         return
     ops_class = type(connection.ops)
-    original = ops_class.sql_flush
+    original, original_signal = ops_class.sql_flush, flush.emit_post_migrate_signal
+    kept = []  # set by a flush that kept what post_migrate makes, read by its post_migrate
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences or not tables:
+        kept.clear()
+        if reset_sequences or not tables:  # `manage.py flush` itself: Django's TRUNCATE, then post_migrate
             return original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        kept.append(True)
         emptied = [table for table in tables if table not in KEPT_BY_THE_FLUSH]
-        return ["SET CONSTRAINTS ALL DEFERRED", *(f"DELETE FROM {self.quote_name(table)}" for table in emptied)]
+        deletes = [f"DELETE FROM {self.quote_name(table)}" for table in emptied]
+        return ["SET CONSTRAINTS ALL DEFERRED", *deletes, *default_groups_sql()]
+
+    def emit_post_migrate_signal(*args, **kwargs):
+        if not kept:
+            original_signal(*args, **kwargs)
 
     ops_class.sql_flush = sql_flush
+    flush.emit_post_migrate_signal = emit_post_migrate_signal
     yield
-    ops_class.sql_flush = original
+    ops_class.sql_flush, flush.emit_post_migrate_signal = original, original_signal
+
+
+def default_groups_sql() -> list[str]:
+    """workflows.groups.ensure_default_groups as two INSERTs (its names and codenames are plain identifiers)."""
+    from workflows.groups import GROUPS
+
+    names = ", ".join(f"('{name}')" for name in GROUPS)
+    granted = ", ".join(
+        f"('{name}', '{app}', '{codename}')"
+        for name, by_app in GROUPS.items()
+        for app, codenames in by_app.items()
+        for codename in codenames
+    )
+    return [
+        f"INSERT INTO auth_group (name) VALUES {names}",
+        "INSERT INTO auth_group_permissions (group_id, permission_id) SELECT g.id, p.id"
+        f" FROM (VALUES {granted}) AS w (name, app, codename) JOIN auth_group g ON g.name = w.name"
+        " JOIN django_content_type t ON t.app_label = w.app"
+        " JOIN auth_permission p ON p.content_type_id = t.id AND p.codename = w.codename",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +215,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def default_groups_survive_a_flush():
     """A transactional test's flush empties every table, the default groups (a data migration) too. In one process
     pytest-django runs those tests last; pytest-xdist hands tests out in its own order, so the groups are made
-    again after each flush, once the permissions of every app are back (the last app's post_migrate)."""
+    again after each flush, once the permissions of every app are back (the last app's post_migrate; on
+    PostgreSQL the flush itself puts them back, see flush_deletes_rather_than_truncates)."""
     from django.apps import apps
     from django.db.models.signals import post_migrate
 
