@@ -55,7 +55,7 @@ def lane_ended(execution: Execution, definition: Definition, ended: StepRun, con
 def cancel_lanes(execution: Execution, container, scope: str, lanes) -> None:
     """Stop the losing branches of an "any" join; a late result from them is dropped (lease check)."""
     keys = [key for number, lane in enumerate(lanes_of(container)) if number in lanes for key in lane]
-    execution.step_runs.filter(step_key__in=keys, scope=scope, status__in=("pending", "running")).update(
+    execution.step_runs.active().filter(step_key__in=keys, scope=scope).update(
         status=StepRun.Status.CANCELLED,
         finished_at=timezone.now(),
         lease_owner="",

@@ -122,6 +122,8 @@ class StepRun(models.Model):
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
 
+    OPEN = (Status.PENDING, Status.RUNNING)  # still to finish: a run with one open is not idle
+
     # Indexed by steprun_execution_order and unique_step_visit_attempt, which lead with it.
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
     step_key = models.CharField(max_length=63)

@@ -24,10 +24,10 @@ class ExecutionQuerySet(UsageMixin, models.QuerySet):
     """Filters for the history, the dashboard and the sweep."""
 
     def unfinished(self):
-        return self.filter(status__in=("queued", "pending", "running", "waiting"))
+        return self.filter(status__in=self.model.UNFINISHED)
 
     def finished(self):
-        return self.filter(status__in=("succeeded", "failed", "cancelled", "timed_out"))
+        return self.filter(status__in=self.model.FINISHED)
 
     def failed(self):
         return self.filter(status="failed")
@@ -55,4 +55,4 @@ class StepRunQuerySet(UsageMixin, models.QuerySet):
         return self.filter(status="running", lease_expires_at__lt=now or timezone.now())
 
     def active(self):
-        return self.filter(status__in=("pending", "running"))
+        return self.filter(status__in=self.model.OPEN)

@@ -292,7 +292,7 @@ def execution_finish(
     """
     now = timezone.now()
     if not idle and not unless_active:
-        execution.step_runs.filter(status__in=("pending", "running")).update(
+        execution.step_runs.active().update(
             status=StepRun.Status.CANCELLED, finished_at=now, lease_owner="", lease_expires_at=None
         )
     fields = {"status": status, "error": error, "error_step": error_step, "output": output, "finished_at": now}
@@ -320,7 +320,7 @@ def execution_finish(
 # The idle finish's condition, on the execution row `t` (rows.update): none of its steps is pending or running.
 NO_STEP_OPEN = (
     f" AND NOT EXISTS (SELECT 1 FROM {StepRun._meta.db_table} s WHERE s.execution_id = t.id"
-    " AND s.status IN ('pending', 'running'))"
+    f" AND s.status IN ({', '.join(repr(str(status)) for status in StepRun.OPEN)}))"
 )
 
 

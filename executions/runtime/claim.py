@@ -106,38 +106,23 @@ def _claim_row(execution_id: int, worker: str, now, lane_keys, *, mark_running: 
     """UPDATE … WHERE id = (the first runnable row, skipping locked ones) RETURNING the row: one statement, which
     on PostgreSQL also marks the run running when asked and lets its commit skip the wait for the disk (a claim lost
     in a database crash is only a lease that was never taken)."""
-    table = StepRun._meta.db_table
     operator, keys = lane_keys
-    where_lane = f" AND step_key {operator} ({', '.join(['%s'] * len(keys))})" if keys else ""
+    lane = {f"key{number}": key for number, key in enumerate(keys)}
+    where = f" AND step_key {operator} ({', '.join(f'%({name})s' for name in lane)})" if keys else ""
     if operator == "IN" and not keys:
-        where_lane = " AND 1 = 0"  # an agents worker, and the definition has no model step
-    postgres = connection.vendor == "postgresql"
-    locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    claim = (  # noqa: S608 - only constant names and placeholders
-        f"UPDATE {table} SET status = 'running', lease_owner = %s, worker = %s, lease_expires_at = %s,"
-        f" claims = claims + 1, started_at = COALESCE(started_at, %s)"
-        f" WHERE id = (SELECT id FROM {table} WHERE execution_id = %s AND status = 'pending'"
-        f" AND (wake_at IS NULL OR wake_at <= %s){where_lane} ORDER BY id LIMIT 1{locking}) RETURNING *"
-    )
-    params = [worker, worker, lease_until(now), now, execution_id, now, *keys]
-    if not postgres:  # SQLite has no UPDATE inside WITH: two statements, one transaction
+        where = " AND 1 = 0"  # an agents worker, and the definition has no model step
+    claim = claim_sql.claim_update(where, skip_locked=connection.features.has_select_for_update_skip_locked)
+    params = {"run": execution_id, "worker": worker, "lease": lease_until(now), "now": now, **lane}
+    if connection.vendor != "postgresql":  # SQLite has no UPDATE inside WITH: two statements, one transaction
         with transaction.atomic():
             step_run = next(iter(StepRun.objects.raw(claim, params)), None)
             if step_run is not None and mark_running:
                 _mark_running(execution_id, now)
         return step_run
-    running = _RUNNING if mark_running else ""
+    running = f", {claim_sql.RUNNING_CTE}" if mark_running else ""
+    params["open"] = [str(status) for status in Execution.UNFINISHED]
     sql = f"WITH claimed AS ({claim}){running}, quick AS ({QUICK_COMMIT_CTE}) SELECT claimed.* FROM claimed, quick"
-    extra = [now, execution_id, [str(status) for status in Execution.UNFINISHED]] if mark_running else []
-    return next(iter(StepRun.objects.raw(sql, [*params, *extra])), None)
-
-
-# The run is running from its first claim (and again after a wait); never over a cancel that just happened.
-# PostgreSQL's form of _mark_running (SQLite's claim path): change the two together (a test compares them).
-_RUNNING = (
-    f", running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %s)"
-    f" WHERE id = %s AND status = ANY(%s) AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
-)
+    return next(iter(StepRun.objects.raw(sql, params)), None)
 
 
 def _time_out(execution_id: int) -> None:
@@ -149,7 +134,7 @@ def _time_out(execution_id: int) -> None:
 
 def _mark_running(execution_id: int, now) -> None:
     """The run is running from its first claim (and again after a wait); never over a cancel that just happened."""
-    # SQLite's claim path only; PostgreSQL's does this in the claim statement (_RUNNING): change the two together.
+    # SQLite's claim path only; PostgreSQL's does it in the claim statement (claim_sql.RUNNING_CTE): change both.
     Execution.objects.filter(pk=execution_id, status__in=Execution.UNFINISHED).update(
         status=Execution.Status.RUNNING, started_at=Coalesce(F("started_at"), now)
     )

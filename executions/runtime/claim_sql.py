@@ -1,4 +1,5 @@
-"""PostgreSQL's claim of a worker of every step: read the run and take its first runnable step in one statement.
+"""The claim's SQL: the UPDATE that takes a run's first runnable step (both claim paths build it here), and
+PostgreSQL's claim of a worker of every step, which reads the run and takes that step in one statement.
 
     WITH e AS (the run), claimed AS (UPDATE the first runnable step, if the run is unfinished and not overdue),
          running AS (mark the run running, if a step was claimed and it was not), quick AS (no wait for the disk)
@@ -22,24 +23,41 @@ from ..models import Execution, StepRun
 from .leases import lease_until
 
 
+def claim_update(where: str = "", *, skip_locked: bool = True) -> str:
+    """UPDATE the run's first runnable step (skipping rows others hold) to running under this worker's lease,
+    RETURNING it; `where` narrows the steps. Named parameters: run, worker, lease, now."""
+    steps = StepRun._meta.db_table
+    locking = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    return (  # noqa: S608 - only constant names and placeholders
+        f"UPDATE {steps} SET status = 'running', lease_owner = %(worker)s, worker = %(worker)s,"
+        f" lease_expires_at = %(lease)s, claims = claims + 1, started_at = COALESCE(started_at, %(now)s)"
+        f" WHERE id = (SELECT id FROM {steps} WHERE execution_id = %(run)s AND status = 'pending'"
+        f" AND (wake_at IS NULL OR wake_at <= %(now)s){where} ORDER BY id LIMIT 1{locking}) RETURNING *"
+    )
+
+
+# The run is running from its first claim (and again after a wait), its first start kept, never over a cancel
+# that just happened, and not written again when it already is. PostgreSQL's form of claim._mark_running (SQLite's
+# path): change the two together (a test compares them). Parameters: run, now, open (Execution.UNFINISHED).
+RUNNING_CTE = (
+    f"running AS (UPDATE {Execution._meta.db_table} SET status = 'running', started_at = COALESCE(started_at, %(now)s)"
+    " WHERE id = %(run)s AND status = ANY(%(open)s) AND (status <> 'running' OR started_at IS NULL)"
+    " AND EXISTS (SELECT 1 FROM claimed) RETURNING 1)"
+)
+# The one-statement claim takes a step only while the run (its CTE `e`) is unfinished and not overdue.
+_RUN_OPEN = (
+    " AND EXISTS (SELECT 1 FROM e WHERE e.status = ANY(%(open)s)"
+    " AND (e.deadline_at IS NULL OR e.deadline_at >= %(now)s))"
+)
+
+
 @lru_cache(maxsize=2)
 def _sql(with_version: bool) -> str:
-    runs, steps = Execution._meta.db_table, StepRun._meta.db_table
     version = f", {columns('v', WorkflowVersion)}" if with_version else ""
     join_version = f" JOIN {WorkflowVersion._meta.db_table} v ON v.id = e.version_id" if with_version else ""
     return (  # noqa: S608 - only constant names and placeholders
-        f"WITH e AS (SELECT * FROM {runs} WHERE id = %(run)s),"
-        f" claimed AS (UPDATE {steps} SET status = 'running', lease_owner = %(worker)s, worker = %(worker)s,"
-        f" lease_expires_at = %(lease)s, claims = claims + 1, started_at = COALESCE(started_at, %(now)s)"
-        f" WHERE id = (SELECT id FROM {steps} WHERE execution_id = %(run)s AND status = 'pending'"
-        f" AND (wake_at IS NULL OR wake_at <= %(now)s) AND EXISTS (SELECT 1 FROM e WHERE e.status = ANY(%(open)s)"
-        f" AND (e.deadline_at IS NULL OR e.deadline_at >= %(now)s)) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        f" RETURNING *),"
-        # claim._RUNNING's rule (first start kept, never over a cancel), and no write when already running
-        f" running AS (UPDATE {runs} SET status = 'running', started_at = COALESCE(started_at, %(now)s)"
-        f" WHERE id = %(run)s AND status = ANY(%(open)s) AND (status <> 'running' OR started_at IS NULL)"
-        f" AND EXISTS (SELECT 1 FROM claimed) RETURNING 1),"
-        f" quick AS ({QUICK_COMMIT_CTE})"
+        f"WITH e AS (SELECT * FROM {Execution._meta.db_table} WHERE id = %(run)s),"
+        f" claimed AS ({claim_update(_RUN_OPEN)}), {RUNNING_CTE}, quick AS ({QUICK_COMMIT_CTE})"
         f" SELECT {columns('e', Execution)}, {columns('w', Workflow)}{version}, {columns('c', StepRun)}"
         f" FROM e JOIN {Workflow._meta.db_table} w ON w.id = e.workflow_id{join_version}"
         f" LEFT JOIN claimed c ON true, quick"

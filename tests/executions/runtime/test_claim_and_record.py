@@ -110,8 +110,9 @@ def test_the_one_statement_claim_does_what_the_read_then_claim_of_a_lane_worker_
 @postgresql_only("on SQLite every claim takes the SQLite path")
 @pytest.mark.parametrize("status", ["queued", "waiting", "cancelled"])
 def test_sqlites_two_statement_claim_leaves_the_rows_as_postgresqls_one_statement_claim_does(no_tasks, status):
-    """_mark_running and _RUNNING say the same thing twice: both mark the run running once, keep its first start
-    and never overwrite a cancel. The SQLite branch runs here on PostgreSQL, only the vendor test told otherwise."""
+    """_mark_running and claim_sql.RUNNING_CTE say the same thing twice: both mark the run running once, keep its
+    first start and never overwrite a cancel. The SQLite branch runs here on PostgreSQL, only the vendor test told
+    otherwise."""
     before = timezone.now() - timedelta(hours=1)
     runs = [execution_start(workflow=_linear(1), input={"name": "Ada"}) for _ in range(2)]
     started = before if status == "waiting" else None
