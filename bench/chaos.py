@@ -204,7 +204,8 @@ def disrupt(schedule: list[tuple[float, str, object]], log: list[str]) -> thread
 
 def summary(kills: list[Kill], lease: float, began: float) -> dict:
     back = sorted(seconds for kill in kills for seconds in kill.back.values())
-    lost = sum(len(kill.in_flight) - len(kill.back) for kill in kills)
+    unclaimed = {sid: claims for kill in kills for sid, claims in kill.in_flight.items() if sid not in kill.back}
+    committed = committed_as_killed(unclaimed)
     return {
         "kills": len(kills),
         "steps in flight at a kill": sum(len(kill.in_flight) for kill in kills),
@@ -214,8 +215,18 @@ def summary(kills: list[Kill], lease: float, began: float) -> dict:
         ),
         "unfinished runs at the kills (queue ahead)": ", ".join(str(kill.backlog) for kill in kills),
         "lease (FAOS_LEASE_GRACE_SECONDS)": lease,
-        "killed steps never claimed again": lost,
+        "killed steps finished by their dying commit": committed,
+        "killed steps never claimed again": len(unclaimed) - committed,
     }
+
+
+def committed_as_killed(unclaimed: dict[int, int]) -> int:
+    """Killed steps that ended without another claim: the worker's COMMIT reached PostgreSQL as it died (the
+    server runs it just after the kill, so the step read as running). Nobody else can end a step unclaimed."""
+    from executions.models import StepRun
+
+    ended = StepRun.objects.filter(pk__in=unclaimed, status=StepRun.Status.SUCCEEDED).values_list("id", "claims")
+    return sum(1 for sid, claims in ended if claims == unclaimed[sid])
 
 
 def chaos_phase(
