@@ -133,8 +133,9 @@ class Process:
 
 
 class Worker(Process):
-    """One `celery worker` (--concurrency 2, with embedded Beat unless beat=False); `queues` is its -Q list
-    (default: every queue), `name` its node name prefix (its step runs' `worker` starts with "<node>@")."""
+    """One `celery worker` as Procfile.prod runs it (--without-mingle; --concurrency 2, with embedded Beat unless
+    beat=False); `queues` is its -Q list (default: every queue), `name` its node name prefix (its step runs'
+    `worker` starts with "<node>@")."""
 
     def __init__(
         self,
@@ -150,7 +151,7 @@ class Worker(Process):
         self.node = f"{name}-{uuid.uuid4().hex[:6]}"
         options = ["-B", "-s", str(log_dir / "beat-schedule")] if beat else []
         options += ["-Q", queues] if queues else []
-        command = [sys.executable, "-m", "celery", "-A", "faos", "worker", "--loglevel=INFO"]
+        command = [sys.executable, "-m", "celery", "-A", "faos", "worker", "--without-mingle", "--loglevel=INFO"]
         command += [f"--concurrency={concurrency}", "-n", f"{self.node}@%h", *options, *extra]
         super().__init__(command, log_dir / f"worker-{self.node}.log", env, ready="ready.")
 
