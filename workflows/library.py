@@ -6,11 +6,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from .models import Agent, Workflow, WorkflowTemplate
+from .safe_yaml import shipped_yaml
 from .services import workflow_import
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
@@ -26,7 +26,7 @@ def templates_load() -> dict[str, int]:
     """Create or update every template (and the offline agents they need); workflows made from them stay as they are."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for path in template_files():
-        data = yaml.safe_load(path.read_text())
+        data = shipped_yaml(path.read_text())
         _ensure_agents(data.get("agents") or [])
         for group in (data.get("needs") or {}).get("groups", []):
             Group.objects.get_or_create(name=group)  # approvals and tasks are addressed to these

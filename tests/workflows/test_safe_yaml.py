@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from workflows import io
-from workflows.safe_yaml import MAX_BYTES, MAX_NODES
+from workflows.safe_yaml import MAX_BYTES, MAX_NODES, shipped_yaml
 
 ALIAS_BOMB = "\n".join(
     [
@@ -69,3 +69,15 @@ def test_values_json_cannot_hold_are_refused_by_name(text, why):
 
 def test_dates_become_iso_text():
     assert io.parse("start: 2030-01-02\nsteps: []")["start"] == "2030-01-02"
+
+
+def test_the_shipped_files_read_by_libyaml_are_what_the_safe_loader_reads():
+    import yaml
+
+    from workflows.library import template_files
+    from workflows.management.commands.load_demo import DEMO_DIR
+
+    shipped = [*template_files(), *DEMO_DIR.glob("*.yaml"), DEMO_DIR / "knowledge" / "articles.yaml"]
+    assert len(shipped) > 14
+    for path in shipped:
+        assert shipped_yaml(path.read_text()) == yaml.safe_load(path.read_text()), path

@@ -3,12 +3,12 @@ to run and the support templates something to find."""
 
 from pathlib import Path
 
-import yaml
 from django.core.management.base import BaseCommand
 
 from integrations.models import KnowledgeArticle
 from workflows.activation import activation_start
 from workflows.models import Workflow, WorkflowVersion
+from workflows.safe_yaml import shipped_yaml
 from workflows.services import workflow_import
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for path in sorted(DEMO_DIR.glob("*.yaml")):
-            definition = yaml.safe_load(path.read_text())
+            definition = shipped_yaml(path.read_text())
             if Workflow.objects.filter(name=definition["name"]).exists():
                 continue
             workflow = workflow_import(definition=definition)
@@ -32,7 +32,7 @@ class Command(BaseCommand):
     def _articles(self):
         """Add the demo articles that are missing (by title); articles you edited are left alone."""
         added = 0
-        for article in yaml.safe_load((DEMO_DIR / "knowledge" / "articles.yaml").read_text()):
+        for article in shipped_yaml((DEMO_DIR / "knowledge" / "articles.yaml").read_text()):
             _, created = KnowledgeArticle.objects.get_or_create(title=article["title"], defaults=article)
             added += created
         if added:
