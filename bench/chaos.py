@@ -215,7 +215,7 @@ def summary(kills: list[Kill], lease: float, began: float) -> dict:
         ),
         "unfinished runs at the kills (queue ahead)": ", ".join(str(kill.backlog) for kill in kills),
         "lease (FAOS_LEASE_GRACE_SECONDS)": lease,
-        "killed steps finished by their dying commit": committed,
+        "killed steps ended by their dying commit": committed,
         "killed steps never claimed again": len(unclaimed) - committed,
     }
 

@@ -29,5 +29,5 @@ def test_three_workers_killed_mid_step_lose_no_run_double_no_step_and_repeat_eac
     assert report["kills"] == 3
     assert report["steps in flight at a kill"] >= 3, report  # each kill interrupted a step
     assert report["killed steps never claimed again"] == 0, report
-    taken_again = report["steps in flight at a kill"] - report["killed steps finished by their dying commit"]
+    taken_again = report["steps in flight at a kill"] - report["killed steps ended by their dying commit"]
     assert report["re-claims (a killed step taken again)"] >= taken_again, report
