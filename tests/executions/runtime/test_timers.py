@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 from django_celery_beat.schedulers import DatabaseScheduler as StockScheduler
@@ -132,3 +133,25 @@ def test_beat_finds_the_sweep_put_back_after_its_tables_were_emptied(scheduler, 
     assert beat.schedule == {}
     ModelEntry.from_entry("faos-sweep", app=app, task="executions.tasks.sweep", schedule=1.0)  # put back
     assert ("faos-sweep" in beat.schedule) is keeps_the_sweep
+
+
+def test_beat_reads_the_tasks_with_their_schedules_in_one_statement():
+    """One snapshot: a schedule deleted between two reads once left a task without one, and Beat died on it."""
+    beat = DatabaseScheduler(app=app)
+    with CaptureQueriesContext(connection) as queries:
+        models = beat.enabled_models()
+    tasks_read = [q["sql"] for q in queries.captured_queries if 'FROM "django_celery_beat_periodictask"' in q["sql"]]
+    with CaptureQueriesContext(connection) as later:
+        schedules = [model.schedule for model in models]
+    assert len(tasks_read) == 1 and 'JOIN "django_celery_beat_intervalschedule"' in tasks_read[0]
+    assert later.captured_queries == []
+    assert "faos-sweep" in {model.name for model in models} and len(schedules) == len(models)
+
+
+def test_a_task_read_without_its_schedule_is_skipped_and_beat_goes_on(monkeypatch, caplog):
+    beat = DatabaseScheduler(app=app)
+    orphan = PeriodicTask(name="orphan", task="executions.tasks.sweep")  # as a task whose schedule was just deleted
+    monkeypatch.setattr(StockScheduler, "enabled_models", lambda self: [orphan, *PeriodicTask.objects.enabled()])
+    schedule = beat.all_as_schedule()
+    assert "faos-sweep" in schedule and "orphan" not in schedule
+    assert "'orphan' has no schedule" in caplog.text
