@@ -22,20 +22,29 @@ FLAGS = [
 ]
 
 
-@pytest.fixture
-def page():
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the process (its driver and launch cost ~2 s here); each test gets a context of its own."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    # Playwright's sync API keeps an event loop set in this thread from here on: Django's ORM would refuse to run
+    # beside it. Nothing in the suite is async (no async views or middleware), so nothing else minds it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in a context of its own: no cookie, storage or cache of an earlier test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
 
 
 def shot(page, name: str, *, full_page: bool = True) -> Path:
