@@ -15,9 +15,10 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from integrations.http import BlockedURLError, HttpError, HttpPolicy, check_url, sdk_client, send
+from integrations.http import BlockedURLError, HttpError, HttpPolicy, check_url, sdk_client, send, tls_context
 
 LOCAL = HttpPolicy(allow_hosts=frozenset({"127.0.0.1"}))
 
@@ -441,6 +442,19 @@ def test_https_connects_to_the_checked_address_with_the_name_as_sni_and_a_bad_ce
     thread.join(5)
     assert connections == [("127.0.0.1", port)] and names == ["service.example"]
     assert exc.value.retryable is False and "certificate" in str(exc.value)
+
+
+def test_requests_share_one_verifying_tls_context_instead_of_loading_the_cas_each_time(server, monkeypatch):
+    tls_context()  # built once per process
+    built = []
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(1))
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1))
+    for _ in range(3):
+        send("POST", f"{server.url}/hook", policy=LOCAL, json={})
+    with sdk_client(LOCAL, timeout=5) as client:
+        client.get(f"{server.url}/hook")
+    assert built == []
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
 
 
 def test_the_sdk_client_never_follows_a_redirect_even_when_a_request_asks_to(server, second_server):

@@ -4,6 +4,7 @@ import base64
 import ipaddress
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -268,3 +269,14 @@ def test_smtp_keeps_the_host_name_for_ehlo_tls_and_certificates_while_connecting
         assert backend.connection.sock.getpeername() == ("127.0.0.1", server.port)
     finally:
         backend.close()
+
+
+def test_tls_connections_share_one_verifying_context_unless_a_client_certificate_is_set(tmp_path):
+    address = [ipaddress.ip_address("127.0.0.1")]
+    first, second = (PinnedBackend(addresses=address, host="mail.test", use_tls=True) for _ in range(2))
+    assert first.ssl_context is second.ssl_context
+    assert first.ssl_context.verify_mode == ssl.CERT_REQUIRED and first.ssl_context.check_hostname
+    missing = str(tmp_path / "client.pem")
+    with_cert = PinnedBackend(addresses=address, host="mail.test", use_tls=True, ssl_certfile=missing)
+    with pytest.raises(FileNotFoundError):  # its own context, loading its own certificate
+        assert with_cert.ssl_context is None
