@@ -139,7 +139,7 @@ def compare(mode: str, args, vendor_url: str | None) -> None:
         print(f"  CPU per run, {side:5}: " + ", ".join(f"{group} {ms:.1f} ms" for group, ms in spent.items()))
 
 
-def with_cpu(record: list, measure, *args) -> float:
+def with_cpu(record: list, measure, *args):
     """measure(*args), adding to `record` the CPU seconds each process group used meanwhile (bench.workers)."""
     from bench.workers import cpu_seconds
 
@@ -289,9 +289,10 @@ def accept_only(url: str, requests: int) -> None:
     queues = (routing.STEPS, routing.AGENTS)
     for queue in queues:
         assert app.control.cancel_consumer(queue, reply=True), f"no worker answered: {queue} still consumed"
+    cpu = []
     try:
         started = time.perf_counter()
-        latencies = send(url, requests, 4)
+        latencies = with_cpu(cpu, send, url, requests, 4)
         wall = time.perf_counter() - started
     finally:
         for queue in queues:
@@ -301,6 +302,7 @@ def accept_only(url: str, requests: int) -> None:
         f"  accept only, c4: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  {requests / wall:4.0f} "
         "webhooks/s (the worker paused)"
     )
+    print("  CPU per webhook: " + ", ".join(f"{group} {1000 * s / requests:.1f} ms" for group, s in cpu[0].items()))
     wait_drained()
 
 

@@ -34,7 +34,7 @@ def wait_until(ready, what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-CPU_GROUPS = {"worker": "celery -A faos", "PostgreSQL": "postgres:", "Redis": "redis-server"}
+CPU_GROUPS = {"worker": "celery -A faos", "web": "gunicorn", "PostgreSQL": "postgres:", "Redis": "redis-server"}
 
 
 def cpu_seconds() -> dict[str, float]:

@@ -44,3 +44,13 @@ def cache_config(url: str, key_prefix: str = "faos") -> dict:
 
 def is_redis(config: dict) -> bool:
     return config.get("BACKEND") == REDIS_BACKEND
+
+
+def count_in_window(key: str, seconds: int) -> int:
+    """Add one to a counter in the default cache that lives `seconds` from its first count; the new count."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "count_in_window"):  # Redis: one round trip
+        return cache.count_in_window(key, seconds)
+    cache.add(key, 0, seconds)
+    return cache.incr(key)

@@ -9,13 +9,14 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.core.cache import caches
 
-from faos.cache import LOCAL_MEMORY_URL, REDIS_BACKEND, cache_config, default_cache_url, is_redis
+from faos.cache import LOCAL_MEMORY_URL, REDIS_BACKEND, cache_config, count_in_window, default_cache_url, is_redis
 from tests.api.test_webhooks import hook, post
 from tests.e2e.conftest import database_url
 from tests.test_settings import bare_env, settings_in
@@ -109,3 +110,27 @@ def test_the_redis_cache_keeps_one_client_per_pool_instead_of_building_one_per_c
     assert backend.add("hook", 0, 60) and backend.incr("hook") == 1 and backend.get("hook") == 1
     pools = backend._cache._pools
     assert len(pools) == 1 and backend._cache.get_client().connection_pool is next(iter(pools.values()))
+
+
+def test_a_window_count_is_one_round_trip_on_redis_and_expires_with_its_window(shared_cache_url):
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)
+    connection_class, sent = client.connection_pool.connection_class, []
+    real = connection_class.send_packed_command
+
+    def spy(connection, command, *args, **kwargs):
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return real(connection, command, *args, **kwargs)
+
+    with patch.object(connection_class, "send_packed_command", spy):
+        counts = [count_in_window("hook:window", 60) for _ in range(3)]
+    writes = [command for command in sent if b"hook:window" in command]
+    assert counts == [1, 2, 3] and len(writes) == 3  # one write per count: the SET NX and the INCR go together
+    assert all(b"SET" in command and b"NX" in command and b"INCR" in command for command in writes)
+    assert 0 < client.ttl(backend.make_and_validate_key("hook:window")) <= 60
+    assert backend.get("hook:window") == 3  # Django's cache reads the count as it wrote it
+
+
+def test_a_window_count_in_local_memory_counts_too(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "w"}}
+    assert [count_in_window("hook:local", 60) for _ in range(3)] == [1, 2, 3]

@@ -1,7 +1,6 @@
 """The webhook endpoint: authenticate the raw body, then start one run per delivery and answer 202."""
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from executions.engine.errors import ExpressionError
 from executions.engine.expressions import evaluate_condition
 from executions.services import execution_start
+from faos.cache import count_in_window
 from faos.json_input import JSONInputError, json_parse
 from faos.schema import FIELD_ERRORS, ErrorDetail
 from faos.throttling import SIGNATURE_FAILURES, FailureThrottle, throttled_response
@@ -129,8 +129,7 @@ class WebhookView(APIView):
     def _within_rate(self, trigger: Trigger) -> bool:
         limit = trigger.config.get("rate_per_minute") or settings.FAOS_WEBHOOK_RATE_PER_MINUTE
         key = f"faos:hook:{trigger.pk}:{timezone.now():%Y%m%d%H%M}"
-        cache.add(key, 0, 120)
-        return cache.incr(key) <= limit
+        return count_in_window(key, 120) <= limit
 
     def _start(self, request, trigger: Trigger, payload: dict, signed: str | None) -> Response:
         condition = trigger.config.get("filter")
