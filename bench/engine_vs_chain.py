@@ -389,21 +389,30 @@ def wait_drained() -> float:
 
 def sustained(url: str, duration: float, inflight: int) -> None:
     """Keep at most `inflight` runs unfinished for `duration` seconds; runs completed per second."""
+    from django.db import connection
     from django.utils import timezone
 
     from executions.models import Execution
 
-    end = time.monotonic() + duration
+    end, open_runs = time.monotonic() + duration, [0]
+
+    def count():  # one poller for the 4 senders: a COUNT per send cost the machine more than a run's steps
+        while time.monotonic() < end:
+            open_runs[0] = unfinished()
+            time.sleep(0.02)
+        connection.close()
 
     def gate():
-        if time.monotonic() > end:
-            return "stop"
-        while unfinished() >= inflight and time.monotonic() < end:
-            time.sleep(0.02)
-        return "go"
+        while open_runs[0] >= inflight and time.monotonic() < end:
+            time.sleep(0.005)
+        return "stop" if time.monotonic() > end else "go"
 
-    since = timezone.now()
-    sent = send(url, 10**9, 4, gate=gate)
+    wait_drained()  # runs left by an earlier, interrupted bench would hold the gate shut
+    poller = threading.Thread(target=count)
+    since, cpu = timezone.now(), []
+    poller.start()
+    sent = with_cpu(cpu, send, url, 10**9, 4, gate)
+    poller.join()
     until = timezone.now()
     done = Execution.objects.filter(finished_at__gte=since, finished_at__lt=until)
     statuses = set(done.values_list("status", flat=True))
@@ -413,6 +422,8 @@ def sustained(url: str, duration: float, inflight: int) -> None:
         f"  sustained {seconds:.0f} s, ≤{inflight} unfinished: {done.count() / seconds:6.1f} runs/s completed "
         f"({len(sent)} webhooks accepted; statuses {sorted(statuses)})"
     )
+    runs = done.count() or 1
+    print("  CPU per run completed: " + ", ".join(f"{group} {1000 * s / runs:.1f} ms" for group, s in cpu[0].items()))
     print(f"  drain of what was left  : {wait_drained():6.2f} s")
 
 
