@@ -55,7 +55,7 @@ def sweep() -> dict:
     """Beat runs this every few seconds: lease recovery, timers, run time-outs."""
     report = sweep_service()
     heartbeat("sweep")  # /health/'s Beat check: stale after three intervals means Beat (or this queue) stopped
-    if report.leases_recovered or report.timed_out:
+    if report.leases_recovered or report.timed_out or report.broker_lost:
         logger.info("sweep: %s", report)
     return {
         "recovered": len(report.leases_recovered),
@@ -63,6 +63,7 @@ def sweep() -> dict:
         "kicked": len(report.kicked),
         "armed": len(report.armed),
         "delivered": len(report.delivered),
+        "broker_lost": report.broker_lost,
     }
 
 

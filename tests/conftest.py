@@ -231,3 +231,12 @@ def default_groups_survive_a_flush():
     post_migrate.connect(restore, weak=False, dispatch_uid="faos-tests-default-groups")
     yield
     post_migrate.disconnect(dispatch_uid="faos-tests-default-groups")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def broker_epoch_marked():
+    """The broker's epoch key is set before any sweep runs, as a deployment's first sweep sets it: a test's sweep
+    then re-sends only what its own test made stale, not everything told (executions.runtime.routing)."""
+    from executions.runtime.routing import broker_lost_messages
+
+    broker_lost_messages()

@@ -20,6 +20,7 @@ from ..models import Execution, StepRun
 logger = logging.getLogger(__name__)
 
 STEPS, AGENTS, SWEEP = "steps", "agents", "sweep"
+BROKER_EPOCH_KEY = "faos:broker-epoch"  # in the broker's own Redis database, beside the queues
 MODEL_KINDS = frozenset({"agent"})
 
 
@@ -106,3 +107,28 @@ def queue_depth(*names: str) -> int | None:
             logger.warning("could not read the depth of queue %s", name, exc_info=True)
             return None
     return total
+
+
+def broker_lost_messages() -> bool:
+    """Whether the broker lost its queued messages since the last sweep asked (and once, the first time ever).
+
+    A Redis broker that restarted without persistence, was flushed or failed over to an empty replica no longer
+    holds the key this sets, nor any message in its queues: the sweep then tells every runnable step again at
+    once, instead of after the stale times that keep a backlog at one message a run. Only one of several sweeps
+    sees the key missing. RabbitMQ and the filesystem broker keep their queues: False.
+    """
+    from kombu.exceptions import OperationalError
+
+    from faos.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            if conn.transport.driver_type != "redis":
+                return False
+            marked = conn.default_channel.client.set(BROKER_EPOCH_KEY, timezone.now().isoformat(), nx=True)
+    except (OperationalError, OSError):
+        logger.warning("could not check whether the broker kept its messages", exc_info=True)
+        return False
+    if marked:
+        logger.warning("the broker's queues were lost (or this is its first sweep): runnable steps are told again")
+    return bool(marked)

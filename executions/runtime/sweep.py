@@ -33,17 +33,19 @@ class SweepReport:
     kicked: list[int] = field(default_factory=list)
     armed: list[int] = field(default_factory=list)  # executions sent a countdown for a timer due before next sweep
     delivered: list[int] = field(default_factory=list)  # outbox rows whose hint was lost or whose back-off ended
+    broker_lost: bool = False  # the broker had lost its queues: every told step was told again
 
 
 def sweep(*, now=None) -> SweepReport:
     """One pass; safe to run from several Beat instances at once (SKIP LOCKED everywhere)."""
     now = now or timezone.now()
-    report = SweepReport()
+    report = SweepReport(broker_lost=routing.broker_lost_messages())
     report.leases_recovered = _recover_leases(now)
     report.timed_out = _time_out(now)
     _wake_orphaned_parents(now)
-    report.kicked = _kick(now) + _resend_lost_recoveries(now)
-    report.armed = _arm_timers(now)
+    # Recovered steps first: they go out on the sweep queue, ahead of any backlog, and are then told already.
+    report.kicked = _resend_lost_recoveries(now, report.broker_lost) + _kick(now, report.broker_lost)
+    report.armed = _arm_timers(now, report.broker_lost)
     report.delivered = outbox_due(now=now)
     return report
 
@@ -84,12 +86,15 @@ def _wake_orphaned_parents(now) -> None:
 
 
 @transaction.atomic
-def _kick(now) -> list[int]:
+def _kick(now, broker_lost: bool = False) -> list[int]:
     """Enqueue executions with runnable steps nobody was told about: due timers and lost messages.
 
     A step told about long ago may only be waiting in a backed-up queue: it is told again only when the queues
     are empty (its message was lost), so a backlog of N runs stays about N messages instead of growing each pass.
+    After the broker lost its queues, every step told before now is told again.
     """
+    if broker_lost:
+        return _tell(StepRun.objects.needs_kick(now, now), now)
     stale_before = now - STALE_AFTER
     if routing.queue_depth(routing.STEPS, routing.AGENTS):  # 0 or None (cannot tell): fall back to time alone
         stale_before = None
@@ -97,13 +102,14 @@ def _kick(now) -> list[int]:
 
 
 @transaction.atomic
-def _resend_lost_recoveries(now) -> list[int]:
+def _resend_lost_recoveries(now, broker_lost: bool = False) -> list[int]:
     """Tell the sweep queue again about recovered steps (claimed before, so no timer or first message is theirs)
     that nobody has claimed since they were told, when that queue is empty: their message did not survive."""
-    if routing.queue_depth(routing.SWEEP):  # 0 or None (cannot tell): the time alone decides
+    if not broker_lost and routing.queue_depth(routing.SWEEP):  # 0 or None (cannot tell): the time alone decides
         return []
+    stale_before = now if broker_lost else now - RECOVERY_STALE_AFTER
     recovered = StepRun.objects.runnable(now).filter(claims__gt=0, wake_at__isnull=True, waiting_for="")
-    return _tell(recovered.filter(enqueued_at__lt=now - RECOVERY_STALE_AFTER), now, queue=routing.SWEEP)
+    return _tell(recovered.filter(enqueued_at__lt=stale_before), now, queue=routing.SWEEP)
 
 
 def _tell(steps, now, queue: str | None = None) -> list[int]:
@@ -117,12 +123,13 @@ def _tell(steps, now, queue: str | None = None) -> list[int]:
 
 
 @transaction.atomic
-def _arm_timers(now) -> list[int]:
+def _arm_timers(now, broker_lost: bool = False) -> list[int]:
     """Timers due before the sweep after next get a countdown message for their exact time, so a wait wakes on
     time rather than at the next sweep; only these are held by the worker, however many runs are parked."""
+    stale_before = now if broker_lost else now - STALE_AFTER  # a countdown still in a lost queue is gone too
     soon = (
         StepRun.objects.filter(status=StepRun.Status.PENDING, wake_at__gt=now, wake_at__lte=now + timer_horizon())
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STALE_AFTER))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before))
         .select_for_update(skip_locked=True)
     )
     rows = list(soon.values_list("id", "execution_id", "wake_at")[:ARM_BATCH])

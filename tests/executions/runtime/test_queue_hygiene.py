@@ -105,3 +105,36 @@ def test_a_step_never_claimed_is_not_taken_for_a_lost_recovery_while_the_steps_q
     depths = {routing.STEPS: 1_400, routing.AGENTS: 0, routing.SWEEP: 0}
     monkeypatch.setattr(routing, "queue_depth", lambda *names: sum(depths[name] for name in names))
     assert sweep().kicked == [] and sent == []  # its message is in the backlog: the backlog stays N messages
+
+
+def test_after_the_broker_lost_its_queues_every_told_step_is_told_again_at_once_and_then_not_again(monkeypatch):
+    sent = []
+    monkeypatch.setattr("executions.services.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("executions.runtime.sweep.enqueue", lambda execution_id, **kw: sent.append((execution_id, kw)))
+    monkeypatch.setattr(routing, "queue_depth", lambda *names: 40)  # new work arrived since: not a lost-message sign
+    fresh = execution_start(workflow=active_workflow([log_step("only")]), input={})  # told a moment ago
+    recovered = execution_start(workflow=active_workflow([log_step("only")]), input={})
+    step_run, _, _ = runtime.steprun_claim(execution_id=recovered.pk, worker="killed")
+    recovered_at = step_run.lease_expires_at + timedelta(seconds=1)
+    sweep(now=recovered_at)  # its worker died: told on the sweep queue
+    sent.clear()
+    monkeypatch.setattr(routing, "broker_lost_messages", lambda: True)  # then Redis restarted, empty
+    report = sweep(now=recovered_at + timedelta(seconds=2))
+    assert report.broker_lost and sorted(report.kicked) == sorted([fresh.pk, recovered.pk])
+    assert sorted(sent) == sorted([(recovered.pk, {"queue": routing.SWEEP}), (fresh.pk, {"queue": None})])
+    monkeypatch.setattr(routing, "broker_lost_messages", lambda: False)
+    assert sweep(now=recovered_at + timedelta(seconds=3)).kicked == []  # told again just now: once
+
+
+def test_the_broker_epoch_key_says_once_that_a_redis_broker_lost_its_queues():
+    from faos.celery import app
+
+    with app.connection_for_write() as conn:
+        if conn.transport.driver_type != "redis":
+            assert routing.broker_lost_messages() is False  # RabbitMQ and the filesystem keep their queues
+            return
+        client = conn.default_channel.client
+        assert routing.broker_lost_messages() is False  # the session's first sweep set it (tests/conftest.py)
+        client.delete(routing.BROKER_EPOCH_KEY)  # what a restart without persistence, or a flush, does
+        assert routing.broker_lost_messages() is True
+        assert routing.broker_lost_messages() is False  # only one sweep acts on it
