@@ -110,12 +110,13 @@ def queue_depth(*names: str) -> int | None:
 
 
 def broker_lost_messages() -> bool:
-    """Whether the broker lost its queued messages since the last sweep asked (and once, the first time ever).
+    """Whether the broker lost its queued messages since the last sweep asked.
 
     A Redis broker that restarted without persistence, was flushed or failed over to an empty replica no longer
-    holds the key this sets, nor any message in its queues: the sweep then tells every runnable step again at
-    once, instead of after the stale times that keep a backlog at one message a run. Only one of several sweeps
-    sees the key missing. RabbitMQ and the filesystem broker keep their queues: False.
+    holds the key this sets beside its queues, nor any message: the sweep then tells every runnable step again at
+    once, instead of after the stale times that keep a backlog at one message a run. The database remembers that
+    the key was set (a heartbeat row), so the first sweep ever (or on a new broker for a new database) is not taken
+    for a loss. Only one of several sweeps sees the key missing. RabbitMQ and the filesystem keep their queues.
     """
     from kombu.exceptions import OperationalError
 
@@ -125,10 +126,20 @@ def broker_lost_messages() -> bool:
         with app.connection_for_write() as conn:
             if conn.transport.driver_type != "redis":
                 return False
-            marked = conn.default_channel.client.set(BROKER_EPOCH_KEY, timezone.now().isoformat(), nx=True)
+            if not conn.default_channel.client.set(BROKER_EPOCH_KEY, timezone.now().isoformat(), nx=True):
+                return False
     except (OperationalError, OSError):
         logger.warning("could not check whether the broker kept its messages", exc_info=True)
         return False
-    if marked:
-        logger.warning("the broker's queues were lost (or this is its first sweep): runnable steps are told again")
-    return bool(marked)
+    return _remember_broker_epoch()
+
+
+def _remember_broker_epoch() -> bool:
+    """Record that the broker's key was set; whether it had been set before (so the broker has lost it since)."""
+    from ops.models import Heartbeat, heartbeat
+
+    lost = Heartbeat.objects.filter(name=BROKER_EPOCH_KEY).exists()
+    heartbeat(BROKER_EPOCH_KEY)
+    if lost:
+        logger.warning("the broker lost its queues (a restart, a flush or a failover): runnable steps are told again")
+    return lost
