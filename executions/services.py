@@ -129,10 +129,11 @@ def execution_start(
     try:
         with transaction.atomic() if _needs_transaction(workflow) else nullcontext():
             return _create_execution(workflow, version, fields)
-    except IntegrityError:
-        if idempotency_key is None:
+    except IntegrityError:  # a repeated key (not looked up first: new deliveries are the rule, repeats rare)
+        run = idempotency_key and Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        if not run:  # another constraint failed: not a repeat
             raise
-        return Execution.objects.get(workflow=workflow, idempotency_key=idempotency_key)
+        return run
 
 
 def _needs_transaction(workflow: Workflow) -> bool:
@@ -163,10 +164,6 @@ def _version_to_run(workflow: Workflow, *, user, is_test: bool) -> WorkflowVersi
 
 
 def _create_execution(workflow: Workflow, version: WorkflowVersion, fields: dict) -> Execution:
-    key = fields["idempotency_key"]
-    existing = key and Execution.objects.filter(workflow=workflow, idempotency_key=key).first()
-    if existing:
-        return existing
     meta = fields["trigger_meta"]
     if fields["is_test"] and "replay" in meta:  # a replay takes no place from live runs, nor waits for one
         return _admitted(workflow, version, fields, concurrency.Admission("start"), None)

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from ..models import Execution, StepRun
 
@@ -82,7 +82,9 @@ def _insert_run_sql() -> str:
     step_columns = [field.column for field in _fields(StepRun)[0] if field.attname != "execution_id"]
     return (  # noqa: S608 - constant names only
         f"WITH e AS (INSERT INTO {runs} ({run_columns}) SELECT {run_columns}"
-        f" FROM jsonb_populate_record(NULL::{runs}, %s::jsonb) RETURNING id)"
+        f" FROM jsonb_populate_record(NULL::{runs}, %s::jsonb)"
+        # A taken idempotency key inserts neither row, and no error: a vendor's repeated delivery is routine.
+        " ON CONFLICT (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id)"
         f" INSERT INTO {TABLE} (execution_id, {', '.join(step_columns)})"
         f" SELECT e.id, {', '.join('r.' + column for column in step_columns)}"
         f" FROM e, jsonb_populate_record(NULL::{TABLE}, %s::jsonb) AS r RETURNING execution_id, id"
@@ -90,11 +92,15 @@ def _insert_run_sql() -> str:
 
 
 def insert_run(execution: Execution, first: StepRun) -> None:
-    """INSERT a new run and its first step in one statement (a taken idempotency key raises IntegrityError)."""
+    """INSERT a new run and its first step in one statement; IntegrityError when its idempotency key is taken
+    (nothing was written, and the database logged no error)."""
     run_row, step_row = _row(execution), _row(first)
     with connection.cursor() as cursor:
         cursor.execute(_insert_run_sql(), [json.dumps(run_row), json.dumps(step_row)])
-        execution_id, step_run_id = cursor.fetchone()
+        inserted = cursor.fetchone()
+    if inserted is None:
+        raise IntegrityError(f"idempotency key {execution.idempotency_key!r} is taken for this workflow")
+    execution_id, step_run_id = inserted
     _saved(execution, execution_id)
     first.execution = execution
     _saved(first, step_run_id)

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from executions.models import Execution
+from executions.models import Execution, StepRun
 from integrations.webhooks import sign
 from tests.factories import TriggerFactory, workflow_with_steps
 from tests.vendor import postgresql_only
@@ -246,3 +246,22 @@ def test_an_accepted_delivery_is_three_statements_and_no_transaction_round_trips
     assert statements[1].startswith("WITH e AS (INSERT INTO executions_execution")
     assert "ops_counter" in statements[2]
     assert Execution.objects.get().step_runs.count() == 1
+
+
+@postgresql_only("PostgreSQL writes a run and its first step in one INSERT that skips a taken key")
+def test_a_delivery_with_a_signed_id_is_three_statements_and_its_repeat_answers_the_same_run_without_an_error(no_tasks):
+    """No look-up before the INSERT: it skips a taken key (ON CONFLICT DO NOTHING), and only a repeat reads the run."""
+    from django.test.utils import CaptureQueriesContext
+
+    trigger = hook("stripe")
+    body, headers = signed("stripe", STRIPE_EVENT)
+    with CaptureQueriesContext(connection) as first:
+        accepted = post(trigger, None, headers, raw=body)
+    with CaptureQueriesContext(connection) as again:
+        repeated = post(trigger, None, headers, raw=body)
+    assert accepted.status_code == repeated.status_code == 202
+    assert accepted.json()["execution_id"] == repeated.json()["execution_id"] and Execution.objects.count() == 1
+    assert len(first.captured_queries) == 3, [query["sql"] for query in first.captured_queries]
+    assert "ON CONFLICT" in first.captured_queries[1]["sql"] and StepRun.objects.count() == 1
+    repeat = [query["sql"] for query in again.captured_queries]  # the skipped INSERT raised nothing in SQL
+    assert len(repeat) == 4 and "ON CONFLICT" in repeat[1] and repeat[2].startswith("SELECT"), repeat
