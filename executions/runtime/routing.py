@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ..engine.definition import Definition, StepDef
@@ -126,12 +127,17 @@ def broker_lost_messages() -> bool:
         with app.connection_for_write() as conn:
             if conn.transport.driver_type != "redis":
                 return False
-            if not conn.default_channel.client.set(BROKER_EPOCH_KEY, timezone.now().isoformat(), nx=True):
+            client = conn.default_channel.client
+            if not client.set(BROKER_EPOCH_KEY, timezone.now().isoformat(), nx=True):
                 return False
+            try:
+                return _remember_broker_epoch()
+            except DatabaseError:  # both restarted (a reboot): unset the key so that the next sweep asks again
+                client.delete(BROKER_EPOCH_KEY)
+                raise
     except (OperationalError, OSError):
         logger.warning("could not check whether the broker kept its messages", exc_info=True)
         return False
-    return _remember_broker_epoch()
 
 
 def _remember_broker_epoch() -> bool:

@@ -140,3 +140,27 @@ def test_the_broker_epoch_key_says_once_that_a_redis_broker_lost_its_queues_but_
         client.delete(routing.BROKER_EPOCH_KEY)  # what a restart without persistence, a flush or a failover does
         assert routing.broker_lost_messages() is True
         assert routing.broker_lost_messages() is False  # only one sweep acts on it
+
+
+def test_a_broker_loss_seen_while_the_database_is_down_is_seen_again_at_the_next_sweep(monkeypatch):
+    from faos.celery import app
+    from ops import models as ops_models
+
+    with app.connection_for_write() as conn:
+        if conn.transport.driver_type != "redis":
+            assert routing.broker_lost_messages() is False
+            return
+        client = conn.default_channel.client
+        routing.broker_lost_messages()  # the key and its heartbeat row are there
+        ops_models.heartbeat(routing.BROKER_EPOCH_KEY)
+        client.delete(routing.BROKER_EPOCH_KEY)  # a reboot: Redis and PostgreSQL both restarted
+
+        def database_down(name, at=None):
+            raise OperationalError("the database system is starting up")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(ops_models, "heartbeat", database_down)
+            with pytest.raises(OperationalError):
+                routing.broker_lost_messages()
+        assert client.get(routing.BROKER_EPOCH_KEY) is None  # not kept: the loss is not forgotten
+        assert routing.broker_lost_messages() is True
