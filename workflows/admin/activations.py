@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -127,7 +128,7 @@ class ActivationRequestAdmin(RulesAdmin):
     @admin.display(description="Why a second editor")
     def why(self, obj):
         reasons = ((reason[:1].upper() + reason[1:],) for reason in obj.reasons)
-        return format_html_join(format_html("<br>"), "{}", reasons)
+        return format_html_join(mark_safe("<br>"), "{}", reasons)
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj):

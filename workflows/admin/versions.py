@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from .. import authz
@@ -116,7 +117,7 @@ def render_diff(diff: dict, old: int, new: int):
         if changes:
             parts.append(format_html('<p><strong>{}</strong></p><table class="faos-diff">{}</table>', scope, rows))
     if diff["reordered"]:
-        parts.append(format_html("<p>Steps were reordered.</p>"))
+        parts.append(mark_safe("<p>Steps were reordered.</p>"))
     return format_html_join("", "{}", ((p,) for p in parts)) if len(parts) > 1 else "No changes."
 
 
