@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -147,7 +148,10 @@ class ConnectionAdmin(RulesAdmin):
 
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(RulesAdmin):
-    formfield_overrides = STRICT_JSON  # deep nesting or NaN is a form error, not a 500
+    formfield_overrides = {  # deep nesting or NaN is a form error, not a 500; "help.example.com" means https
+        **STRICT_JSON,
+        models.URLField: {"assume_scheme": "https"},
+    }
     list_display = ("title", "is_published", "updated_at")
     list_filter = ("is_published",)
     search_fields = ("title", "body")

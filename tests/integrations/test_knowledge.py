@@ -41,3 +41,13 @@ def test_the_action_says_whether_something_was_found(articles):
         "articles": [],
         "best": None,
     }
+
+
+def test_the_admin_saves_an_article_url_typed_without_a_scheme_as_https(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/integrations/knowledgearticle/add/",
+        {"title": "Refunds", "body": "Within 14 days.", "tags": "[]", "url": "help.example.com/refunds"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert KnowledgeArticle.objects.get(title="Refunds").url == "https://help.example.com/refunds"
