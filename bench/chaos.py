@@ -348,12 +348,11 @@ def run(args, phases: list[str], restarts: tuple) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from bench.workers import database_url
-    from faos.celery import app
+    from bench.workers import database_url, purge_broker
     from tests.fakes import FakeServer
 
     call_command("migrate", verbosity=0)
-    app.control.purge()
+    purge_broker()
     log_dir = ROOT / "var" / f"chaos-{time.strftime('%Y%m%d-%H%M%S')}"
     log_dir.mkdir(parents=True)
     env = {

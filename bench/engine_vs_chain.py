@@ -41,6 +41,9 @@ for _name, _value in {"DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "FAOS_ST
 
 MODES = ("noop", "http", "webhook", "throughput")
 SECRET = "whsec_bench"
+# The raw no-op chain's tasks/s on the day issue #14 was filed (its 518–544, same worker settings): the scale that
+# `throughput` reads its runs/s against, as this machine's speed moves.
+FILING_CHAIN_SPEED = 531
 
 
 def main() -> None:
@@ -51,12 +54,11 @@ def main() -> None:
     logging.disable(logging.INFO)  # this process's own "run started" lines; the workers log to their files
     from django.core.management import call_command
 
-    from bench.workers import Worker, analyze_run_tables
-    from faos.celery import app
+    from bench.workers import Worker, analyze_run_tables, purge_broker
 
     call_command("migrate", verbosity=0)
     analyze_run_tables()
-    app.control.purge()
+    purge_broker()
     log_dir = ROOT / "var" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     log_dir.mkdir(parents=True)
     env = child_env()
@@ -345,14 +347,17 @@ def send(url: str, total: int, concurrency: int, gate=None) -> list[float]:
     from django.db import connection
 
     latencies: list[float] = []
+    errors: list[BaseException] = []
     remaining = iter(range(total))
     lock = threading.Lock()
 
     def sender():
+        client = LeanClient(url)
         try:
-            client = LeanClient(url)
             while next_one() and (gate is None or gate() != "stop"):
                 latencies.append(post(client, url))
+        except BaseException as error:  # a sender that died would only shorten the measurement: fail it instead
+            errors.append(error)
         finally:
             client.close()
             connection.close()  # this thread's own, if the gate opened one
@@ -366,6 +371,8 @@ def send(url: str, total: int, concurrency: int, gate=None) -> list[float]:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {concurrency} senders failed") from errors[0]
     return latencies
 
 
@@ -423,7 +430,7 @@ def sustained(url: str, duration: float, inflight: int) -> None:
 
     from executions.models import Execution
 
-    end, open_runs = time.monotonic() + duration, [0]
+    end, open_runs = None, [0]
 
     def count():  # one poller for the 4 senders: a COUNT per send cost the machine more than a run's steps
         while time.monotonic() < end:
@@ -437,6 +444,8 @@ def sustained(url: str, duration: float, inflight: int) -> None:
         return "stop" if time.monotonic() > end else "go"
 
     wait_drained()  # runs left by an earlier, interrupted bench would hold the gate shut
+    speed = [chain_speed()]
+    end = time.monotonic() + duration  # from here: the waits above are not part of it
     poller = threading.Thread(target=count)
     since, cpu = timezone.now(), []
     poller.start()
@@ -454,6 +463,18 @@ def sustained(url: str, duration: float, inflight: int) -> None:
     runs = done.count() or 1
     print("  CPU per run completed: " + ", ".join(f"{group} {1000 * s / runs:.1f} ms" for group, s in cpu[0].items()))
     print(f"  drain of what was left  : {wait_drained():6.2f} s")
+    speed.append(chain_speed())
+    at_filing = done.count() / seconds * FILING_CHAIN_SPEED / statistics.mean(speed)
+    print(
+        f"  this machine now: raw chain {speed[0]:.0f} tasks/s before, {speed[1]:.0f} after (the day #14 was filed: "
+        f"518–544); at {FILING_CHAIN_SPEED} tasks/s this would be {at_filing:.1f} runs/s"
+    )
+
+
+def chain_speed(rounds: int = 3, runs: int = 30, steps: int = 10) -> float:
+    """The raw chain's no-op tasks/s on this worker now (median of `rounds`): how fast the machine is running,
+    which moves by up to 2x within an hour here, to read an end-to-end figure against."""
+    return statistics.median(steps * runs / time_chain(steps, runs, None) for _ in range(rounds))
 
 
 def burst(url: str, size: int) -> None:

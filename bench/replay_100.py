@@ -147,11 +147,10 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from bench.workers import Worker
+    from bench.workers import Worker, purge_broker
     from executions.models import StepRun
-    from faos.celery import app
 
-    app.control.purge()
+    purge_broker()
     log_dir = ROOT / "var" / "bench-replay"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "EMAIL_URL": "consolemail://", "FAOS_SWEEP_INTERVAL": "1"}

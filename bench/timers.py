@@ -62,10 +62,9 @@ def main() -> None:
 
     Execution.objects.all().delete()
     workflow = make_workflow()
-    from faos.celery import app
+    from bench.workers import Worker, purge_broker
 
-    app.control.purge()
-    from bench.workers import Worker
+    purge_broker()
 
     log_dir = ROOT / "var" / "bench-timers"
     log_dir.mkdir(parents=True, exist_ok=True)

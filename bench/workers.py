@@ -34,13 +34,29 @@ def wait_until(ready, what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-CPU_GROUPS = {"worker": "celery -A faos", "web": "gunicorn", "PostgreSQL": "postgres:", "Redis": "redis-server"}
+# Each group's marks in a command line; the postmaster (bin/postgres) holds the CPU of its ended backends.
+CPU_GROUPS = {
+    "worker": ("celery -A faos",),
+    "web": ("gunicorn",),
+    "PostgreSQL": ("postgres:", "bin/postgres "),
+    "Redis": ("redis-server",),
+}
+
+
+def purge_broker() -> None:
+    """Drop every queued message and the runs waiting in the starts list (executions/runtime/starts.py): what an
+    earlier run left points at rows that no longer exist."""
+    from executions.runtime import starts
+    from faos.celery import app
+
+    app.control.purge()
+    starts.purge()
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by each group of CPU_GROUPS (every live process whose command line has its mark;
-    Linux /proc) and by this process: take it before and after a measurement and subtract. PostgreSQL counts
-    every backend of the server, so other databases' work shows there too."""
+    """CPU seconds used so far by each group of CPU_GROUPS (every live process whose command line has a mark of it,
+    with its reaped children; Linux /proc) and by this process: take it before and after a measurement and subtract.
+    PostgreSQL counts every backend of the server, so other databases' work shows there too."""
     tick, used = os.sysconf("SC_CLK_TCK"), dict.fromkeys(CPU_GROUPS, 0.0)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -48,9 +64,11 @@ def cpu_seconds() -> dict[str, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # it ended meanwhile
             continue
-        for group, mark in CPU_GROUPS.items():
-            if mark in command:
-                used[group] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        for group, marks in CPU_GROUPS.items():
+            if any(mark in command for mark in marks):
+                # utime + stime, and cutime + cstime: what its ended children used (a gunicorn worker recycled
+                # after max_requests, a closed PostgreSQL backend) moves to their parent here and still counts.
+                used[group] += sum(int(value) for value in fields[11:15]) / tick
     return {**used, "bench": time.process_time()}
 
 

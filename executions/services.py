@@ -21,7 +21,7 @@ from workflows.services import WorkflowInvalid, definition_validate, workflow_de
 from . import concurrency
 from .engine.definition import Definition
 from .models import Execution, StepRun
-from .runtime import routing, rows, run_log
+from .runtime import routing, rows, run_log, starts
 from .runtime.broker import task
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,11 @@ def _start_steps(execution: Execution, *, insert: bool = False) -> None:
     # Logged first: outside a transaction (a run with no limit, on PostgreSQL) the message goes at once, and an eager
     # or quick worker would log its claim before the run's start.
     run_log.run_event("started", execution, trigger=execution.trigger_kind, is_test=execution.is_test)
-    enqueue(execution.pk, queue=routing.step_queue(step))  # the first step is known: no look-up after the commit
+    queue = routing.step_queue(step)  # the first step is known: no look-up after the commit
+    if queue == routing.STEPS and starts.enabled():
+        starts.announce(execution.pk)  # one message for a batch of new runs
+    else:
+        enqueue(execution.pk, queue=queue)
 
 
 def _queue_execution(workflow: Workflow, version: WorkflowVersion, fields: dict, admission) -> Execution:

@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError
 from ops.models import heartbeat
 
 from . import retention, runtime, services
-from .runtime import outbox, routing
+from .runtime import outbox, routing, starts
 from .runtime.sweep import sweep as sweep_service
 
 logger = logging.getLogger(__name__)
@@ -33,15 +33,34 @@ DATABASE_GONE = (OperationalError, InterfaceError)
 )
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
-    worker = runtime.worker_id(getattr(self.request, "hostname", None))  # the Celery node name, e.g. agents1@host
-    here = outbox.delivered_here() if settings.FAOS_RUN_DELIVERS_EVENTS else contextlib.nullcontext()
-    with here:  # the run's events (execution.succeeded, …) go out from here, not as one more message each
-        ran = runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
+    ran = _run(self.request, execution_id)
     if not ran and getattr(self.request, "eta", None):
         # A timer's message that found its step not due yet (it came a little early): send it again for the
         # time left rather than leave the wake-up to the next sweep.
         services.timer_rearm(execution_id)
     return ran
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=DATABASE_GONE,
+    retry_backoff=0.5,
+    retry_backoff_max=10,
+    retry_jitter=True,
+    max_retries=60,
+)
+def drain_starts(self) -> int:
+    """Run a batch of the new runs waiting in the starts list (runtime/starts.py): one message for several runs."""
+    return len(starts.drain(lambda execution_id: _run(self.request, execution_id), retry=DATABASE_GONE))
+
+
+def _run(request, execution_id: int) -> int:
+    worker = runtime.worker_id(getattr(request, "hostname", None))  # the Celery node name, e.g. agents1@host
+    here = outbox.delivered_here() if settings.FAOS_RUN_DELIVERS_EVENTS else contextlib.nullcontext()
+    with here:  # the run's events (execution.succeeded, …) go out from here, not as one more message each
+        return runtime.execution_run(execution_id=execution_id, worker=worker, lane=routing.worker_lane())
 
 
 @shared_task(ignore_result=True)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from ..models import Execution, StepRun
 from ..services import enqueue, execution_finish, timeout_message, timer_horizon
-from . import routing
+from . import routing, starts
 from .outbox import outbox_due
+
+logger = logging.getLogger(__name__)
 
 BATCH = 500
 # A runnable step nobody claimed for this long had its message lost (or the queue is backed up);
@@ -96,9 +100,20 @@ def _kick(now, broker_lost: bool = False) -> list[int]:
     if broker_lost:
         return _tell(StepRun.objects.needs_kick(now, now), now)
     stale_before = now - STALE_AFTER
-    if routing.queue_depth(routing.STEPS, routing.AGENTS):  # 0 or None (cannot tell): fall back to time alone
+    if _queued_work():  # 0 or None (cannot tell): fall back to time alone
         stale_before = None
     return _tell(StepRun.objects.needs_kick(now, stale_before), now)
+
+
+def _queued_work() -> int | None:
+    """Messages waiting on the steps and agents queues, with the new runs waiting in the starts list (their
+    message); None when the broker cannot tell."""
+    depth = routing.queue_depth(routing.STEPS, routing.AGENTS)
+    try:
+        return None if depth is None else depth + starts.waiting()
+    except RedisError:
+        logger.warning("could not read the starts list", exc_info=True)
+        return None
 
 
 @transaction.atomic

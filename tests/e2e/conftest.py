@@ -7,11 +7,11 @@ import os
 import pytest
 from django.conf import settings
 
-from bench.workers import Worker, activity, database_url, wait_for, where_runs
-from faos.celery import app
+from bench.workers import Worker, activity, database_url, purge_broker, wait_for, where_runs
 from tests.fakes import FakeServer
 
-__all__ = ["Worker", "activity", "database_url", "wait_for", "where_runs"]  # imported from here by other tests
+# Imported from here by other tests.
+__all__ = ["Worker", "activity", "database_url", "purge_broker", "wait_for", "where_runs"]
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def fake_server():
 def start_worker(transactional_db, tmp_path):
     """Start real worker processes on demand; all are SIGKILLed before the test database is flushed (the test is
     over: a warm shutdown would only add ~3 s, and a killed process's connections end with it)."""
-    app.control.purge()  # messages left by an earlier run point at rows that no longer exist
+    purge_broker()  # messages left by an earlier run point at rows that no longer exist
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),

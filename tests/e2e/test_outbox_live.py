@@ -5,8 +5,7 @@ import pytest
 
 from executions.models import Event, Execution, OutboxMessage
 from executions.services import execution_start
-from faos.celery import app
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import purge_broker, wait_for
 from tests.factories import UserFactory, active_workflow, log_step
 from workflows.models import Trigger
 
@@ -41,7 +40,7 @@ def test_a_worker_killed_between_the_commit_and_the_delivery_loses_no_email_and_
     )
     first.kill()
     if hint == "lost":  # the worker died before its on_commit hints reached the broker: only the sweep can tell
-        app.control.purge()
+        purge_broker()
     execution.refresh_from_db()
     assert execution.status == Execution.Status.FAILED
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}

@@ -28,7 +28,7 @@ from executions.models import Approval, Execution, StepRun
 from executions.services import execution_start
 from faos.celery import app
 from integrations.models import KnowledgeArticle
-from tests.e2e.conftest import Worker, database_url, wait_for
+from tests.e2e.conftest import Worker, database_url, purge_broker, wait_for
 from tests.factories import EditorFactory, UserFactory
 from tests.fakes import FakeServer, Route
 from tests.workflows import template_branches as branches
@@ -48,7 +48,7 @@ DECIDED = {"approve": "approved", "reject": "rejected"}
 @pytest.fixture(scope="module")
 def worker(django_db_setup, tmp_path_factory):
     """One worker for the module; flushing the database between tests does not disturb it."""
-    app.control.purge()  # messages left by an earlier run point at rows that no longer exist
+    purge_broker()  # messages left by an earlier run point at rows that no longer exist
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),

@@ -10,7 +10,15 @@ from executions import runtime
 PACKAGE = Path(__file__).resolve().parents[3] / "executions"
 REGISTRATION = {"apps"}  # AppConfig.ready imports modules so that they register themselves: not a dependency
 FLOW = ["runtime.loop", "runtime.claim", "runtime.run", "runtime.record", "runtime.follow", "runtime.outbox"]
-LOWER = {"runtime.broker", "runtime.leases", "runtime.outbox", "runtime.routing", "runtime.run_log", "runtime.state"}
+LOWER = {
+    "runtime.broker",
+    "runtime.leases",
+    "runtime.outbox",
+    "runtime.routing",
+    "runtime.run_log",
+    "runtime.starts",
+    "runtime.state",
+}
 SHARED = {"models", "querysets", "scopes"}  # the rows and the names of their scopes: below every module
 
 
