@@ -1,10 +1,11 @@
-"""Batched starts: on a Redis broker, new runs of the steps queue wait in one list and a worker takes a batch at once.
+"""Batched starts: on a Redis broker, new runs of the steps queue wait in one list, and one message has a worker run
+several of them.
 
 A Celery message a run costs the worker about as much CPU as the run's ten inline steps (the prefork pool's hand-off
 to its process, the broker's delivery and ack). So a run's start appends its id to the list and rings a bell: only
 the first start after the bell was answered sends a message (`drain_starts`). The worker that takes it answers the
-bell, takes up to BATCH ids off the list (ringing again first when it took a full batch, so that the other processes
-join in) and runs them one after another, as a message each would have.
+bell and takes runs off the list one at a time, up to BATCH, running each as its own message would have; while more
+wait it rings again, so another process joins in and no run waits behind a slow one.
 
 The database stays the truth. An id taken by a worker that then died is a runnable step nobody claimed: the sweep
 tells it again as it does a lost message (the list counts as queued work, so a backlog is not mistaken for a loss).
@@ -14,6 +15,7 @@ filesystem broker, RabbitMQ), eager tasks or FAOS_BATCHED_STARTS off, each start
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Callable
 from functools import lru_cache
@@ -25,8 +27,20 @@ logger = logging.getLogger(__name__)
 
 LIST_KEY = "faos:starts:steps"
 BELL_KEY = "faos:starts:steps:bell"
-BATCH = 8  # runs a drain takes at once: one message instead of eight, and at most eight to re-tell if it dies
+BATCH = 16  # runs one drain task runs at most, so that it also yields the worker
 BELL_SECONDS = 5  # a bell nobody answered (its message lost) rings again on the next start after this
+
+
+# One round trip: the oldest run off the list and, if more wait, the bell rung (unless it already is); returns
+# {the run's id or nil, whether this rang}. A script, so no start can slip between the look and the ring.
+TAKE_ONE = """
+local value = redis.call('LPOP', KEYS[1])
+local rang = 0
+if value and redis.call('LLEN', KEYS[1]) > 0 and redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1]) then
+    rang = 1
+end
+return {value, rang}
+"""
 
 
 def enabled() -> bool:
@@ -44,6 +58,10 @@ def _client(url: str):
     import redis
 
     return redis.Redis.from_url(url)  # its pool is thread-safe and reopens its connections after a fork
+
+
+# Let the clients go while the interpreter still works: redis-py's __del__ at shutdown fails noisily without `os`.
+atexit.register(_client.cache_clear)
 
 
 def client():
@@ -82,27 +100,31 @@ def _send(name: str, *args) -> None:
 def drain(
     run: Callable[[int], object], *, retry: tuple[type[BaseException], ...] = (), batch: int = BATCH
 ) -> list[int]:
-    """Answer the bell, take up to `batch` runs off the list and run each (`run(execution_id)`); their ids.
+    """Answer the bell, then take runs off the list one at a time and run each (`run(execution_id)`), up to `batch`
+    of them; their ids. While more wait, the bell is rung again, so another process takes them meanwhile and no run
+    waits behind a slow one here.
 
-    A run that raises one of `retry` (the database went away) puts itself and the runs after it back at the head of
-    the list and re-raises, for the task to try again; any other error is logged and left to the sweep, as a run's
-    own failed message is, and the next run goes ahead."""
+    A run that raises one of `retry` (the database went away) goes back to the head of the list and the error
+    propagates, for the task to try again; any other error is logged and the run left to the sweep, as a run's own
+    failed message is, and the next run goes ahead."""
     redis = client()
-    redis.delete(BELL_KEY)  # before taking: a start that lands after this rings again, so none is left waiting
-    pipe = redis.pipeline(transaction=True)
-    pipe.lrange(LIST_KEY, 0, batch - 1)
-    pipe.ltrim(LIST_KEY, batch, -1)
-    taken = [int(value) for value in pipe.execute()[0]]
-    if len(taken) == batch and redis.set(BELL_KEY, 1, nx=True, ex=BELL_SECONDS):
-        _send("executions.tasks.drain_starts")  # more may wait: another process takes the next batch meanwhile
-    for index, execution_id in enumerate(taken):
+    redis.delete(BELL_KEY)  # first: a start that lands after this rings again, so none is left waiting
+    taken: list[int] = []
+    take = redis.register_script(TAKE_ONE)
+    while len(taken) < batch:
+        value, rang = take(keys=[LIST_KEY, BELL_KEY], args=[BELL_SECONDS])
+        if value is None:
+            break
+        taken.append(int(value))
+        if rang:
+            _send("executions.tasks.drain_starts")
         try:
-            run(execution_id)
+            run(taken[-1])
         except retry:
-            redis.lpush(LIST_KEY, *reversed(taken[index:]))
+            redis.lpush(LIST_KEY, taken[-1])
             raise
         except Exception:
-            logger.exception("run %s failed to start here; the sweep tells it again", execution_id)
+            logger.exception("run %s failed to start here; the sweep tells it again", taken[-1])
     return taken
 
 

@@ -101,19 +101,21 @@ def test_a_worker_killed_mid_step_loses_no_run_and_the_retry_carries_the_same_id
     assert execution.step_runs.filter(step_key="done", status="succeeded").count() == 1
 
 
-def test_runs_started_together_are_taken_eight_at_a_time_with_one_message_a_batch(start_worker):
+def test_runs_started_together_are_run_by_a_few_drain_messages_not_a_message_each(start_worker):
     workflow = active_workflow([log_step("first"), log_step("second")])
     with transaction.atomic():  # 20 starts at one commit, before any worker is up: they wait in the list
         ids = [execution_start(workflow=workflow, input={"n": n}).pk for n in range(20)]
     worker = start_worker()
 
-    def batches() -> list[int]:  # the runs each finished drain task took, as its worker logged it
+    def batches() -> list[int]:  # the runs each finished drain task ran, as its worker logged it
         found = re.findall(r"drain_starts\[[^]]+\] succeeded in [\d.]+s: (\d+)", worker.log.read_text())
-        return sorted(int(n) for n in found)  # (the two processes take batches at once: either may end first)
+        return [int(n) for n in found]
 
     wait_for(lambda: sum(batches()) == 20, message="the drain tasks to run the 20 runs")
     assert Execution.objects.filter(pk__in=ids, status=Execution.Status.SUCCEEDED).count() == 20
     assert StepRun.objects.filter(execution_id__in=ids, status=StepRun.Status.SUCCEEDED).count() == 40
-    # One message rang the bell; each full batch rang it again for the next: three messages for twenty runs.
-    assert batches() == [4, 8, 8]
-    assert "run_execution[" not in worker.log.read_text()  # no run needed a message of its own
+    # One message rang the bell; a drain rang again while runs waited, so both processes drained at once, each at
+    # most 16 runs a message: a few messages for twenty runs, none a run.
+    ran = [n for n in batches() if n]
+    assert len(ran) <= 3 and max(ran) <= 16, batches()
+    assert "run_execution[" not in worker.log.read_text()

@@ -43,21 +43,27 @@ def test_starts_are_listed_after_the_commit_and_ring_the_bell_once(redis_starts)
     assert redis_starts == [("drain_starts",)]  # one message for the three
 
 
-def test_a_drain_answers_the_bell_and_takes_the_oldest_batch(redis_starts):
+def test_a_drain_runs_the_waiting_runs_oldest_first_and_rings_while_more_wait(redis_starts):
     starts.client().rpush(starts.LIST_KEY, *range(1, 6))
     starts.client().set(starts.BELL_KEY, 1)
     ran = []
     assert starts.drain(ran.append, batch=8) == [1, 2, 3, 4, 5]
     assert ran == [1, 2, 3, 4, 5] and waiting() == []
-    assert redis_starts == [] and not starts.client().exists(starts.BELL_KEY)  # answered: the next start rings
-    starts.announce(6)
+    assert redis_starts == [("drain_starts",)]  # another process was asked to join in, once (the bell was set)
+
+
+def test_a_drain_answers_the_bell_so_that_the_next_start_rings_it(redis_starts):
+    starts.client().rpush(starts.LIST_KEY, 1)
+    starts.client().set(starts.BELL_KEY, 1)
+    assert starts.drain(lambda execution_id: None) == [1]
+    assert redis_starts == [] and not starts.client().exists(starts.BELL_KEY)
+    starts.announce(2)
     assert redis_starts == [("drain_starts",)]
 
 
-def test_a_full_batch_rings_again_so_that_another_process_takes_the_next(redis_starts):
+def test_a_drain_stops_after_its_batch_and_leaves_the_rest_to_the_message_it_sent(redis_starts):
     starts.client().rpush(starts.LIST_KEY, *range(1, 11))
-    ran = []
-    assert starts.drain(ran.append, batch=4) == [1, 2, 3, 4]
+    assert starts.drain(lambda execution_id: None, batch=4) == [1, 2, 3, 4]
     assert waiting() == [5, 6, 7, 8, 9, 10]
     assert redis_starts == [("drain_starts",)]
 
