@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 LIST_KEY = "faos:starts:steps"
 BELL_KEY = "faos:starts:steps:bell"
 BATCH = 16  # runs one drain task runs at most, so that it also yields the worker
+# ... and it takes no more after this long: a process held by a drain of slow runs (vendor calls) would keep the
+# sweep's recovered steps, which go ahead of new runs, waiting behind all of them.
+DRAIN_SECONDS = 0.5
 BELL_SECONDS = 5  # a bell nobody answered (its message lost) rings again on the next start after this
 
 
@@ -98,11 +102,15 @@ def _send(name: str, *args) -> None:
 
 
 def drain(
-    run: Callable[[int], object], *, retry: tuple[type[BaseException], ...] = (), batch: int = BATCH
+    run: Callable[[int], object],
+    *,
+    retry: tuple[type[BaseException], ...] = (),
+    batch: int = BATCH,
+    seconds: float = DRAIN_SECONDS,
 ) -> list[int]:
     """Answer the bell, then take runs off the list one at a time and run each (`run(execution_id)`), up to `batch`
-    of them; their ids. While more wait, the bell is rung again, so another process takes them meanwhile and no run
-    waits behind a slow one here.
+    of them and none after `seconds`; their ids. While more wait, the bell is rung again, so another process takes
+    them meanwhile and no run waits behind a slow one here.
 
     A run that raises one of `retry` (the database went away) goes back to the head of the list and the error
     propagates, for the task to try again; any other error is logged and the run left to the sweep, as a run's own
@@ -110,8 +118,8 @@ def drain(
     redis = client()
     redis.delete(BELL_KEY)  # first: a start that lands after this rings again, so none is left waiting
     taken: list[int] = []
-    take = redis.register_script(TAKE_ONE)
-    while len(taken) < batch:
+    take, until = redis.register_script(TAKE_ONE), time.monotonic() + seconds
+    while len(taken) < batch and (not taken or time.monotonic() < until):
         value, rang = take(keys=[LIST_KEY, BELL_KEY], args=[BELL_SECONDS])
         if value is None:
             break

@@ -1,5 +1,6 @@
 """Batched starts: new runs wait in a Redis list and one message has a worker take a batch of them."""
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -66,6 +67,13 @@ def test_a_drain_stops_after_its_batch_and_leaves_the_rest_to_the_message_it_sen
     assert starts.drain(lambda execution_id: None, batch=4) == [1, 2, 3, 4]
     assert waiting() == [5, 6, 7, 8, 9, 10]
     assert redis_starts == [("drain_starts",)]
+
+
+def test_a_drain_takes_no_more_runs_once_its_time_is_up(redis_starts):
+    starts.client().rpush(starts.LIST_KEY, 1, 2, 3)
+    slow = []
+    assert starts.drain(lambda execution_id: slow.append(time.sleep(0.05)), seconds=0.01) == [1]
+    assert waiting() == [2, 3] and redis_starts == [("drain_starts",)]  # the next process takes them
 
 
 def test_a_run_that_lost_the_database_goes_back_first_with_those_after_it(redis_starts):
