@@ -19,18 +19,19 @@ logger = logging.getLogger(__name__)
 # The database went away (a restart, a fail-over): try again at once and then with a short back-off, rather than
 # leave the run to the sweep's next lease recovery. Every step the retry finds is still guarded by its lease.
 DATABASE_GONE = (OperationalError, InterfaceError)
+RUNS_STEPS = {  # the options of a task that runs steps
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": DATABASE_GONE,
+    "retry_backoff": 0.5,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 60,
+}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=DATABASE_GONE,
-    retry_backoff=0.5,
-    retry_backoff_max=10,
-    retry_jitter=True,
-    max_retries=60,
-)
+@shared_task(**RUNS_STEPS)
 def run_execution(self, execution_id: int) -> int:
     """Run the execution's runnable steps; a duplicate message finds nothing to claim and returns."""
     ran = _run(self.request, execution_id)
@@ -41,16 +42,7 @@ def run_execution(self, execution_id: int) -> int:
     return ran
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=DATABASE_GONE,
-    retry_backoff=0.5,
-    retry_backoff_max=10,
-    retry_jitter=True,
-    max_retries=60,
-)
+@shared_task(**RUNS_STEPS)
 def drain_starts(self) -> int:
     """Run a batch of the new runs waiting in the starts list (runtime/starts.py): one message for several runs."""
     return len(starts.drain(lambda execution_id: _run(self.request, execution_id), retry=DATABASE_GONE))
