@@ -61,7 +61,11 @@ def enabled() -> bool:
 def _client(url: str):
     import redis
 
-    return redis.Redis.from_url(url)  # its pool is thread-safe and reopens its connections after a fork
+    from faos.cache import REDIS_TIMEOUTS
+
+    # Its pool is thread-safe and reopens its connections after a fork; a hung Redis fails a start in seconds
+    # (which then sends its own message) instead of holding the request.
+    return redis.Redis.from_url(url, **REDIS_TIMEOUTS)
 
 
 # Let the clients go while the interpreter still works: redis-py's __del__ at shutdown fails noisily without `os`.
