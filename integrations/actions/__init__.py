@@ -137,8 +137,19 @@ def records_in_test(name: str, inputs: dict, *, send_reads: bool = False) -> boo
     return action is not None and isinstance(inputs, dict) and _records(action, inputs, send_reads=send_reads)
 
 
+# A validator for each input schema, built once: building one costs more than checking a step's inputs with it.
+_VALIDATORS: dict[int, tuple[dict, jsonschema.Draft202012Validator]] = {}
+
+
+def _validator(schema: dict) -> jsonschema.Draft202012Validator:
+    kept = _VALIDATORS.get(id(schema))
+    if kept is None or kept[0] is not schema:  # (an id is reused only after its schema is gone)
+        kept = _VALIDATORS[id(schema)] = (schema, jsonschema.Draft202012Validator(schema))
+    return kept[1]
+
+
 def _check_inputs(action: Action, inputs: dict) -> None:
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(action.input_schema).iter_errors(inputs))
+    error = jsonschema.exceptions.best_match(_validator(action.input_schema).iter_errors(inputs))
     if error is not None:
         field = ".".join(str(p) for p in error.absolute_path) or "inputs"
         raise StepError(f"input '{field}' of action '{action.name}': {error.message}", detail={"field": field})
