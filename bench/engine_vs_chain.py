@@ -430,7 +430,7 @@ def sustained(url: str, duration: float, inflight: int) -> None:
 
     from executions.models import Execution
 
-    end, open_runs = None, [0]
+    open_runs = [0]
 
     def count():  # one poller for the 4 senders: a COUNT per send cost the machine more than a run's steps
         while time.monotonic() < end:

@@ -240,8 +240,8 @@ FAOS_MAX_RENDERED_CHARS = env.int("FAOS_MAX_RENDERED_CHARS", default=4_000_000)
 FAOS_RENDER_SECONDS = env.float("FAOS_RENDER_SECONDS", default=5.0)
 FAOS_MAX_STEP_OUTPUT_CHARS = env.int("FAOS_MAX_STEP_OUTPUT_CHARS", default=4_000_000)
 FAOS_STEPS_PER_TASK = env.int("FAOS_STEPS_PER_TASK", default=50)
-# On a Redis broker, new runs wait in one list and a worker takes them several at once: one message for up to eight
-# starts (executions/runtime/starts.py). Off, every start sends its own message.
+# On a Redis broker, new runs wait in one list and one message has a worker run up to 16 of them
+# (executions/runtime/starts.py). Off, every start sends its own message.
 FAOS_BATCHED_STARTS = env.bool("FAOS_BATCHED_STARTS", default=True)
 # A run's own task delivers the events it decided (execution.succeeded, …) right after its commit; off, they go
 # to the sweep queue as one delivery message each (the sweep delivers any the task did not live to send).

@@ -47,14 +47,15 @@ return {value, rang}
 """
 
 
+def _broker_is_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
 def enabled() -> bool:
     """Whether starts are batched here: a Redis broker, real workers, and the setting on."""
     from faos.celery import app
 
-    broker = settings.CELERY_BROKER_URL
-    return (
-        settings.FAOS_BATCHED_STARTS and broker.startswith(("redis://", "rediss://")) and not app.conf.task_always_eager
-    )
+    return settings.FAOS_BATCHED_STARTS and _broker_is_redis() and not app.conf.task_always_eager
 
 
 @lru_cache(maxsize=4)
@@ -149,5 +150,5 @@ def waiting() -> int:
 
 def purge() -> None:
     """Forget the runs waiting in the list (with `celery purge`: tests and benches that start from an empty broker)."""
-    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    if _broker_is_redis():
         client().delete(LIST_KEY, BELL_KEY)
