@@ -140,6 +140,12 @@ else:
         }  # CONN_HEALTH_CHECKS makes the pool check a connection before lending it
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# The run's and the webhook's hand-written statements (faos.db.prepared_cursor) are parsed and planned once per
+# connection, not at every run. The ORM's own queries are never prepared (Django binds them client-side).
+# Off behind a pooler that cannot keep a session's prepared statements (PgBouncer in transaction mode before 1.21).
+FAOS_DB_PREPARED = env.bool("FAOS_DB_PREPARED", default=True) and DATABASES["default"]["ENGINE"].endswith("postgresql")
+if FAOS_DB_PREPARED:
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,7 +3,7 @@
 from django.db import connection, models
 from django.utils import timezone
 
-from faos.db import QUICK_COMMIT_CTE
+from faos.db import QUICK_COMMIT_CTE, prepared_cursor
 
 WEBHOOK_DELIVERIES = "webhook_deliveries"  # a Counter name, labelled by the answer code
 
@@ -55,5 +55,5 @@ def counter_add(name: str, label: str = "", amount: int = 1) -> None:
         sql = f"WITH quick AS ({QUICK_COMMIT_CTE}) {insert} SELECT %s, %s, %s FROM quick {add}"
     else:
         sql = f"{insert} VALUES (%s, %s, %s) {add}"
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [name, label, amount])

@@ -2,11 +2,11 @@
 
 from functools import lru_cache
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from faos.db import columns, models_from_row
+from faos.db import columns, models_from_row, prepared_cursor
 
 
 class WorkflowQuerySet(models.QuerySet):
@@ -50,7 +50,7 @@ def webhook_trigger(token: str):
     """
     from .models import Trigger, Workflow, WorkflowVersion
 
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_webhook_sql(), [token])
         row = cursor.fetchone()
     if row is None:

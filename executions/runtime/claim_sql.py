@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db import connection
-
-from faos.db import QUICK_COMMIT_CTE, columns, models_from_row
+from faos.db import QUICK_COMMIT_CTE, columns, models_from_row, prepared_cursor
 from workflows.models import Workflow, WorkflowVersion
 
 from ..models import Execution, StepRun
@@ -68,7 +66,7 @@ def read_and_claim(execution_id: int, worker: str, now, *, with_version: bool) -
     """The run as it was (with its workflow, and its version if asked) and the step claimed for `worker`, if any."""
     params = {"run": execution_id, "worker": worker, "lease": lease_until(now), "now": now}
     params["open"] = [str(status) for status in Execution.UNFINISHED]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql(with_version), params)
         row = cursor.fetchone()
     if row is None:

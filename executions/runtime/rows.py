@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from django.db import IntegrityError, connection
 
+from faos.db import prepared_cursor
+
 from ..models import Execution, StepRun
 
 TABLE = StepRun._meta.db_table
@@ -64,7 +66,7 @@ def _insert_sql() -> str:
 def insert(runs: list[StepRun]) -> bool:
     """INSERT unsaved rows in one statement and set their ids; False (nothing written) if one's visit was taken."""
     rows = [_row(run) for run in runs]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_insert_sql(), [json.dumps(rows)])
         written = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
         if len(written) < len(runs):  # a row it did not know of holds a visit: undo, let the caller count
@@ -95,7 +97,7 @@ def insert_run(execution: Execution, first: StepRun) -> None:
     """INSERT a new run and its first step in one statement; IntegrityError when its idempotency key is taken
     (nothing was written, and the database logged no error)."""
     run_row, step_row = _row(execution), _row(first)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_insert_run_sql(), [json.dumps(run_row), json.dumps(step_row)])
         inserted = cursor.fetchone()
     if inserted is None:
@@ -120,7 +122,7 @@ def _update_sql(model, names: tuple[str, ...], where: str) -> str:
 def update(model, pk: int, fields: dict, *, where: str = "", params: tuple = ()) -> bool:
     """UPDATE one row's columns in one statement (and only if `where`, on the row `t`, holds); whether it did."""
     row = {model._meta.get_field(name).column: _value(value) for name, value in fields.items()}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_update_sql(model, tuple(fields), where), [json.dumps(row), pk, *params])
         return cursor.rowcount == 1
 

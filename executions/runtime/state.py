@@ -15,6 +15,8 @@ import json
 from django.db import connection
 from django.db.models import Max
 
+from faos.db import columns, models_from_row, prepared_cursor
+
 from .. import scopes
 from ..engine.context import step_vars, trigger_vars
 from ..engine.definition import Definition
@@ -40,8 +42,13 @@ def locked_execution(
     if variables:
         sets.append("variables = variables || %s::jsonb")
         params.append(json.dumps(variables))
-    sql = f"UPDATE {TABLE} SET {', '.join(sets)} WHERE id = %s RETURNING *"  # noqa: S608 - constant names
-    execution = next(iter(Execution.objects.raw(sql, [*params, execution_id])))
+    sql = f"UPDATE {TABLE} SET {', '.join(sets)} WHERE id = %s RETURNING {columns(TABLE, Execution)}"  # noqa: S608
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [*params, execution_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Execution.DoesNotExist(f"Execution matching id {execution_id} does not exist.")
+    (execution,) = models_from_row(row, (Execution,))
     state.attach(execution, finished=finished)
     return execution
 

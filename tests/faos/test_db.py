@@ -1,9 +1,11 @@
-"""Rows read by written-out SQL become the same model instances the ORM builds (on PostgreSQL and SQLite)."""
+"""Rows read by written-out SQL become the same model instances the ORM builds (on PostgreSQL and SQLite), and the
+hot statements are prepared once per connection (PostgreSQL)."""
 
 import pytest
-from django.db import connection
+from django.db import NotSupportedError, connection
+from django.test import override_settings
 
-from faos.db import columns, models_from_row
+from faos.db import columns, models_from_row, prepared_cursor
 from tests.factories import TriggerFactory, active_workflow, log_step
 from workflows.models import Trigger, Workflow, WorkflowVersion
 from workflows.querysets import webhook_trigger
@@ -50,3 +52,56 @@ def test_the_webhook_read_finds_nothing_for_another_kind_or_token_and_no_version
     Workflow.objects.filter(pk=trigger.workflow_id).update(active_version=None, status="draft")
     found = webhook_trigger(trigger.token)
     assert found.workflow.status == "draft" and found.workflow.active_version is None
+
+
+def _prepared(fragment: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"])
+        return cursor.fetchone()[0]
+
+
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's (SQLite keeps Django's cursor)")
+
+
+def test_a_prepared_cursor_prepares_its_statement_once_per_connection_and_runs_it_again_by_name():
+    _postgresql_only()
+    for number in (1, 2, 3):
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::int + 41 AS faos_prepared_probe", [number])
+            assert cursor.fetchone() == (number + 41,)
+    assert _prepared("faos_prepared_probe") == 1
+
+
+@override_settings(FAOS_DB_PREPARED=False)
+def test_with_prepared_statements_off_the_cursor_binds_client_side_and_prepares_nothing():
+    _postgresql_only()
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int AS faos_unprepared_probe", [7])
+        assert cursor.fetchone() == (7,)
+    assert _prepared("faos_unprepared_probe") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_column_type_changed_under_a_prepared_statement_fails_it_once_then_it_is_prepared_again():
+    """A migration during a deploy: the running process's statement fails once, not at every run after."""
+    _postgresql_only()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE faos_probe (x varchar(5))")
+        cursor.execute("INSERT INTO faos_probe VALUES ('ab')")
+    try:
+        read = "SELECT x FROM faos_probe"
+        with prepared_cursor() as cursor:
+            cursor.execute(read)
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE faos_probe ALTER COLUMN x TYPE varchar(10)")
+        with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
+            with prepared_cursor() as cursor:
+                cursor.execute(read)
+        with prepared_cursor() as cursor:
+            cursor.execute(read)
+            assert cursor.fetchall() == [("ab",)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE faos_probe")
