@@ -11,6 +11,8 @@ One worker (--concurrency 2) serves every mode; it is stopped warmly (SIGTERM, t
   webhook    : signed webhook → 202 latency p50/p95 at concurrency 4 and 16 (`--requests` each, 1-step runs)
                against gunicorn (Procfile.prod's web, gunicorn.conf.py), with the worker and a Beat running; then
                paced at `--rate`/s, and at concurrency 4 with the worker paused (the web path alone).
+               With `--web-weight` > 1, concurrency 4 again with the web weighted that much against the worker
+               for the CPU (deploy/'s CPUWeight), and the sustained load below too.
   throughput : webhook → 10 no-op steps → succeeded: runs completed per second sustained for `--duration`
                seconds (at most `--inflight` runs unfinished), then the drain time of a burst of `--burst`.
 Timings are noisy on a 2-core machine: compare ratios within one run, not absolute numbers across machines.
@@ -22,12 +24,14 @@ import argparse
 import http.client
 import json
 import logging
+import math
 import os
 import statistics
 import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -70,7 +74,7 @@ def main() -> None:
             with vendor() as url:
                 compare("http", args, vendor_url=url)
         if {"webhook", "throughput"} & set(args.modes):
-            web_modes(args, log_dir, env)
+            web_modes(args, log_dir, env, worker.pid)
     finally:
         worker.stop(60)
     print(f"\nlogs in {log_dir}")
@@ -88,6 +92,10 @@ def parse_args():
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sustained load")
     parser.add_argument("--inflight", type=int, default=16, help="unfinished runs at most, sustained")
     parser.add_argument("--burst", type=int, default=100, help="webhooks of the burst")
+    parser.add_argument(
+        "--web-weight", type=float, default=3.0,
+        help="the web's CPU weight to the worker's for the weighted lines (deploy/'s CPUWeight); 1: none",
+    )  # fmt: skip
     args = parser.parse_args()
     args.modes = [m for m in args.modes.split(",") if m]
     if unknown := set(args.modes) - set(MODES):
@@ -229,33 +237,60 @@ def time_engine(workflow, runs: int) -> float:
 # --- The web path: gunicorn, a worker, Beat ---------------------------------------------------------------------
 
 
-def web_modes(args, log_dir: Path, env: dict) -> None:
+def web_modes(args, log_dir: Path, env: dict, worker_pid: int) -> None:
     from bench.workers import beat, free_port, gunicorn
 
     port = free_port()
     web = gunicorn(log_dir, env, port)
     scheduler = beat(log_dir, env)
+    levels = [int(c) for c in args.concurrency.split(",")]
     try:
         if "webhook" in args.modes:
             url = webhook_url(port, steps=1)
-            latency(url, args.requests, [int(c) for c in args.concurrency.split(",")])
+            latency(url, args.requests, levels)
+            if args.web_weight > 1:
+                with worker_weighted(worker_pid, args.web_weight):
+                    latency(url, args.requests, levels[:1], warm=False)
             if args.rate:
                 paced(url, args.requests, args.rate)
             accept_only(url, args.requests)
         if "throughput" in args.modes:
             hook = webhook_url(port, steps=10)
             sustained(hook, args.duration, args.inflight)
+            if args.web_weight > 1:
+                with worker_weighted(worker_pid, args.web_weight):
+                    sustained(hook, args.duration, args.inflight)
             burst(hook, args.burst)
     finally:
         scheduler.stop()
         web.stop(group=True)  # gunicorn's master stops its workers on SIGTERM; the group takes no harm
 
 
-def latency(url: str, requests: int, levels: list[int]) -> None:
+@contextmanager
+def worker_weighted(pid: int, weight: float):
+    """While in the block, the worker gets 1/`weight` of the web's CPU share when both want the cores, as
+    deploy/'s CPUWeight= gives it under systemd: its scheduling group (the worker leads its own session, so
+    its own autogroup) at the nice value of that weight (each step of nice is ~1.25x)."""
+    nice = round(math.log(weight) / math.log(1.25))
+    group = Path(f"/proc/{pid}/autogroup")
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        print(f"  (no autogroups here: not weighted by {weight:g})")
+        yield
+        return
+    group.write_text(str(nice))
+    print(f"\n-- the web weighted {weight:g}:1 against the worker ({group.read_text().strip()})")
+    try:
+        yield
+    finally:
+        group.write_text("0")
+
+
+def latency(url: str, requests: int, levels: list[int], *, warm: bool = True) -> None:
     """Webhook → 202 at each concurrency level, after a warm-up; the runs drain between levels."""
     print(f"\n== webhook → 202 (gunicorn, {requests} signed webhooks per level, 1-step runs; worker and Beat on)")
-    send(url, 20, 4)  # warm-up: each gunicorn worker loads the app and opens its connections on first use
-    wait_drained()
+    if warm:
+        send(url, 20, 4)  # warm-up: each gunicorn worker loads the app and opens its connections on first use
+        wait_drained()
     for level in levels:
         started = time.perf_counter()
         latencies = send(url, requests, level)
