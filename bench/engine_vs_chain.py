@@ -12,7 +12,8 @@ One worker (--concurrency 2) serves every mode; it is stopped warmly (SIGTERM, t
                against gunicorn (Procfile.prod's web, gunicorn.conf.py), with the worker and a Beat running; then
                paced at `--rate`/s, and at concurrency 4 with the worker paused (the web path alone).
                With `--web-weight` > 1, concurrency 4 again with the web weighted that much against the worker
-               for the CPU (deploy/'s CPUWeight), and the sustained load below too.
+               for the CPU (deploy/'s CPUWeight), and the sustained load below too. The p50s are also read at the
+               filing day's machine speed (the raw chain timed before and after), as throughput's runs/s are.
   throughput : webhook → 10 no-op steps → succeeded: runs completed per second sustained for `--duration`
                seconds (at most `--inflight` runs unfinished), then the drain time of a burst of `--burst`.
 Timings are noisy on a 2-core machine: compare ratios within one run, not absolute numbers across machines.
@@ -247,13 +248,17 @@ def web_modes(args, log_dir: Path, env: dict, worker_pid: int) -> None:
     try:
         if "webhook" in args.modes:
             url = webhook_url(port, steps=1)
-            latency(url, args.requests, levels)
+            speed = [chain_speed()]
+            p50s = {f"c{level}": p50 for level, p50 in latency(url, args.requests, levels).items()}
             if args.web_weight > 1:
                 with worker_weighted(worker_pid, args.web_weight):
-                    latency(url, args.requests, levels[:1], warm=False)
+                    p50s[f"c{levels[0]} weighted"] = latency(url, args.requests, levels[:1], warm=False)[levels[0]]
             if args.rate:
                 paced(url, args.requests, args.rate)
-            accept_only(url, args.requests)
+            p50s["c4 web alone"] = accept_only(url, args.requests)
+            speed.append(chain_speed())
+            scale = statistics.mean(speed) / FILING_CHAIN_SPEED  # a request's CPU time goes as 1 / machine speed
+            print(machine_speed(speed, ", ".join(f"{name} {ms * scale:.1f}" for name, ms in p50s.items()) + " ms p50"))
         if "throughput" in args.modes:
             hook = webhook_url(port, steps=10)
             sustained(hook, args.duration, args.inflight)
@@ -285,12 +290,13 @@ def worker_weighted(pid: int, weight: float):
         group.write_text("0")
 
 
-def latency(url: str, requests: int, levels: list[int], *, warm: bool = True) -> None:
-    """Webhook → 202 at each concurrency level, after a warm-up; the runs drain between levels."""
+def latency(url: str, requests: int, levels: list[int], *, warm: bool = True) -> dict[int, float]:
+    """Webhook → 202 at each concurrency level, after a warm-up; the runs drain between levels; p50 ms by level."""
     print(f"\n== webhook → 202 (gunicorn, {requests} signed webhooks per level, 1-step runs; worker and Beat on)")
     if warm:
         send(url, 20, 4)  # warm-up: each gunicorn worker loads the app and opens its connections on first use
         wait_drained()
+    p50s = {}
     for level in levels:
         started = time.perf_counter()
         latencies = send(url, requests, level)
@@ -300,7 +306,9 @@ def latency(url: str, requests: int, levels: list[int], *, warm: bool = True) ->
             f"  concurrency {level:3}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {top:5.0f} ms  "
             f"{requests / wall:4.0f} webhooks/s"
         )
+        p50s[level] = p50
         wait_drained()
+    return p50s
 
 
 def paced(url: str, requests: int, rate: float) -> None:
@@ -320,7 +328,7 @@ def paced(url: str, requests: int, rate: float) -> None:
     wait_drained()
 
 
-def accept_only(url: str, requests: int) -> None:
+def accept_only(url: str, requests: int) -> float:
     """Webhook → 202 at concurrency 4 with the worker not taking runs (the web path alone, as the issue's "27–40 ms
     under gunicorn" was measured): the cores serve the requests, not the runs; the runs drain afterwards."""
     from executions.runtime import routing
@@ -344,6 +352,7 @@ def accept_only(url: str, requests: int) -> None:
     )
     print("  CPU per webhook: " + ", ".join(f"{group} {1000 * s / requests:.1f} ms" for group, s in cpu[0].items()))
     wait_drained()
+    return p50
 
 
 def webhook_url(port: int, steps: int) -> str:
@@ -500,9 +509,14 @@ def sustained(url: str, duration: float, inflight: int) -> None:
     print(f"  drain of what was left  : {wait_drained():6.2f} s")
     speed.append(chain_speed())
     at_filing = done.count() / seconds * FILING_CHAIN_SPEED / statistics.mean(speed)
-    print(
+    print(machine_speed(speed, f"{at_filing:.1f} runs/s"))
+
+
+def machine_speed(speed: list[float], reading: str) -> str:
+    """The line that reads a figure at the filing day's machine speed, from the chain's speed before and after."""
+    return (
         f"  this machine now: raw chain {speed[0]:.0f} tasks/s before, {speed[1]:.0f} after (the day #14 was filed: "
-        f"518–544); at {FILING_CHAIN_SPEED} tasks/s this would be {at_filing:.1f} runs/s"
+        f"518–544); at {FILING_CHAIN_SPEED} tasks/s this would be {reading}"
     )
 
 
