@@ -57,6 +57,9 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from bench.workers import create_database_if_missing
+
+    create_database_if_missing()
     call_command("migrate", verbosity=0)
     from executions.models import Execution
 

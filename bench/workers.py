@@ -96,6 +96,21 @@ def database_url(db: dict | None = None) -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def create_database_if_missing() -> None:
+    """Create the PostgreSQL database Django is set to use, if it does not exist yet (a bench's own database)."""
+    import psycopg
+    from django.db import connection
+    from psycopg import sql
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return
+    params = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
+    with psycopg.connect(**params, password=db["PASSWORD"] or None, autocommit=True) as maintenance:
+        if not maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+
+
 class Process:
     """A command in its own process group (so SIGKILL takes its children too), its output in `log`; started
     when `ready` (a line fragment of its log, or a callable) says so."""
