@@ -1,6 +1,6 @@
 """FAOS against a raw Celery chain on the same worker, and the web path end to end (see bench/README.md).
 
-Usage (PostgreSQL + Redis; the database must exist, it is migrated):
+Usage (PostgreSQL + Redis; the database is created if missing, and migrated):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/faos_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
         .venv/bin/python bench/engine_vs_chain.py [--modes noop,http,webhook,throughput] [--rounds 5] ...
 
@@ -59,8 +59,9 @@ def main() -> None:
     logging.disable(logging.INFO)  # this process's own "run started" lines; the workers log to their files
     from django.core.management import call_command
 
-    from bench.workers import Worker, analyze_run_tables, purge_broker
+    from bench.workers import Worker, analyze_run_tables, create_database_if_missing, purge_broker
 
+    create_database_if_missing()
     call_command("migrate", verbosity=0)
     analyze_run_tables()
     purge_broker()

@@ -1,6 +1,6 @@
 """In-process profiles of the two hot paths, without a broker round trip: a webhook → 202, and a run on a worker.
 
-Usage (PostgreSQL; the database must exist, it is migrated; see bench/README.md):
+Usage (PostgreSQL; the database is created if missing, and migrated; see bench/README.md):
     .venv/bin/python bench/profile_hot_paths.py webhook [--n 300] [--profile] [--top 45] [--sort tottime] [--logs]
     .venv/bin/python bench/profile_hot_paths.py run [--n 100] [--steps 10] [--profile] [--top 45] [--sort tottime]
 
@@ -121,8 +121,9 @@ def main() -> None:
     from django.core.management import call_command
 
     from bench.engine_vs_chain import engine_workflow, hook_trigger
-    from bench.workers import analyze_run_tables
+    from bench.workers import analyze_run_tables, create_database_if_missing
 
+    create_database_if_missing()
     call_command("migrate", verbosity=0)
     analyze_run_tables()
     if args.path == "webhook":
