@@ -278,8 +278,8 @@ def web_modes(args, log_dir: Path, env: dict, worker_pid: int) -> None:
 @contextmanager
 def worker_weighted(pid: int, weight: float):
     """While in the block, the worker gets 1/`weight` of the web's CPU share when both want the cores, as
-    deploy/'s CPUWeight= gives it under systemd: its scheduling group (the worker leads its own session, so
-    its own autogroup) at the nice value of that weight (each step of nice is ~1.25x)."""
+    deploy/'s CPUWeight= gives it under systemd (and FAOS_WORKER_NICE=5 under honcho): its scheduling group (the
+    worker leads its own session, so its own autogroup) at the nice of that weight (each step of nice is ~1.25x)."""
     nice = round(math.log(weight) / math.log(1.25))
     group = Path(f"/proc/{pid}/autogroup")
     if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":

@@ -19,3 +19,13 @@ def use_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@signals.worker_init.connect
+def yield_cpu_to_the_web(**kwargs):
+    """FAOS_WORKER_NICE: the worker (and the pool it forks next) ranks below the web for the CPU."""
+    from django.conf import settings
+
+    from faos.priority import lower_cpu_priority
+
+    lower_cpu_priority(settings.FAOS_WORKER_NICE)

@@ -240,6 +240,10 @@ FAOS_RETENTION_DAYS = env.int("FAOS_RETENTION_DAYS", default=90)
 # Engine: how long a claimed step's lease lasts without renewal before the sweep decides its worker
 # died and hands the step to another worker; a live worker renews it every third of this while the step runs.
 FAOS_LEASE_GRACE_SECONDS = env.float("FAOS_LEASE_GRACE_SECONDS", default=30.0)
+# A worker lowers its CPU priority by this much at start (faos/priority.py), so a web process on the same machine
+# answers first when both want the cores; 5 gives the web ~3x the share. For honcho or one container; systemd's
+# units (deploy/) weight the processes themselves. 0: off.
+FAOS_WORKER_NICE = env.int("FAOS_WORKER_NICE", default=0)
 # What one step attempt may build (approximate characters of JSON): everything it renders from `{{ … }}`
 # (and how long that may take), and its output; read by executions/apps.py into the engine's limits.
 FAOS_MAX_RENDERED_CHARS = env.int("FAOS_MAX_RENDERED_CHARS", default=4_000_000)

@@ -1,0 +1,57 @@
+"""A worker that yields the CPU to the web process on a shared machine (FAOS_WORKER_NICE), where no service
+manager weights them (honcho, one container); under systemd, deploy/'s CPUWeight= does it instead."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROC = Path("/proc")
+
+
+def lower_cpu_priority(nice: int, *, proc: Path = PROC) -> int:
+    """Lower this process's CPU priority by `nice` (its children inherit it); the nice value it now runs at.
+
+    Linux ranks one session's processes against another's by their scheduling group (autogroup), whose own nice
+    counts there, not theirs: honcho starts each process in a session of its own, so that group is lowered too,
+    but only when the session holds nothing else (a shell that also started the web keeps its rank).
+    """
+    if nice <= 0:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    now = os.nice(nice)
+    group = proc / "self" / "autogroup"
+    if group.exists() and _session_is_only_us(proc):
+        try:
+            current = int(group.read_text().rsplit("nice", 1)[1])
+            group.write_text(str(max(current, now)))
+        except (OSError, ValueError, IndexError) as error:
+            log.warning("could not lower the session's CPU priority (%s): only the worker's own is lowered", error)
+    return now
+
+
+def _session_is_only_us(proc: Path) -> bool:
+    """Whether every process of this session is this one or one of its ancestors (e.g. honcho's `sh -c`)."""
+    session, ours, pid = os.getsid(0), set(), os.getpid()
+    while pid > 0 and pid not in ours:
+        ours.add(pid)
+        if pid == session:
+            break
+        pid = _stat(proc, pid).get("ppid", 0)
+    members = {pid for pid in _pids(proc) if _stat(proc, pid).get("session") == session}
+    return members <= ours
+
+
+def _pids(proc: Path) -> list[int]:
+    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+
+
+def _stat(proc: Path, pid: int) -> dict[str, int]:
+    """A process's parent and session from /proc/<pid>/stat ({} once it has gone)."""
+    try:
+        fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return {}
+    return {"ppid": int(fields[1]), "session": int(fields[3])}
