@@ -23,12 +23,15 @@ def lower_cpu_priority(nice: int, *, proc: Path = PROC) -> int:
         return os.getpriority(os.PRIO_PROCESS, 0)
     now = os.nice(nice)
     group = proc / "self" / "autogroup"
-    if group.exists() and _session_is_only_us(proc):
+    grouped = group.exists() and _session_is_only_us(proc)
+    if grouped:
         try:
             current = int(group.read_text().rsplit("nice", 1)[1])
             group.write_text(str(max(current, now)))
         except (OSError, ValueError, IndexError) as error:
+            grouped = False
             log.warning("could not lower the session's CPU priority (%s): only the worker's own is lowered", error)
+    log.info("CPU priority lowered to nice %d%s", now, " with its session's scheduling group" if grouped else "")
     return now
 
 

@@ -28,3 +28,4 @@ def test_a_worker_with_a_nice_lowers_itself_its_pool_and_its_own_session_group(s
     group = Path(f"/proc/{worker.pid}/autogroup")
     if group.exists():  # the worker leads its own session here, as under honcho's `sh -c`
         assert group.read_text().rstrip().endswith("nice 5")
+    assert "CPU priority lowered to nice 5" in worker.log.read_text()  # what an operator sees
