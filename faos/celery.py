@@ -28,4 +28,5 @@ def yield_cpu_to_the_web(**kwargs):
 
     from faos.priority import lower_cpu_priority
 
-    lower_cpu_priority(settings.FAOS_WORKER_NICE)
+    if settings.FAOS_WORKER_NICE > 0:  # off by default: nothing to ask of the OS
+        lower_cpu_priority(settings.FAOS_WORKER_NICE)
