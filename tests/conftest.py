@@ -199,16 +199,38 @@ def default_groups_sql() -> list[str]:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database's commits don't wait for the disk: it is thrown away, and every transactional test's
-    commits and flushes would otherwise wait for an fsync each. Worker processes connect later and inherit it."""
+    commits and flushes would otherwise wait for an fsync each. Worker processes connect later and inherit it.
+    At the end, sessions still on it are ended, so that it can be dropped."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
+        yield
         return
     with django_db_blocker.unblock():
         name = connection.ops.quote_name(connection.settings_dict["NAME"])
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER DATABASE {name} SET synchronous_commit TO off")
         connection.close()  # its next session starts with the database's setting
+    yield
+    with django_db_blocker.unblock():
+        end_other_sessions()
+
+
+def end_other_sessions() -> None:
+    """End every other session on the test database: a connection a test's thread opened and never closed stays
+    checked out of the pool until the process exits, and PostgreSQL refuses to drop a database in use (pytest-django
+    then leaves it behind with a warning)."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    except DatabaseError:  # a role that may not end other roles' sessions: the drop warns as before
+        pass
+    connection.close()
 
 
 @pytest.fixture(autouse=True, scope="session")
