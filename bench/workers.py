@@ -105,8 +105,7 @@ def create_database_if_missing() -> None:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return
-    params = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
-    with psycopg.connect(**params, password=db["PASSWORD"] or None, autocommit=True) as maintenance:
+    with psycopg.connect(database_url({**db, "NAME": "postgres"}), autocommit=True) as maintenance:
         if not maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
             maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
 

@@ -28,5 +28,4 @@ def yield_cpu_to_the_web(**kwargs):
 
     from faos.priority import lower_cpu_priority
 
-    if settings.FAOS_WORKER_NICE > 0:  # off by default: nothing to ask of the OS
-        lower_cpu_priority(settings.FAOS_WORKER_NICE)
+    lower_cpu_priority(settings.FAOS_WORKER_NICE)

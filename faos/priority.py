@@ -12,15 +12,16 @@ log = logging.getLogger(__name__)
 PROC = Path("/proc")
 
 
-def lower_cpu_priority(nice: int, *, proc: Path = PROC) -> int:
-    """Lower this process's CPU priority by `nice` (its children inherit it); the nice value it now runs at.
+def lower_cpu_priority(nice: int, *, proc: Path = PROC) -> int | None:
+    """Lower this process's CPU priority by `nice` (its children inherit it); the nice value it now runs at, or None
+    when `nice` is 0 (the default: the OS is asked nothing).
 
     Linux ranks one session's processes against another's by their scheduling group (autogroup), whose own nice
     counts there, not theirs: honcho starts each process in a session of its own, so that group is lowered too,
     but only when the session holds nothing else (a shell that also started the web keeps its rank).
     """
     if nice <= 0:
-        return os.getpriority(os.PRIO_PROCESS, 0)
+        return None
     now = os.nice(nice)
     group = proc / "self" / "autogroup"
     grouped = group.exists() and _session_is_only_us(proc)
@@ -42,16 +43,17 @@ def _session_is_only_us(proc: Path) -> bool:
         ours.add(pid)
         if pid == session:
             break
-        pid = _stat(proc, pid).get("ppid", 0)
-    members = {pid for pid in _pids(proc) if _stat(proc, pid).get("session") == session}
+        pid = stat(pid, proc=proc).get("ppid", 0)
+    members = {pid for pid in pids(proc) if stat(pid, proc=proc).get("session") == session}
     return members <= ours
 
 
-def _pids(proc: Path) -> list[int]:
+def pids(proc: Path = PROC) -> list[int]:
+    """Every process's id."""
     return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
 
 
-def _stat(proc: Path, pid: int) -> dict[str, int]:
+def stat(pid: int, *, proc: Path = PROC) -> dict[str, int]:
     """A process's parent and session from /proc/<pid>/stat ({} once it has gone)."""
     try:
         fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
